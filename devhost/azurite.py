@@ -1,0 +1,130 @@
+"""Find, start and stop Azurite (the Azure Storage emulator from npm) for the local stack and the tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Azurite's fixed development account (public, documented by Microsoft; not a secret).
+ACCOUNT_NAME = "devstoreaccount1"
+ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+DEFAULT_PORTS = (10000, 10001, 10002)
+
+
+class AzuriteError(RuntimeError):
+    """Azurite could not be found or did not start."""
+
+
+def connection_string(host: str = "127.0.0.1", ports: tuple[int, int, int] = DEFAULT_PORTS) -> str:
+    """The connection string for an Azurite listening on ``host`` with (blob, queue, table) ports."""
+    blob, queue, table = ports
+    return (
+        "DefaultEndpointsProtocol=http;"
+        f"AccountName={ACCOUNT_NAME};AccountKey={ACCOUNT_KEY};"
+        f"BlobEndpoint=http://{host}:{blob}/{ACCOUNT_NAME};"
+        f"QueueEndpoint=http://{host}:{queue}/{ACCOUNT_NAME};"
+        f"TableEndpoint=http://{host}:{table}/{ACCOUNT_NAME};"
+    )
+
+
+def is_listening(host: str, port: int, timeout: float = 0.3) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def find_azurite() -> Path:
+    """The azurite executable: $DEVHOST_AZURITE_BIN, the project's node_modules, or PATH."""
+    candidates = [os.environ.get("DEVHOST_AZURITE_BIN", ""), str(REPO_ROOT / "node_modules" / ".bin" / "azurite")]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    found = shutil.which("azurite")
+    if found:
+        return Path(found)
+    raise AzuriteError(
+        "azurite not found: run `bash scripts/bootstrap.sh` (installs it from npm into node_modules) "
+        "or set DEVHOST_AZURITE_BIN"
+    )
+
+
+@dataclass
+class AzuriteProcess:
+    """An Azurite child process with its data in ``data_dir``; ``start()`` waits until all three services listen."""
+
+    data_dir: Path
+    host: str = "127.0.0.1"
+    ports: tuple[int, int, int] = DEFAULT_PORTS
+    startup_timeout: float = 30.0
+    _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def connection_string(self) -> str:
+        return connection_string(self.host, self.ports)
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def start(self) -> AzuriteProcess:
+        busy = [p for p in self.ports if is_listening(self.host, p)]
+        if busy:
+            raise AzuriteError(f"cannot start Azurite: port(s) {busy} on {self.host} are already in use")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        blob, queue, table = self.ports
+        args = [
+            str(find_azurite()),
+            "--silent",
+            "--skipApiVersionCheck",
+            "--disableProductStyleUrl",
+            "--location", str(self.data_dir),
+            "--blobHost", self.host, "--blobPort", str(blob),
+            "--queueHost", self.host, "--queuePort", str(queue),
+            "--tableHost", self.host, "--tablePort", str(table),
+        ]
+        log = open(self.data_dir / "azurite.log", "ab")  # noqa: SIM115 - handed to the child process
+        self._proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise AzuriteError(
+                    f"Azurite exited with code {self._proc.returncode}; see {self.data_dir / 'azurite.log'}"
+                )
+            if all(is_listening(self.host, p) for p in self.ports):
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise AzuriteError(f"Azurite did not listen on {self.ports} within {self.startup_timeout:.0f}s")
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+    def __enter__(self) -> AzuriteProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
