@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
-hash_of() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
+# pip warns about index locations this machine lists but lacks; keep real errors, drop that noise.
+pip_q() { .venv/bin/python -m pip install -q "$@" 2>&1 | { grep -v 'is ignored: it is neither' || true; }; }
+hash_of() { { cat "$@" 2>/dev/null || true; } | sha256sum | cut -c1-16; }
 
 py=${PYTHON:-python3.11}
 command -v "$py" >/dev/null 2>&1 || py=python3
@@ -24,8 +26,8 @@ stamp=.venv/.bootstrap-python
 want=$(hash_of requirements.txt requirements-dev.txt)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   log "installing Python packages"
-  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -r requirements-dev.txt
+  pip_q --upgrade pip
+  pip_q -r requirements-dev.txt
   echo "$want" > "$stamp"
 fi
 
@@ -36,9 +38,9 @@ want=$(hash_of requirements-llama.txt)
 if [ -f requirements-llama.txt ] && [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   log "installing the llama engine (first time: builds llama-cpp-python from source, several minutes)"
   CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)} \
-    .venv/bin/python -m pip install -q -r requirements-llama.txt
+    pip_q -r requirements-llama.txt
   if [ -f requirements-llama-nodeps.txt ]; then
-    .venv/bin/python -m pip install -q --no-deps -r requirements-llama-nodeps.txt
+    pip_q --no-deps -r requirements-llama-nodeps.txt
   fi
   echo "$want" > "$stamp"
 fi
