@@ -1,0 +1,128 @@
+"""The activity dispatcher: work items -> activity invocations -> TaskCompleted/TaskFailed on the control queue.
+
+Activities are at-least-once: a host that dies mid-activity leaves the work item in the queue, and it runs again
+after its visibility timeout (the real extension behaves the same way). The orchestration side drops the duplicate
+completion. Idempotency of side effects is the activity's job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from devhost import engine
+from devhost.model import QueueMessage
+from devhost.storage import ReceivedMessage, TaskHubStorage
+
+from ._functions import ActivityOutcome, DurableFunctions
+from ._invocation_log import log_invocation
+from ._options import RuntimeOptions
+from ._wakeup import Backoff, Wakeup
+
+log = logging.getLogger("devhost.activities")
+
+
+class ActivityDispatcher:
+    def __init__(
+        self,
+        storage: TaskHubStorage,
+        functions: DurableFunctions,
+        options: RuntimeOptions,
+        *,
+        control_wakeup: Wakeup,
+        work_wakeup: Wakeup,
+    ) -> None:
+        self._storage = storage
+        self._functions = functions
+        self._options = options
+        self._control_wakeup = control_wakeup
+        self._work_wakeup = work_wakeup
+        self._running: set[asyncio.Task[None]] = set()
+        self._stopping = False
+
+    async def run(self) -> None:
+        backoff = Backoff(0.05, self._options.max_queue_polling_interval)
+        while not self._stopping:
+            free = self._options.max_concurrent_activities - len(self._running)
+            if free <= 0:
+                await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            try:
+                batch = await self._storage.receive_work_items(
+                    max_messages=min(32, free), visibility_timeout=self._options.work_item_visibility_timeout
+                )
+            except Exception:
+                log.exception("work-item queue poll failed; retrying")
+                batch = []
+                backoff.grow()
+            for received in batch:
+                task = asyncio.create_task(self._execute(received), name="activity")
+                self._running.add(task)
+                task.add_done_callback(self._running.discard)
+            if batch:
+                backoff.reset()
+                continue
+            if await self._work_wakeup.wait(backoff.current):
+                backoff.reset()
+            else:
+                backoff.grow()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._running:
+            # Unfinished work items stay in the queue and run again after the next start.
+            await asyncio.wait(self._running, timeout=10)
+
+    async def _execute(self, received: ReceivedMessage) -> None:
+        message = received.message
+        scheduled = message.event
+        name = str(scheduled.get("Name", ""))
+        renewer = asyncio.create_task(self._keep_invisible(received))
+        started = time.perf_counter()
+        try:
+            outcome = await self._invoke(name, scheduled.get("Input"), message.instance_id)
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+        log_invocation(
+            "activity",
+            name,
+            message.instance_id,
+            time.perf_counter() - started,
+            "Succeeded" if outcome.succeeded else "Failed",
+        )
+        if outcome.succeeded:
+            result = engine.activity_completed(scheduled.event_id, outcome.result_json)
+        else:
+            result = engine.activity_failed(scheduled.event_id, name, outcome.error or "", outcome.details or "")
+        try:
+            await self._storage.send_control(
+                QueueMessage(message.instance_id, result, execution_id=message.execution_id)
+            )
+            self._control_wakeup.poke()
+            await self._storage.delete_message(received)
+        except Exception:
+            log.exception("could not report activity %s of %s; it will run again", name, message.instance_id)
+
+    async def _invoke(self, name: str, input_text: str | None, instance_id: str) -> ActivityOutcome:
+        if not self._functions.has_activity(name):
+            return ActivityOutcome(
+                succeeded=False,
+                error=f"The function '{name}' doesn't exist, is disabled, or is not an activity function.",
+            )
+        try:
+            return await self._functions.invoke_activity(name, input_text, instance_id=instance_id)
+        except Exception as exc:  # a host-side failure to invoke, reported like a user-code failure
+            return ActivityOutcome(succeeded=False, error=f"{type(exc).__name__}: {exc}")
+
+    async def _keep_invisible(self, received: ReceivedMessage) -> None:
+        timeout = self._options.work_item_visibility_timeout
+        while True:
+            await asyncio.sleep(max(0.5, timeout / 2))
+            try:
+                await self._storage.renew_message(received, timeout)
+            except Exception:
+                log.debug("could not renew a running work item", exc_info=True)

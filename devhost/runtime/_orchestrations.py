@@ -1,0 +1,312 @@
+"""The orchestration dispatcher: control-queue messages -> one episode per instance -> durable commit.
+
+Commit order per episode (as DurableTask.AzureStorage, spec §6.5): outbound messages first, then the History
+batch with its sentinel (optimistic concurrency), then the Instances row, and only then the processed control
+messages are deleted. A crash anywhere re-delivers the inputs; the engine drops what history already holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from devhost import engine
+from devhost.model import (
+    EventType,
+    HistoryEvent,
+    InstanceRecord,
+    QueueMessage,
+    RuntimeStatus,
+    new_execution_id,
+    utcnow,
+)
+from devhost.storage import HistoryConflictError, HistorySnapshot, ReceivedMessage, TaskHubStorage
+
+from ._functions import DurableFunctions
+from ._invocation_log import log_invocation
+from ._options import RuntimeOptions
+from ._wakeup import Backoff, Wakeup
+
+log = logging.getLogger("devhost.orchestrations")
+
+
+@dataclass
+class _Session:
+    """Messages waiting for one instance, and the task draining them (one episode at a time per instance)."""
+
+    pending: dict[str, ReceivedMessage] = field(default_factory=dict)
+    task: asyncio.Task[None] | None = None
+
+
+class OrchestrationDispatcher:
+    def __init__(
+        self,
+        storage: TaskHubStorage,
+        functions: DurableFunctions,
+        options: RuntimeOptions,
+        *,
+        control_wakeup: Wakeup,
+        work_wakeup: Wakeup,
+    ) -> None:
+        self._storage = storage
+        self._functions = functions
+        self._options = options
+        self._control_wakeup = control_wakeup
+        self._work_wakeup = work_wakeup
+        self._sessions: dict[str, _Session] = {}
+        self._slots = asyncio.Semaphore(options.max_concurrent_orchestrations)
+        # Like extended sessions: the history of recently active instances stays in memory. One devhost owns the
+        # hub, so the cache is only invalidated by our own writes (or a conflict, which drops the entry).
+        self._history_cache: dict[str, HistorySnapshot] = {}
+        self._stopping = False
+
+    # -- polling -----------------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        backoff = Backoff(0.05, self._options.max_queue_polling_interval)
+        while not self._stopping:
+            try:
+                received = await self._poll_once()
+            except Exception:
+                log.exception("control queue poll failed; retrying")
+                received = 0
+                backoff.grow()
+            if received:
+                backoff.reset()
+                continue
+            if await self._control_wakeup.wait(backoff.current):
+                backoff.reset()
+            else:
+                backoff.grow()
+
+    async def _poll_once(self) -> int:
+        batches = await asyncio.gather(
+            *(
+                self._storage.receive_control(
+                    partition,
+                    max_messages=self._options.control_queue_batch_size,
+                    visibility_timeout=self._options.control_queue_visibility_timeout,
+                )
+                for partition in range(self._options.partition_count)
+            )
+        )
+        count = 0
+        for batch in batches:
+            for received in batch:
+                self._enqueue(received)
+                count += 1
+        return count
+
+    def _enqueue(self, received: ReceivedMessage) -> None:
+        instance_id = received.message.instance_id
+        session = self._sessions.setdefault(instance_id, _Session())
+        # Keyed by our message id: a re-delivered copy replaces the stale receipt instead of doubling up.
+        session.pending[received.message.message_id] = received
+        if session.task is None:
+            session.task = asyncio.create_task(self._drain(instance_id, session), name=f"orchestration:{instance_id}")
+
+    async def _drain(self, instance_id: str, session: _Session) -> None:
+        try:
+            while session.pending and not self._stopping:
+                batch = list(session.pending.values())
+                session.pending.clear()
+                async with self._slots:
+                    try:
+                        await self._episode(instance_id, batch)
+                    except Exception:
+                        # Messages stay in the queue and come back after their visibility timeout.
+                        self._history_cache.pop(instance_id, None)
+                        log.exception("episode for %s failed; its messages will be retried", instance_id)
+        finally:
+            session.task = None
+            if not session.pending:
+                self._sessions.pop(instance_id, None)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        tasks = [s.task for s in self._sessions.values() if s.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)
+
+    # -- one episode -------------------------------------------------------------------------------------------
+
+    async def _episode(self, instance_id: str, batch: list[ReceivedMessage]) -> None:
+        snapshot = self._history_cache.get(instance_id) or await self._storage.load_history(instance_id)
+        current = await self._storage.get_instance(instance_id)
+        history = list(snapshot.events)
+        execution_id = snapshot.execution_id
+
+        starts = [r for r in batch if r.message.event.event_type is EventType.ExecutionStarted]
+        fresh_start = bool(starts) and (
+            not history
+            or (
+                current is not None
+                and current.runtime_status.is_terminal
+                and starts[-1].message.execution_id not in (None, execution_id)
+            )
+        )
+        if fresh_start:
+            # A new instance, or a terminal instance id started again: a new execution from an empty history.
+            execution_id = starts[-1].message.execution_id or new_execution_id()
+            history = []
+        if not history and not fresh_start:
+            log.info("dropping %d message(s) for unknown instance %s", len(batch), instance_id)
+            await self._delete(batch)
+            return
+
+        usable: list[ReceivedMessage] = []
+        stale: list[ReceivedMessage] = []
+        for received in batch:
+            target = received.message.execution_id
+            if target is None or target == execution_id:
+                usable.append(received)
+            else:
+                stale.append(received)
+        if stale:
+            log.info("dropping %d message(s) for old executions of %s", len(stale), instance_id)
+        events: list[HistoryEvent] = []
+        for received in usable:
+            event = received.message.event
+            event.message_id = received.message.message_id
+            events.append(event)
+
+        started = time.perf_counter()
+        outcome = await asyncio.to_thread(
+            engine.run_episode,
+            instance=engine.EpisodeInput(
+                instance_id=instance_id,
+                execution_id=execution_id,
+                history=history,
+                custom_status=current.custom_status if current else None,
+                suspended=current is not None and current.runtime_status is RuntimeStatus.Suspended,
+            ),
+            messages=events,
+            now=utcnow(),
+            invoke=self._invoker(instance_id),
+            function_exists=self._function_exists,
+            new_execution_id=new_execution_id,
+        )
+        if outcome.failure or outcome.nondeterminism:
+            log.warning("orchestration %s: %s", instance_id, outcome.nondeterminism or outcome.failure)
+
+        await self._send_outbound(instance_id, outcome)
+        new_rows = outcome.history[outcome.first_new_index :]
+        try:
+            new_etag = await self._storage.append_history(
+                instance_id, outcome.execution_id, new_rows, outcome.first_new_index, snapshot.etag
+            )
+        except HistoryConflictError:
+            self._history_cache.pop(instance_id, None)
+            raise
+        self._history_cache[instance_id] = HistorySnapshot(
+            execution_id=outcome.execution_id, events=list(outcome.history), etag=new_etag
+        )
+        await self._storage.update_instance(self._instance_record(instance_id, outcome, current))
+        await self._delete(batch)
+        log.debug(
+            "episode %s: %d new event(s), status %s, %.1f ms",
+            instance_id,
+            len(new_rows),
+            outcome.runtime_status,
+            (time.perf_counter() - started) * 1000,
+        )
+        if outcome.runtime_status.is_terminal:
+            self._history_cache.pop(instance_id, None)
+
+    def _invoker(self, instance_id: str) -> engine.Invoker:
+        def invoke(name: str, context_json: str) -> engine.InvocationResult:
+            started = time.perf_counter()
+            raw = self._functions.invoke_orchestrator(name, context_json)
+            result = engine.parse_invocation(raw)
+            outcome = "Failed" if result.error or (result.state or {}).get("error") else "Succeeded"
+            log_invocation("orchestrator", name, instance_id, time.perf_counter() - started, outcome)
+            return result
+
+        return invoke
+
+    def _function_exists(self, kind: str, name: str) -> bool:
+        if kind == "activity":
+            return self._functions.has_activity(name)
+        return self._functions.has_orchestrator(name)
+
+    async def _send_outbound(self, instance_id: str, outcome: engine.EpisodeOutcome) -> None:
+        execution_id = outcome.execution_id
+        sends = []
+        for work in outcome.activities:
+            scheduled = HistoryEvent(
+                EventType.TaskScheduled,
+                event_id=work.task_id,
+                fields={"Name": work.name, "Version": "", "Input": work.input_text},
+            )
+            sends.append(self._storage.send_work_item(QueueMessage(instance_id, scheduled, execution_id=execution_id)))
+        for timer in outcome.timers:
+            fired = engine.timer_fired(timer.timer_id, timer.fire_at)
+            message = QueueMessage(instance_id, fired, execution_id=execution_id)
+            sends.append(self._storage.send_control(message, visible_at=timer.fire_at))
+        for child in outcome.sub_orchestrations:
+            child_execution = new_execution_id()
+            start = engine.execution_started(
+                name=child.name,
+                instance_id=child.instance_id,
+                execution_id=child_execution,
+                input_text=child.input_text,
+                parent=engine.parent_instance(
+                    name=outcome.name,
+                    instance_id=instance_id,
+                    execution_id=execution_id,
+                    task_scheduled_id=child.task_id,
+                ),
+            )
+            sends.append(
+                self._storage.send_control(QueueMessage(child.instance_id, start, execution_id=child_execution))
+            )
+        if outcome.parent_notification is not None:
+            note = outcome.parent_notification
+            sends.append(
+                self._storage.send_control(
+                    QueueMessage(note.instance_id, note.event, execution_id=note.execution_id)
+                )
+            )
+        if sends:
+            await asyncio.gather(*sends)
+        if outcome.activities:
+            self._work_wakeup.poke()
+        if outcome.sub_orchestrations or outcome.parent_notification is not None:
+            self._control_wakeup.poke()
+        now = utcnow()
+        for timer in outcome.timers:
+            self._control_wakeup.alarm_in(_seconds_until(timer.fire_at, now))
+
+    def _instance_record(
+        self, instance_id: str, outcome: engine.EpisodeOutcome, current: InstanceRecord | None
+    ) -> InstanceRecord:
+        started = next(e for e in outcome.history if e.event_type is EventType.ExecutionStarted)
+        same_execution = current is not None and current.execution_id == outcome.execution_id
+        return InstanceRecord(
+            instance_id=instance_id,
+            name=str(started.get("Name", "")),
+            runtime_status=outcome.runtime_status,
+            execution_id=outcome.execution_id,
+            created_time=started.timestamp,
+            last_updated_time=outcome.history[-1].timestamp,
+            input=started.get("Input"),
+            output=outcome.output,
+            custom_status=outcome.custom_status,
+            completed_time=outcome.completed_time,
+            generation=current.generation if current is not None and same_execution else started.get("Generation", 0),
+            task_hub_name=self._storage.hub_name,
+        )
+
+    async def _delete(self, batch: list[ReceivedMessage]) -> None:
+        results = await asyncio.gather(*(self._storage.delete_message(r) for r in batch), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                # Its visibility expired and it was re-delivered: the copy is dropped as a duplicate later.
+                log.debug("could not delete a processed control message: %s", result)
+
+
+def _seconds_until(moment: datetime, now: datetime) -> float:
+    return max(0.0, (moment - now).total_seconds())
