@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The main job: the whole local stack with the embedded defaults.
+#   Azurite (started by devhost when nothing listens on 10000-10002, data in .local/azurite)
+#   devmodel on 127.0.0.1:8199 (scripted engine with the seed scenarios; DEVMODEL_ENGINE=llama for the real model)
+#   devhost serving this app on http://127.0.0.1:7071
+# Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+. .venv/bin/activate
+
+model_port=${DEVMODEL_PORT:-8199}
+host_port=${DEVHOST_PORT:-7071}
+engine=${DEVMODEL_ENGINE:-scripted}
+mkdir -p .local
+
+model_args=(serve --host 127.0.0.1 --port "$model_port" --engine "$engine")
+[ "$engine" = scripted ] && model_args+=(--scenario devmodel/scenarios/seeds.json)
+python -m devmodel "${model_args[@]}" > .local/devmodel.log 2>&1 &
+model_pid=$!
+cleanup() { kill "$model_pid" 2>/dev/null || true; wait "$model_pid" 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+
+for _ in $(seq 1 100); do
+  if curl -fsS "http://127.0.0.1:$model_port/health" >/dev/null 2>&1; then break; fi
+  if ! kill -0 "$model_pid" 2>/dev/null; then echo "devmodel failed to start; see .local/devmodel.log" >&2; cat .local/devmodel.log >&2; exit 1; fi
+  sleep 0.2
+done
+echo "devmodel ($engine engine) on http://127.0.0.1:$model_port/v1 (log: .local/devmodel.log)"
+
+export ASSISTANT_BASE_URL=${ASSISTANT_BASE_URL:-http://127.0.0.1:$model_port/v1}
+api="http://127.0.0.1:$host_port/api"
+cat <<EOT
+
+Try it (in another terminal):
+  conv=\$(curl -s -X POST $api/conversations | python -c 'import json,sys; print(json.load(sys.stdin)["conversationId"])')
+  status=\$(curl -s -X POST $api/conversations/\$conv/messages -H 'Content-Type: application/json' \\
+      -d '{"content": "Turn living room lamp and kitchen lamp on. Set both lamps to half brightness."}' \\
+      | python -c 'import json,sys; print(json.load(sys.stdin)["statusQueryGetUri"])')
+  curl -s "\$status"            # repeat: customStatus shows the phase; output holds the answer
+  curl -s $api/conversations/\$conv   # the transcript, from Blob Storage
+
+EOT
+python -m devhost start --app . --host 127.0.0.1 --port "$host_port" "$@"
