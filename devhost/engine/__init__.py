@@ -1,0 +1,93 @@
+"""devhost's orchestration engine: what DurableTask.Core and the Durable extension's out-of-proc shim do for one
+episode of one orchestration instance, with no I/O (spec: shared/reference/durable-functions-host.md §2, §3).
+
+Public API
+----------
+``run_episode(*, instance, messages, now, invoke, function_exists, new_execution_id, known_functions=None)``
+    One episode: ``OrchestratorStarted(now)`` + the deduplicated ``messages`` are appended to
+    ``instance.history``; the orchestrator is invoked ONCE with the full history through ``invoke(context_json)``;
+    the returned actions are replayed against the whole history exactly like DTFx (one sequence counter, the shim
+    awaiting each action in order, completion events running continuations depth-first, host-side retries); new
+    decisions become ``TaskScheduled`` / ``TimerCreated`` / ``SubOrchestrationInstanceCreated`` rows (ascending id)
+    plus outbound work; the instance completes only when the orchestrator is done, the shim finished and no
+    activity, timer or sub-orchestration is open. Returns an ``EpisodeOutcome``.
+
+    * Messages dropped (reported in ``dropped_messages``): a ``message_id`` already in history, a second
+      ExecutionStarted, a completion for a task that already has one or that this execution never scheduled,
+      anything sent to a terminal instance or to an instance that has not started.
+    * Terminate (``execution_terminated``): Terminated at once, no invocation.
+    * Suspend/resume: while suspended, events are recorded and the orchestrator is not run (status Suspended,
+      Output = reason); after resume the recorded events are replayed in order.
+    * Continue-as-new: a new execution id from ``new_execution_id()``, history restarting at row 0 with
+      ``[OrchestratorStarted, ExecutionStarted, (carried-over EventRaised...), OrchestratorCompleted]``, the
+      orchestrator run again immediately; custom status carried over.
+    * Failures: ``"Orchestrator function '<name>' failed: <error>"``; non-determinism:
+      ``"Non-Deterministic workflow detected: ..."``; unknown functions: the extension's "doesn't exist" text.
+    * Not supported: CallHttp and entities (call/signal) fail the orchestration with a message naming the gap.
+
+``build_context_json(*, instance_id, history, input_text, parent_instance_id) -> str``
+    The orchestration trigger payload (schema V3 request, Azure Storage timer durations).
+
+``parse_invocation(value) -> InvocationResult``
+    Turn what the orchestrator wrapper returned (str) or raised (exception with ``$OutOfProcData$``) into
+    ``InvocationResult(state, error)``. An ``Invoker`` is ``Callable[[str], InvocationResult]``.
+
+Message constructors for the runtime (formats live here so both sides agree):
+``execution_started``, ``parent_instance``, ``activity_completed``, ``activity_failed``
+(``activity_failure_reason``), ``timer_fired``, ``sub_orchestration_completed``, ``sub_orchestration_failed``,
+``event_raised``, ``execution_terminated``, ``execution_suspended``, ``execution_resumed``.
+
+Conventions: ``ExecutionCompleted.OrchestrationStatus`` holds a ``RuntimeStatus`` (tables store its name);
+``FireAt`` values are aware datetimes; ``EpisodeOutcome.output is None`` means "leave Instances.Output alone".
+"""
+
+from devhost.engine._episode import (
+    ActivityRequest,
+    DroppedMessage,
+    EpisodeInput,
+    EpisodeOutcome,
+    SubOrchestrationRequest,
+    TimerRequest,
+    run_episode,
+)
+from devhost.engine._events import (
+    activity_completed,
+    activity_failed,
+    activity_failure_reason,
+    event_raised,
+    execution_resumed,
+    execution_started,
+    execution_suspended,
+    execution_terminated,
+    parent_instance,
+    sub_orchestration_completed,
+    sub_orchestration_failed,
+    timer_fired,
+)
+from devhost.engine._invocation import InvocationResult, Invoker, build_context_json, parse_invocation
+
+__all__ = [
+    "ActivityRequest",
+    "DroppedMessage",
+    "EpisodeInput",
+    "EpisodeOutcome",
+    "InvocationResult",
+    "Invoker",
+    "SubOrchestrationRequest",
+    "TimerRequest",
+    "activity_completed",
+    "activity_failed",
+    "activity_failure_reason",
+    "build_context_json",
+    "event_raised",
+    "execution_resumed",
+    "execution_started",
+    "execution_suspended",
+    "execution_terminated",
+    "parent_instance",
+    "parse_invocation",
+    "run_episode",
+    "sub_orchestration_completed",
+    "sub_orchestration_failed",
+    "timer_fired",
+]

@@ -1,0 +1,617 @@
+"""One orchestration episode: messages in, new history rows + outbound work + instance status out (spec 2.5, 2.9).
+
+Pure: storage, the clock and id generation belong to the caller (``now`` and ``new_execution_id`` are passed in),
+and the orchestrator function is reached only through the ``invoke`` callback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from devhost.engine import _messages as msg
+from devhost.engine._events import execution_started, sub_orchestration_completed, sub_orchestration_failed
+from devhost.engine._invocation import Invoker, build_context_json
+from devhost.engine._replay import (
+    COMPLETION_EVENT_ID_FIELDS,
+    Decision,
+    DecisionKind,
+    NonDeterminismError,
+    ReplayContext,
+    ShadowReplay,
+)
+from devhost.engine._state import InvalidOrchestratorState, OrchestratorState, parse_state
+from devhost.model import EventType, HistoryEvent, RuntimeStatus, compact_json
+
+# A runaway orchestrator that continues-as-new without ever waiting would otherwise loop forever in one episode.
+MAX_CONTINUE_AS_NEW_PER_EPISODE = 1000
+
+_SCHEDULING_EVENT_TYPES = frozenset(
+    {
+        EventType.TaskScheduled,
+        EventType.TimerCreated,
+        EventType.SubOrchestrationInstanceCreated,
+        EventType.EventSent,
+    }
+)
+
+FunctionExists = Callable[[str, str], bool]
+"""``function_exists(kind, name)`` with kind "activity" or "orchestrator" (names compared as the host does)."""
+
+
+@dataclass
+class EpisodeInput:
+    """The stored state of one instance, as the runtime loaded it."""
+
+    instance_id: str
+    name: str
+    """Orchestrator name (Instances.Name); the ExecutionStarted event wins when present."""
+    execution_id: str
+    """Current execution id; the ExecutionStarted event wins when present."""
+    history: list[HistoryEvent]
+    """The current execution's stored events in RowKey order (empty for a new instance)."""
+    input_text: str | None = None
+    """ExecutionStarted.Input; the ExecutionStarted event wins when present."""
+    parent: dict[str, Any] | None = None
+    """DTFx ParentInstance (see ``parent_instance``) for sub-orchestrations; the ExecutionStarted event wins."""
+    custom_status: str | None = None
+    """Instances.CustomStatus (JSON text) before this episode; carried when the orchestrator sets none."""
+    suspended: bool = False
+    """Informational: the engine derives suspension from the ExecutionSuspended/Resumed events in history."""
+    generation: int = 0
+
+
+class ActivityRequest(NamedTuple):
+    task_id: int
+    name: str
+    input_text: str | None
+
+
+class TimerRequest(NamedTuple):
+    timer_id: int
+    fire_at: datetime
+
+
+class SubOrchestrationRequest(NamedTuple):
+    task_id: int
+    name: str
+    instance_id: str
+    input_text: str | None
+
+
+@dataclass
+class DroppedMessage:
+    event: HistoryEvent
+    reason: str
+
+
+@dataclass
+class EpisodeOutcome:
+    """Everything the runtime must persist and send after one episode."""
+
+    instance_id: str
+    execution_id: str
+    """The execution the history belongs to (a new one after continue-as-new)."""
+    history: list[HistoryEvent]
+    """The full history of that execution after the episode."""
+    first_new_index: int
+    """Index of the first row to write (0 after continue-as-new; ``len(history)`` when nothing changed)."""
+    runtime_status: RuntimeStatus
+    custom_status: str
+    """Instances.CustomStatus: compact JSON text, ``"null"`` when unset."""
+    input_text: str | None
+    """Instances.Input of the (possibly new) execution."""
+    generation: int
+    output: str | None = None
+    """Instances.Output text for this status; None = leave the stored value alone."""
+    completed_time: datetime | None = None
+    activities: list[ActivityRequest] = field(default_factory=list)
+    timers: list[TimerRequest] = field(default_factory=list)
+    sub_orchestrations: list[SubOrchestrationRequest] = field(default_factory=list)
+    parent_notification: HistoryEvent | None = None
+    """SubOrchestrationInstanceCompleted/Failed for the parent (TaskScheduledId = the parent's task id)."""
+    parent_instance_id: str | None = None
+    parent_execution_id: str | None = None
+    dropped_messages: list[DroppedMessage] = field(default_factory=list)
+    failure: str | None = None
+    """Why the orchestration failed (same text as ``output``), for logs."""
+    nondeterminism: str | None = None
+    """Set (as well as ``failure``) when replay found a history row the code no longer schedules."""
+    continued_as_new: int = 0
+    """How many times the instance continued as new during this episode."""
+    invocations: int = 0
+    """How many times the orchestrator function was called."""
+
+    @property
+    def new_events(self) -> list[HistoryEvent]:
+        return self.history[self.first_new_index :]
+
+    @property
+    def changed(self) -> bool:
+        """False when every message was dropped: nothing to write."""
+        return self.first_new_index < len(self.history)
+
+
+def run_episode(
+    *,
+    instance: EpisodeInput,
+    messages: list[HistoryEvent],
+    now: datetime,
+    invoke: Invoker,
+    function_exists: FunctionExists,
+    new_execution_id: Callable[[], str],
+    known_functions: Callable[[str], Sequence[str]] | None = None,
+) -> EpisodeOutcome:
+    """Run one episode of one instance (see the package docstring for the rules)."""
+    episode = _Episode(instance, now, invoke, function_exists, new_execution_id, known_functions)
+    return episode.run(messages)
+
+
+def _event(event_type: EventType, now: datetime, event_id: int = -1, **fields: Any) -> HistoryEvent:
+    return HistoryEvent(event_type, event_id=event_id, is_played=False, timestamp=now, fields=fields)
+
+
+def _status_of(history: Sequence[HistoryEvent]) -> tuple[RuntimeStatus, str | None]:
+    """The runtime status the stored history implies, and the reason text of a suspension."""
+    if not history:
+        return RuntimeStatus.Pending, None
+    status, reason = RuntimeStatus.Running, None
+    for event in history:
+        if event.event_type is EventType.ExecutionCompleted:
+            return RuntimeStatus(str(event.get("OrchestrationStatus", RuntimeStatus.Completed))), None
+        if event.event_type is EventType.ExecutionSuspended:
+            status, reason = RuntimeStatus.Suspended, event.get("Reason")
+        elif event.event_type is EventType.ExecutionResumed:
+            status, reason = RuntimeStatus.Running, None
+    return status, reason
+
+
+def _recorded_sequence(history: Sequence[HistoryEvent]) -> int:
+    """The next sequence id after every decision recorded in history (used when the replay cannot run)."""
+    ids = [e.event_id for e in history if e.event_type in _SCHEDULING_EVENT_TYPES]
+    return max(ids) + 1 if ids else 0
+
+
+def _custom_status_text(state: OrchestratorState, previous: str) -> tuple[str, str | None]:
+    """The custom status to store and, when it is too large, the failure it causes."""
+    if not state.has_custom_status:
+        return previous, None
+    text = compact_json(state.custom_status)
+    size = len(text.encode("utf-16-le"))
+    if size > msg.CUSTOM_STATUS_MAX_UTF16_BYTES:
+        return previous, msg.custom_status_too_large(size)
+    return text, None
+
+
+@dataclass
+class _Identity:
+    """The execution-scoped facts taken from ExecutionStarted."""
+
+    name: str
+    execution_id: str
+    input_text: str | None
+    parent: dict[str, Any] | None
+    generation: int
+
+    @property
+    def parent_instance_id(self) -> str | None:
+        if not self.parent:
+            return None
+        return str((self.parent.get("OrchestrationInstance") or {}).get("InstanceId")) or None
+
+    @property
+    def parent_execution_id(self) -> str | None:
+        if not self.parent:
+            return None
+        value = (self.parent.get("OrchestrationInstance") or {}).get("ExecutionId")
+        return str(value) if value is not None else None
+
+
+class _Episode:
+    def __init__(
+        self,
+        instance: EpisodeInput,
+        now: datetime,
+        invoke: Invoker,
+        function_exists: FunctionExists,
+        new_execution_id: Callable[[], str],
+        known_functions: Callable[[str], Sequence[str]] | None,
+    ) -> None:
+        self.instance = instance
+        self.now = now
+        self.invoke = invoke
+        self.function_exists = function_exists
+        self.new_execution_id = new_execution_id
+        self.known_functions = known_functions
+        self.custom_status = instance.custom_status or "null"
+        self.invocations = 0
+
+    # ----- entry point ---------------------------------------------------------------------------------------
+    def run(self, messages: list[HistoryEvent]) -> EpisodeOutcome:
+        history = list(self.instance.history)
+        accepted, dropped = self._filter_messages(history, messages)
+        status, suspend_reason = _status_of(history)
+        if status.is_terminal:
+            dropped += [DroppedMessage(e, f"instance is {status.value}") for e in accepted]
+            accepted = []
+        elif not history and not any(e.event_type is EventType.ExecutionStarted for e in accepted):
+            dropped += [DroppedMessage(e, "instance has not started") for e in accepted]
+            accepted = []
+        if not accepted:
+            return self._unchanged(history, status, dropped)
+
+        first_new_index = len(history)
+        new_events = [dataclasses.replace(e, is_played=False, fields=dict(e.fields)) for e in accepted]
+        history += [_event(EventType.OrchestratorStarted, self.now), *new_events]
+        identity = self._identity(history)
+
+        terminated = next((e for e in new_events if e.event_type is EventType.ExecutionTerminated), None)
+        if terminated is not None:
+            return self._terminate(history, first_new_index, identity, terminated, dropped)
+
+        status, suspend_reason = _status_of(history)
+        if status is RuntimeStatus.Suspended:
+            # While suspended, events are recorded but the orchestrator does not run (spec 2.9).
+            history.append(_event(EventType.OrchestratorCompleted, self.now))
+            outcome = self._outcome(history, first_new_index, identity, RuntimeStatus.Suspended, dropped)
+            outcome.output = suspend_reason
+            return outcome
+
+        resumed = [e for e in new_events if e.event_type is EventType.ExecutionResumed]
+        outcome = self._execute(history, first_new_index, identity, new_events, dropped)
+        if resumed and outcome.runtime_status is RuntimeStatus.Running and outcome.continued_as_new == 0:
+            outcome.output = resumed[-1].get("Reason")  # the provider overwrites Output with the reason
+        return outcome
+
+    # ----- message filtering ---------------------------------------------------------------------------------
+    @staticmethod
+    def _filter_messages(
+        history: Sequence[HistoryEvent], messages: Sequence[HistoryEvent]
+    ) -> tuple[list[HistoryEvent], list[DroppedMessage]]:
+        seen_message_ids = {e.message_id for e in history if e.message_id}
+        scheduled = {e.event_id for e in history if e.event_type in _SCHEDULING_EVENT_TYPES}
+        completed = {
+            int(e.get(COMPLETION_EVENT_ID_FIELDS[e.event_type], -1))
+            for e in history
+            if e.event_type in COMPLETION_EVENT_ID_FIELDS
+        }
+        started = any(e.event_type is EventType.ExecutionStarted for e in history)
+        accepted: list[HistoryEvent] = []
+        dropped: list[DroppedMessage] = []
+        for event in messages:
+            reason = None
+            if event.message_id and event.message_id in seen_message_ids:
+                reason = f"message {event.message_id} is already in history"
+            elif event.event_type is EventType.ExecutionStarted and started:
+                reason = "duplicate ExecutionStarted"
+            elif event.event_type in COMPLETION_EVENT_ID_FIELDS:
+                task_id = int(event.get(COMPLETION_EVENT_ID_FIELDS[event.event_type], -1))
+                if task_id in completed:
+                    reason = f"duplicate completion for task {task_id}"
+                elif task_id not in scheduled:
+                    reason = f"no task {task_id} was scheduled by this execution"
+                else:
+                    completed.add(task_id)
+            if reason is not None:
+                dropped.append(DroppedMessage(event, reason))
+                continue
+            accepted.append(event)
+            if event.message_id:
+                seen_message_ids.add(event.message_id)
+            if event.event_type is EventType.ExecutionStarted:
+                started = True
+        return accepted, dropped
+
+    # ----- outcomes ------------------------------------------------------------------------------------------
+    def _identity(self, history: Sequence[HistoryEvent]) -> _Identity:
+        started = next((e for e in history if e.event_type is EventType.ExecutionStarted), None)
+        if started is None:
+            return _Identity(
+                self.instance.name,
+                self.instance.execution_id,
+                self.instance.input_text,
+                self.instance.parent,
+                self.instance.generation,
+            )
+        orchestration = started.get("OrchestrationInstance") or {}
+        return _Identity(
+            name=str(started.get("Name") or self.instance.name),
+            execution_id=str(orchestration.get("ExecutionId") or self.instance.execution_id),
+            input_text=started.get("Input"),
+            parent=started.get("ParentInstance") or None,
+            generation=int(started.get("Generation") or 0),
+        )
+
+    def _unchanged(
+        self, history: list[HistoryEvent], status: RuntimeStatus, dropped: list[DroppedMessage]
+    ) -> EpisodeOutcome:
+        identity = self._identity(history)
+        return self._outcome(history, len(history), identity, status, dropped)
+
+    def _outcome(
+        self,
+        history: list[HistoryEvent],
+        first_new_index: int,
+        identity: _Identity,
+        status: RuntimeStatus,
+        dropped: list[DroppedMessage],
+    ) -> EpisodeOutcome:
+        return EpisodeOutcome(
+            instance_id=self.instance.instance_id,
+            execution_id=identity.execution_id,
+            history=history,
+            first_new_index=first_new_index,
+            runtime_status=status,
+            custom_status=self.custom_status,
+            input_text=identity.input_text,
+            generation=identity.generation,
+            parent_instance_id=identity.parent_instance_id,
+            parent_execution_id=identity.parent_execution_id,
+            dropped_messages=dropped,
+            invocations=self.invocations,
+        )
+
+    def _finish(
+        self,
+        history: list[HistoryEvent],
+        first_new_index: int,
+        identity: _Identity,
+        dropped: list[DroppedMessage],
+        *,
+        status: RuntimeStatus,
+        sequence: int,
+        result: str | None,
+        failure_details: str | None = None,
+    ) -> EpisodeOutcome:
+        """Append ExecutionCompleted + OrchestratorCompleted and build the terminal outcome."""
+        history.append(
+            _event(
+                EventType.ExecutionCompleted, self.now, sequence, OrchestrationStatus=status, Result=result
+            )
+        )
+        history.append(_event(EventType.OrchestratorCompleted, self.now))
+        outcome = self._outcome(history, first_new_index, identity, status, dropped)
+        outcome.output = result
+        outcome.completed_time = self.now
+        if identity.parent is not None:
+            task_id = int(identity.parent.get("TaskScheduleId", -1))
+            if status is RuntimeStatus.Completed:
+                outcome.parent_notification = sub_orchestration_completed(task_id, result, now=self.now)
+            else:
+                outcome.parent_notification = sub_orchestration_failed(
+                    task_id, result or "", failure_details, now=self.now
+                )
+        if status is RuntimeStatus.Failed:
+            outcome.failure = result
+        return outcome
+
+    def _terminate(
+        self,
+        history: list[HistoryEvent],
+        first_new_index: int,
+        identity: _Identity,
+        terminated: HistoryEvent,
+        dropped: list[DroppedMessage],
+    ) -> EpisodeOutcome:
+        _mark_played(history[first_new_index:])
+        reason = terminated.get("Input")
+        return self._finish(
+            history,
+            first_new_index,
+            identity,
+            dropped,
+            status=RuntimeStatus.Terminated,
+            sequence=_recorded_sequence(history),
+            result=reason,
+        )
+
+    # ----- running the orchestrator --------------------------------------------------------------------------
+    def _execute(
+        self,
+        history: list[HistoryEvent],
+        first_new_index: int,
+        identity: _Identity,
+        new_events: list[HistoryEvent],
+        dropped: list[DroppedMessage],
+    ) -> EpisodeOutcome:
+        continued = 0
+        while True:
+            step = self._replay_once(history, identity)
+            _mark_played(new_events)
+            if step.continue_as_new is None:
+                break
+            continued += 1
+            if continued > MAX_CONTINUE_AS_NEW_PER_EPISODE:
+                step.failure = msg.orchestrator_failed(
+                    identity.name,
+                    f"devhost stopped the instance after {MAX_CONTINUE_AS_NEW_PER_EPISODE} continue-as-new calls "
+                    "in one episode without waiting for anything",
+                )
+                step.continue_as_new = None
+                break
+            # A new execution: history restarts at row 0 (spec 2.9) and the orchestrator runs again at once.
+            identity = _Identity(
+                identity.name,
+                self.new_execution_id(),
+                step.continue_as_new,
+                identity.parent,
+                identity.generation + 1,
+            )
+            started = execution_started(
+                name=identity.name,
+                instance_id=self.instance.instance_id,
+                execution_id=identity.execution_id,
+                input_text=identity.input_text,
+                parent=identity.parent,
+                generation=identity.generation,
+                now=self.now,
+            )
+            carried = [dataclasses.replace(e, is_played=False, fields=dict(e.fields)) for e in step.carryover]
+            history = [
+                _event(EventType.OrchestratorStarted, self.now),
+                started,
+                *carried,
+                _event(EventType.OrchestratorCompleted, self.now),
+            ]
+            new_events = [started, *carried]
+            first_new_index = 0
+
+        outcome = self._settle(history, first_new_index, identity, step, dropped)
+        outcome.continued_as_new = continued
+        outcome.invocations = self.invocations
+        return outcome
+
+    def _replay_once(self, history: list[HistoryEvent], identity: _Identity) -> _Step:
+        """Invoke the orchestrator on ``history``, replay, append the new decision rows."""
+        body = build_context_json(
+            instance_id=self.instance.instance_id,
+            history=history,
+            input_text=identity.input_text,
+            parent_instance_id=identity.parent_instance_id,
+        )
+        self.invocations += 1
+        result = self.invoke(body)
+        if result.state is None:
+            error = result.error or "the orchestrator returned nothing"
+            return _Step(
+                sequence=_recorded_sequence(history), failure=msg.orchestrator_failed(identity.name, error)
+            )
+        try:
+            state = parse_state(result.state)
+        except InvalidOrchestratorState as exc:
+            detail = f"devhost could not replay the orchestrator's reply: {exc}"
+            return _Step(
+                sequence=_recorded_sequence(history), failure=msg.orchestrator_failed(identity.name, detail)
+            )
+
+        replay = ShadowReplay(
+            state,
+            ReplayContext(
+                instance_id=self.instance.instance_id,
+                execution_id=identity.execution_id,
+                parent_instance_id=identity.parent_instance_id,
+                function_exists=self.function_exists,
+                known_functions=self.known_functions,
+            ),
+        )
+        try:
+            replay.run(history)
+        except NonDeterminismError as exc:
+            text = str(exc)
+            return _Step(sequence=replay.sequence, failure=text, nondeterminism=text)
+
+        step = _Step(sequence=replay.sequence)
+        for decision in replay.new_decisions():
+            step.record(decision, history, self.now)
+
+        custom_status, custom_status_failure = _custom_status_text(state, self.custom_status)
+        self.custom_status = custom_status
+        if custom_status_failure is not None:
+            step.failure = msg.orchestrator_failed(identity.name, custom_status_failure)
+            step.sequence = replay.sequence
+            return step
+
+        if not replay.shim_finished or replay.has_open_tasks:
+            return step  # still waiting (spec 2.5 rule 5)
+        failure_text = replay.fault or state.error or result.error
+        if failure_text is not None:
+            step.failure = msg.orchestrator_failed(identity.name, failure_text)
+            step.failure_details = msg.orchestrator_failure_details(failure_text)
+        elif state.is_done and replay.continue_as_new is not None:
+            step.continue_as_new = replay.continue_as_new.input_text
+            step.carryover = replay.carryover_events
+        elif state.is_done:
+            step.result = compact_json(state.output if state.has_output else None)
+            step.completed = True
+        return step
+
+    def _settle(
+        self,
+        history: list[HistoryEvent],
+        first_new_index: int,
+        identity: _Identity,
+        step: _Step,
+        dropped: list[DroppedMessage],
+    ) -> EpisodeOutcome:
+        if step.failure is not None:
+            outcome = self._finish(
+                history,
+                first_new_index,
+                identity,
+                dropped,
+                status=RuntimeStatus.Failed,
+                sequence=step.sequence,
+                result=step.failure,
+                failure_details=step.failure_details,
+            )
+            outcome.nondeterminism = step.nondeterminism
+            return outcome
+        if step.completed:
+            return self._finish(
+                history,
+                first_new_index,
+                identity,
+                dropped,
+                status=RuntimeStatus.Completed,
+                sequence=step.sequence,
+                result=step.result,
+            )
+        history.append(_event(EventType.OrchestratorCompleted, self.now))
+        outcome = self._outcome(history, first_new_index, identity, RuntimeStatus.Running, dropped)
+        outcome.activities = step.activities
+        outcome.timers = step.timers
+        outcome.sub_orchestrations = step.sub_orchestrations
+        return outcome
+
+
+@dataclass
+class _Step:
+    """The result of one invocation + replay of one execution."""
+
+    sequence: int
+    failure: str | None = None
+    failure_details: str | None = None
+    nondeterminism: str | None = None
+    completed: bool = False
+    result: str | None = None
+    continue_as_new: str | None = None
+    carryover: list[HistoryEvent] = field(default_factory=list)
+    activities: list[ActivityRequest] = field(default_factory=list)
+    timers: list[TimerRequest] = field(default_factory=list)
+    sub_orchestrations: list[SubOrchestrationRequest] = field(default_factory=list)
+
+    def record(self, decision: Decision, history: list[HistoryEvent], now: datetime) -> None:
+        """Append the history row of a new decision and remember the work to send."""
+        task_id = decision.task_id
+        if decision.kind is DecisionKind.ACTIVITY:
+            history.append(_event(EventType.TaskScheduled, now, task_id, Name=decision.name, Version=""))
+            self.activities.append(ActivityRequest(task_id, decision.name, decision.input_text))
+        elif decision.kind is DecisionKind.TIMER:
+            assert decision.fire_at is not None
+            history.append(_event(EventType.TimerCreated, now, task_id, FireAt=decision.fire_at))
+            self.timers.append(TimerRequest(task_id, decision.fire_at))
+        else:
+            assert decision.instance_id is not None
+            history.append(
+                _event(
+                    EventType.SubOrchestrationInstanceCreated,
+                    now,
+                    task_id,
+                    Name=decision.name,
+                    Version="",
+                    InstanceId=decision.instance_id,
+                )
+            )
+            self.sub_orchestrations.append(
+                SubOrchestrationRequest(task_id, decision.name, decision.instance_id, decision.input_text)
+            )
+
+
+def _mark_played(events: Sequence[HistoryEvent]) -> None:
+    # DTFx flags every event it processed, except OrchestratorStarted/OrchestratorCompleted markers.
+    for event in events:
+        if event.event_type not in (EventType.OrchestratorStarted, EventType.OrchestratorCompleted):
+            event.is_played = True

@@ -1,0 +1,344 @@
+"""Shadow replay: what DTFx + the extension's out-of-proc shim do with the actions of one invocation (spec 2.5).
+
+The Python SDK is invoked once per episode and returns every action yielded since the execution began. DTFx then
+replays the whole history while a shim walks those actions in order, awaiting each one. Sequence ids are taken
+from one counter at the moment a piece of work is scheduled, and completion events run their continuations
+(the shim's await, retry drivers, WhenAll/WhenAny) inline. Reproducing that walk is the only way to give every
+task, retry timer and retry attempt the id the SDK expects.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from devhost.engine import _messages as msg
+from devhost.engine._futures import Coroutine, Future, completed_future, spawn, when_all, when_any
+from devhost.engine._state import (
+    Action,
+    CallActivity,
+    CallSubOrchestrator,
+    ContinueAsNew,
+    CreateTimer,
+    OrchestratorState,
+    RetryPolicy,
+    Unsupported,
+    WaitForExternalEvent,
+    WhenAll,
+    WhenAny,
+)
+from devhost.model import EventType, HistoryEvent
+
+
+class DecisionKind(enum.Enum):
+    ACTIVITY = "activity"
+    TIMER = "timer"
+    SUB_ORCHESTRATION = "sub-orchestration"
+
+
+_SCHEDULING_EVENTS = {
+    EventType.TaskScheduled: DecisionKind.ACTIVITY,
+    EventType.TimerCreated: DecisionKind.TIMER,
+    EventType.SubOrchestrationInstanceCreated: DecisionKind.SUB_ORCHESTRATION,
+}
+_COMPLETION_EVENTS = {
+    EventType.TaskCompleted: ("TaskScheduledId", True),
+    EventType.TaskFailed: ("TaskScheduledId", False),
+    EventType.SubOrchestrationInstanceCompleted: ("TaskScheduledId", True),
+    EventType.SubOrchestrationInstanceFailed: ("TaskScheduledId", False),
+    EventType.TimerFired: ("TimerId", True),
+}
+COMPLETION_EVENT_ID_FIELDS = {event_type: key for event_type, (key, _) in _COMPLETION_EVENTS.items()}
+
+
+@dataclass
+class Decision:
+    """One piece of work the replay scheduled (DTFx ``OrchestratorAction``), keyed by its sequence id."""
+
+    task_id: int
+    kind: DecisionKind
+    future: Future
+    name: str = ""
+    input_text: str | None = None
+    fire_at: datetime | None = None
+    instance_id: str | None = None
+    canceled: bool = False
+    recorded: bool = False  # a history row already records it
+
+    @property
+    def is_open(self) -> bool:
+        """DTFx ``HasOpenTasks``: scheduled, not cancelled, result not yet arrived."""
+        return not self.future.done
+
+    def describe(self) -> str:
+        if self.kind is DecisionKind.ACTIVITY:
+            return msg.describe_activity(self.task_id, self.name)
+        if self.kind is DecisionKind.TIMER:
+            return msg.describe_timer(self.task_id)
+        return msg.describe_sub_orchestration(self.task_id, self.name, self.instance_id)
+
+
+class NonDeterminismError(Exception):
+    """A history row does not match what the current code scheduled with that sequence id."""
+
+
+@dataclass
+class ReplayContext:
+    """What the replay needs to know about the instance besides the history and the actions."""
+
+    instance_id: str
+    execution_id: str
+    parent_instance_id: str | None
+    function_exists: Callable[[str, str], bool]
+    known_functions: Callable[[str], Sequence[str]] | None = None
+
+
+@dataclass
+class ShadowReplay:
+    """Replays one execution's history against the actions of one OrchestratorState."""
+
+    state: OrchestratorState
+    context: ReplayContext
+    now: datetime | None = None
+    sequence: int = 0
+    decisions: dict[int, Decision] = field(default_factory=dict)
+    fault: str | None = None
+    continue_as_new: ContinueAsNew | None = None
+    carryover_events: list[HistoryEvent] = field(default_factory=list)
+    _shim: Future | None = None
+    _waiters: dict[str, deque[Future]] = field(default_factory=dict)
+    _buffered_events: dict[str, deque[HistoryEvent]] = field(default_factory=dict)
+
+    # ----- results -------------------------------------------------------------------------------------------
+    @property
+    def shim_finished(self) -> bool:
+        return self.fault is not None or (self._shim is not None and self._shim.done)
+
+    @property
+    def has_open_tasks(self) -> bool:
+        return any(decision.is_open for decision in self.decisions.values())
+
+    def new_decisions(self) -> list[Decision]:
+        return [
+            self.decisions[task_id]
+            for task_id in sorted(self.decisions)
+            if not self.decisions[task_id].recorded
+        ]
+
+    # ----- event walk ----------------------------------------------------------------------------------------
+    def run(self, history: Sequence[HistoryEvent]) -> None:
+        """Process every event in order; raises NonDeterminismError on a mismatching scheduling row."""
+        for event in history:
+            self._process(event)
+
+    def _process(self, event: HistoryEvent) -> None:
+        kind = event.event_type
+        if kind is EventType.OrchestratorStarted:
+            self.now = event.timestamp
+        elif kind is EventType.ExecutionStarted:
+            if self._shim is None:
+                if self.now is None:
+                    self.now = event.timestamp
+                self._shim = spawn(self._run_shim())
+        elif kind in _SCHEDULING_EVENTS:
+            self._match_scheduling_event(event, _SCHEDULING_EVENTS[kind])
+        elif kind in _COMPLETION_EVENTS:
+            key, success = _COMPLETION_EVENTS[kind]
+            decision = self.decisions.get(int(event.get(key, -1)))
+            # A result for unknown or already completed work is ignored, as DTFx does (it logs a warning).
+            if decision is not None:
+                decision.future.resolve(success=success)
+        elif kind is EventType.EventRaised:
+            self._deliver_event(event)
+        elif kind is EventType.EventSent:
+            raise NonDeterminismError(
+                msg.nondeterministic(f"an entity or event message with sequence ID {event.event_id}", None)
+            )
+
+    def _match_scheduling_event(self, event: HistoryEvent, kind: DecisionKind) -> None:
+        recorded = _describe_recorded(event, kind)
+        decision = self.decisions.get(event.event_id)
+        if decision is None:
+            raise NonDeterminismError(msg.nondeterministic(recorded, None))
+        same_name = str(event.get("Name") or "").casefold() == decision.name.casefold()
+        if decision.kind is not kind or (kind is not DecisionKind.TIMER and not same_name):
+            raise NonDeterminismError(msg.nondeterministic(recorded, decision.describe()))
+        decision.recorded = True
+
+    def _deliver_event(self, event: HistoryEvent) -> None:
+        if self.continue_as_new is not None:
+            # DTFx (EventBehaviourForContinueAsNew.Carryover): events processed after ContinueAsNew move on.
+            self.carryover_events.append(event)
+            return
+        key = str(event.get("Name") or "").casefold()  # .NET matches event names case-insensitively
+        waiters = self._waiters.get(key)
+        if waiters:
+            waiters.popleft().resolve(success=True)
+        else:
+            self._buffered_events.setdefault(key, deque()).append(event)
+
+    # ----- the shim ------------------------------------------------------------------------------------------
+    def _run_shim(self) -> Coroutine:
+        for action in self.state.actions:
+            future = self._start(action)
+            if self.fault is not None:
+                return False
+            yield future  # the shim swallows task failures; only completion matters
+            if self.fault is not None:
+                return False
+        return True
+
+    def _start(self, action: Action) -> Future:
+        if isinstance(action, CallActivity):
+            activity = action
+            if activity.retry is not None:
+                return spawn(self._retry(lambda: self._schedule_activity(activity), activity.retry))
+            return self._schedule_activity(activity)
+        if isinstance(action, CallSubOrchestrator):
+            sub = action
+            if sub.retry is not None:
+                return spawn(self._retry(lambda: self._schedule_sub_orchestration(sub), sub.retry))
+            return self._schedule_sub_orchestration(sub)
+        if isinstance(action, CreateTimer):
+            return self._schedule_timer(action.fire_at, canceled=action.canceled)
+        if isinstance(action, WaitForExternalEvent):
+            return self._wait_for_event(action.name)
+        if isinstance(action, ContinueAsNew):
+            self.continue_as_new = action
+            return completed_future(success=True)
+        if isinstance(action, WhenAll | WhenAny):
+            children: list[Future] = []
+            for child in action.children:
+                children.append(self._start(child))
+                if self.fault is not None:
+                    return Future()
+            return when_all(children) if isinstance(action, WhenAll) else when_any(children)
+        assert isinstance(action, Unsupported)
+        return self._fail_shim(msg.unsupported_action(action.description))
+
+    def _fail_shim(self, message: str) -> Future:
+        if self.fault is None:
+            self.fault = message
+        return Future()  # never completes: the shim stops here
+
+    def _next_id(self) -> int:
+        task_id = self.sequence
+        self.sequence += 1
+        return task_id
+
+    def _current_time(self) -> datetime:
+        assert self.now is not None, "ExecutionStarted is always preceded by OrchestratorStarted"
+        return self.now
+
+    def _function_missing(self, kind: str, name: str) -> bool:
+        if self.context.function_exists(kind, name):
+            return False
+        known = self.context.known_functions(kind) if self.context.known_functions is not None else None
+        self._fail_shim(msg.unknown_function(kind, name, known))
+        return True
+
+    def _schedule_activity(self, action: CallActivity) -> Future:
+        if self._function_missing("activity", action.name):
+            return Future()
+        task_id = self._next_id()
+        decision = Decision(
+            task_id, DecisionKind.ACTIVITY, Future(), name=action.name, input_text=action.input_text
+        )
+        self.decisions[task_id] = decision
+        return decision.future
+
+    def _schedule_sub_orchestration(self, action: CallSubOrchestrator) -> Future:
+        if self._function_missing("orchestrator", action.name):
+            return Future()
+        if action.instance_id is not None:
+            problem = self._child_id_problem(action.instance_id)
+            if problem is not None:
+                return self._fail_shim(msg.invalid_child_instance_id(action.instance_id, problem))
+        task_id = self._next_id()
+        child_id = action.instance_id or f"{self.context.execution_id}:{task_id}"
+        decision = Decision(
+            task_id,
+            DecisionKind.SUB_ORCHESTRATION,
+            Future(),
+            name=action.name,
+            input_text=action.input_text,
+            instance_id=child_id,
+        )
+        self.decisions[task_id] = decision
+        return decision.future
+
+    def _child_id_problem(self, child_id: str) -> str | None:
+        if child_id.startswith("@"):
+            return "instance IDs starting with '@' are reserved for entities"
+        if child_id == self.context.instance_id:
+            return "a sub-orchestration cannot have the same instance ID as its parent"
+        if child_id == self.context.parent_instance_id:
+            return "a sub-orchestration cannot have the same instance ID as its parent's parent"
+        return None
+
+    def _schedule_timer(self, fire_at: datetime, *, canceled: bool = False) -> Future:
+        task_id = self._next_id()
+        decision = Decision(task_id, DecisionKind.TIMER, Future(), fire_at=fire_at, canceled=canceled)
+        self.decisions[task_id] = decision
+        if canceled:
+            # DTFx still records the timer but cancels its task at once, so it never counts as open.
+            decision.future.resolve(success=False)
+        return decision.future
+
+    def _wait_for_event(self, name: str) -> Future:
+        key = name.casefold()
+        buffered = self._buffered_events.get(key)
+        if buffered:
+            buffered.popleft()
+            return completed_future(success=True)
+        future = Future()
+        self._waiters.setdefault(key, deque()).append(future)
+        return future
+
+    def _retry(self, schedule_attempt: Callable[[], Future], policy: RetryPolicy) -> Coroutine:
+        """DTFx RetryInterceptor: attempt, on failure a delay timer, then the next attempt; after the last
+        failure one timer firing "now" (kept for history compatibility), then the last failure surfaces."""
+        first_attempt_at = self._current_time()
+        attempts = max(1, policy.max_number_of_attempts)
+        for attempt in range(attempts):
+            result = schedule_attempt()
+            yield result
+            if result.succeeded:
+                return True
+            if self.fault is not None:
+                return False
+            if attempt + 1 == attempts:
+                yield self._schedule_timer(self._current_time())
+                break
+            delay = _next_delay(policy, attempt, first_attempt_at, self._current_time())
+            if delay is None:
+                break
+            yield self._schedule_timer(self._current_time() + delay)
+        return False
+
+
+def _next_delay(
+    policy: RetryPolicy, attempt: int, first_attempt_at: datetime, now: datetime
+) -> timedelta | None:
+    if policy.retry_timeout_ms is not None and now >= first_attempt_at + timedelta(
+        milliseconds=policy.retry_timeout_ms
+    ):
+        return None
+    delay_ms = min(
+        policy.first_retry_interval_ms * policy.backoff_coefficient**attempt, policy.max_retry_interval_ms
+    )
+    if delay_ms <= 0:
+        return None
+    return timedelta(milliseconds=delay_ms)
+
+
+def _describe_recorded(event: HistoryEvent, kind: DecisionKind) -> str:
+    name = str(event.get("Name") or "")
+    if kind is DecisionKind.ACTIVITY:
+        return msg.describe_activity(event.event_id, name)
+    if kind is DecisionKind.TIMER:
+        return msg.describe_timer(event.event_id)
+    return msg.describe_sub_orchestration(event.event_id, name, event.get("InstanceId"))
