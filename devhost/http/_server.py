@@ -1,0 +1,211 @@
+"""The aiohttp server of devhost: HTTP triggers under the route prefix, the management API, the SDK's RPC base."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from dataclasses import dataclass, field
+
+import azure.functions as func
+from aiohttp import web
+from multidict import CIMultiDict
+
+from devhost.functions import WEBHOOK_PATH, FunctionInfo, FunctionInvoker, ManagementEndpoint
+
+from ._backend import DurableBackend
+from ._keys import AuthKeys
+from ._management import ManagementApi
+from ._routes import RouteTemplate
+
+log = logging.getLogger("devhost.http")
+RPC_PATH = "/durabletask"  # where the real extension's local RPC listener serves the same API
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    task_hub: str
+    route_prefix: str = "api"
+    connection: str = "Storage"
+    keys: AuthKeys = field(default_factory=lambda: AuthKeys("", "", enforce=False))
+
+
+@dataclass(frozen=True)
+class HttpFunctionRoute:
+    info: FunctionInfo
+    template: RouteTemplate
+    methods: frozenset[str]
+    auth_level: str
+
+
+def _json_error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+class HostServer:
+    """Build with the app's invoker and a durable backend; ``start(host, port)`` listens (``port=0`` = any free).
+
+    Raises ``OSError`` from ``start`` when the port is taken.
+    """
+
+    def __init__(self, invoker: FunctionInvoker, backend: DurableBackend, options: ServerOptions) -> None:
+        self._invoker = invoker
+        self._options = options
+        self._runner: web.AppRunner | None = None
+        self.host = "127.0.0.1"
+        self.port = 0
+        self._routes = sorted(
+            (
+                HttpFunctionRoute(
+                    info=info,
+                    template=RouteTemplate(info.http.template),
+                    methods=frozenset(info.http.methods),
+                    auth_level=info.http.auth_level,
+                )
+                for info in invoker.http_functions()
+                if info.http is not None
+            ),
+            key=lambda r: r.template.precedence,
+        )
+        self._management = ManagementApi(backend, self.management_endpoint)
+        self.app = web.Application(client_max_size=100 * 1024 * 1024)  # the host's default request size limit
+        self.app.router.add_route("*", WEBHOOK_PATH + "/{tail:.*}", self._management_public)
+        self.app.router.add_route("*", RPC_PATH + "/{tail:.*}", self._management_rpc)
+        self.app.router.add_route("GET", "/admin/host/status", self._host_status)
+        self.app.router.add_route("*", "/{tail:.*}", self._dispatch_function)
+
+    # -- lifecycle --------------------------------------------------------------------------------------------
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self.host = host
+        server = site._server  # the asyncio Server: the only way to learn the port when 0 was asked for
+        sockets = getattr(server, "sockets", None) or []
+        self.port = int(sockets[0].getsockname()[1]) if sockets else port
+        self._invoker.client_endpoint = self.management_endpoint()
+
+    async def stop(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    @property
+    def origin(self) -> str:
+        host = self.host
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    def management_endpoint(self) -> ManagementEndpoint:
+        keys = self._options.keys
+        return ManagementEndpoint.for_origin(
+            self.origin,
+            self._options.task_hub,
+            connection=self._options.connection,
+            code=keys.master_key if keys.enforce else None,
+            # With keys enforced the SDK talks to the unauthenticated loopback RPC path, like the real extension.
+            rpc_base_url=f"{self.origin}{RPC_PATH}/" if keys.enforce else None,
+        )
+
+    def function_urls(self) -> list[tuple[str, tuple[str, ...], str]]:
+        """(function name, methods, URL) of every HTTP function, for the startup banner."""
+        prefix = f"/{self._options.route_prefix}" if self._options.route_prefix else ""
+        return [
+            (r.info.name, tuple(sorted(r.methods)), f"{self.origin}{prefix}/{r.template.template}")
+            for r in self._routes
+        ]
+
+    # -- management -------------------------------------------------------------------------------------------
+    async def _management_public(self, request: web.Request) -> web.StreamResponse:
+        keys = self._options.keys
+        if keys.enforce and not keys.allows("admin", _presented_key(request)):
+            return web.Response(status=401)
+        return await self._management.handle(request)
+
+    async def _management_rpc(self, request: web.Request) -> web.StreamResponse:
+        peer = request.remote or ""
+        try:
+            loopback = ipaddress.ip_address(peer).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            return web.Response(status=404)
+        return await self._management.handle(request)
+
+    async def _host_status(self, request: web.Request) -> web.StreamResponse:
+        keys = self._options.keys
+        if keys.enforce and not keys.allows("admin", _presented_key(request)):
+            return web.Response(status=401)
+        return web.json_response({"state": "Running", "version": "devhost", "functions": len(self._routes)})
+
+    # -- HTTP triggers ----------------------------------------------------------------------------------------
+    def _relative_path(self, path: str) -> str | None:
+        prefix = self._options.route_prefix
+        if not prefix:
+            return path or "/"
+        head = "/" + prefix.lower()
+        lowered = path.lower()
+        if lowered == head:
+            return "/"
+        if lowered.startswith(head + "/"):
+            return path[len(head):] or "/"
+        return None
+
+    async def _dispatch_function(self, request: web.Request) -> web.StreamResponse:
+        relative = self._relative_path(request.path)
+        if relative is None:
+            return _json_error(404, f"no function handles {request.path}")
+        for route in self._routes:
+            params = route.template.match(relative)
+            if params is None:
+                continue
+            if route.methods and request.method.upper() not in route.methods:
+                # The Functions host answers 404, not 405, for a known route with another method
+                # (Azure/azure-functions-host issue 10098); devhost keeps that behaviour.
+                continue
+            if not self._options.keys.allows(route.auth_level, _presented_key(request)):
+                return _json_error(401, f"function '{route.info.name}' needs a {route.auth_level} key "
+                                        "(?code=... or the x-functions-key header)")
+            return await self._invoke(route, request, params)
+        return _json_error(404, f"no function handles {request.method} {request.path}")
+
+    async def _invoke(self, route: HttpFunctionRoute, request: web.Request, params: dict[str, str]) -> web.Response:
+        body = await request.read()
+        http_request = func.HttpRequest(
+            method=request.method,
+            url=str(request.url),
+            headers={k: v for k, v in request.headers.items()},
+            params={k: v for k, v in request.query.items()},
+            route_params=params,
+            body=body,
+        )
+        try:
+            response = await self._invoker.call_http(route.info, http_request)
+        except Exception:
+            log.exception("function %s failed", route.info.name)
+            return web.Response(status=500)
+        return to_aiohttp_response(response)
+
+
+def _presented_key(request: web.Request) -> str | None:
+    return request.query.get("code") or request.headers.get("x-functions-key")
+
+
+def to_aiohttp_response(response: func.HttpResponse) -> web.Response:
+    headers: CIMultiDict[str] = CIMultiDict()
+    for name, value in response.headers.items():
+        headers.add(name, value)
+    if "content-type" not in headers:
+        mimetype = response.mimetype
+        headers["Content-Type"] = f"{mimetype}; charset={response.charset}" if mimetype.startswith("text/") else mimetype
+    return web.Response(status=int(response.status_code), body=response.get_body(), headers=headers)
+
+
