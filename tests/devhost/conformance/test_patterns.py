@@ -464,11 +464,11 @@ def test_sdk_client_suspend_resume_terminate_purge(conformance: Conformance) -> 
     conformance.wait(instance_id, frozenset({"Running"}))
     client = f"{conformance.api}/client"
 
-    assert call("POST", f"{client}/suspend/{instance_id}?reason=pause").status == 202
+    assert call("POST", f"{client}/manage/suspend/{instance_id}?reason=pause").status == 202
     assert conformance.wait(instance_id, frozenset({"Suspended"}))["runtimeStatus"] == "Suspended"
-    assert call("POST", f"{client}/resume/{instance_id}?reason=go").status == 202
+    assert call("POST", f"{client}/manage/resume/{instance_id}?reason=go").status == 202
     assert conformance.wait(instance_id, frozenset({"Running"}))["runtimeStatus"] == "Running"
-    assert call("POST", f"{client}/terminate/{instance_id}?reason=stop%20now").status == 202
+    assert call("POST", f"{client}/manage/terminate/{instance_id}?reason=stop%20now").status == 202
     final = conformance.wait(instance_id)
     assert final["runtimeStatus"] == "Terminated"
     assert final["output"] == "stop now"

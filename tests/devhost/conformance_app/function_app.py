@@ -104,7 +104,7 @@ async def client_raise(req: func.HttpRequest, client: Any) -> func.HttpResponse:
     return _json_response({"raised": True}, 202)
 
 
-@app.route(route="client/{operation}/{instanceId}", methods=["POST"])
+@app.route(route="client/manage/{operation}/{instanceId}", methods=["POST"])
 @app.durable_client_input(client_name="client")
 async def client_operation(req: func.HttpRequest, client: Any) -> func.HttpResponse:
     operation = req.route_params["operation"]
