@@ -1,0 +1,183 @@
+"""App settings: one frozen dataclass read from the environment, validated once, with clear errors.
+
+Every setting name the app reads is listed in ``SETTING_NAMES`` so infrastructure code (Bicep generation, docs)
+can stay in step with the code.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+ProviderKind = Literal["responses", "threads", "chat"]
+AuthKind = Literal["key", "entra"]
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8199/v1"
+DEFAULT_ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
+DEFAULT_INSTRUCTIONS = (
+    "You are a helpful business and home assistant. Use the available tools to look up customers, analyse "
+    "business metrics, check the weather and control lamps. Explain findings clearly; if a tool reports an "
+    "error, tell the user what failed."
+)
+
+SETTING_NAMES: tuple[str, ...] = (
+    "ASSISTANT_PROVIDER",
+    "ASSISTANT_BASE_URL",
+    "ASSISTANT_MODEL",
+    "ASSISTANT_AUTH",
+    "ASSISTANT_API_KEY",
+    "ASSISTANT_ENTRA_SCOPE",
+    "ASSISTANT_AGENT_ID",
+    "ASSISTANT_INSTRUCTIONS",
+    "ASSISTANT_TURN_DEADLINE_SECONDS",
+    "ASSISTANT_MAX_MESSAGE_CHARS",
+    "ASSISTANT_MAX_TOOL_OUTPUT_CHARS",
+    "ASSISTANT_POLL_INTERVAL_SECONDS",
+    "ASSISTANT_POLL_WINDOW_MAX_SECONDS",
+    "ASSISTANT_STORAGE_CONNECTION",
+    "ASSISTANT_STORAGE_PREFIX",
+    "AzureWebJobsStorage",
+    "AzureWebJobsStorage__accountName",
+    "AzureWebJobsStorage__blobServiceUri",
+    "AzureWebJobsStorage__tableServiceUri",
+    "AzureWebJobsStorage__queueServiceUri",
+    "APPLICATIONINSIGHTS_CONNECTION_STRING",
+    "TASKHUB_NAME",
+)
+
+
+class ConfigError(ValueError):
+    """A setting is missing or has an invalid value; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """Where the app keeps conversations, tool data and turn records."""
+
+    connection_string: str | None
+    """A full connection string (Azurite or a key-based account); None when identity-based."""
+    blob_service_uri: str | None = None
+    """Blob endpoint for identity-based access (DefaultAzureCredential)."""
+    table_service_uri: str | None = None
+    """Table endpoint for identity-based access."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every app setting, typed. Build with ``Settings.from_env()``."""
+
+    provider: ProviderKind = "responses"
+    """Which provider protocol to speak: responses (primary), threads (Foundry classic), chat."""
+    base_url: str = DEFAULT_BASE_URL
+    """OpenAI-compatible base URL, e.g. https://RES.openai.azure.com/openai/v1/ (default: local devmodel)."""
+    model: str = "devmodel"
+    """Model or Azure deployment name."""
+    auth: AuthKind = "key"
+    """key: ASSISTANT_API_KEY; entra: a DefaultAzureCredential bearer token for ``entra_scope``."""
+    api_key: str = "local-dev-key"
+    """API key (ignored with auth=entra)."""
+    entra_scope: str = DEFAULT_ENTRA_SCOPE
+    """Token scope for auth=entra."""
+    agent_id: str | None = None
+    """Assistant/agent id for the threads provider (required there)."""
+    instructions: str = DEFAULT_INSTRUCTIONS
+    """System instructions sent with every run (kept in our config, not in provider-side prompts)."""
+    turn_deadline_seconds: float = 300.0
+    """A turn that has not finished after this long is cancelled at the provider and fails."""
+    max_message_chars: int = 8000
+    """Longest accepted user message; longer ones get HTTP 413."""
+    max_tool_output_chars: int = 16000
+    """Tool outputs are truncated to this many characters before they go back to the model."""
+    poll_interval_seconds: float = 0.25
+    """Pause between provider status reads inside one polling activity."""
+    poll_window_max_seconds: float = 20.0
+    """Cap of the exponential polling window of one polling activity."""
+    storage: StorageSettings = StorageSettings(connection_string=None)
+    """Storage used for the app's own data."""
+    storage_prefix: str = ""
+    """Prefix for every table and container name (lets several apps or test runs share one account)."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate settings; raises ConfigError naming the bad setting."""
+        e = os.environ if env is None else env
+        provider = _choice(e, "ASSISTANT_PROVIDER", ("responses", "threads", "chat"), "responses")
+        auth = _choice(e, "ASSISTANT_AUTH", ("key", "entra"), "key")
+        agent_id = e.get("ASSISTANT_AGENT_ID") or None
+        if provider == "threads" and not agent_id:
+            raise ConfigError("ASSISTANT_AGENT_ID is required when ASSISTANT_PROVIDER=threads")
+        base_url = e.get("ASSISTANT_BASE_URL") or DEFAULT_BASE_URL
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"ASSISTANT_BASE_URL must be an http(s) URL, got {base_url!r}")
+        return cls(
+            provider=provider,  # type: ignore[arg-type]
+            base_url=base_url,
+            model=e.get("ASSISTANT_MODEL") or "devmodel",
+            auth=auth,  # type: ignore[arg-type]
+            api_key=e.get("ASSISTANT_API_KEY") or "local-dev-key",
+            entra_scope=e.get("ASSISTANT_ENTRA_SCOPE") or DEFAULT_ENTRA_SCOPE,
+            agent_id=agent_id,
+            instructions=e.get("ASSISTANT_INSTRUCTIONS") or DEFAULT_INSTRUCTIONS,
+            turn_deadline_seconds=_positive_float(e, "ASSISTANT_TURN_DEADLINE_SECONDS", 300.0),
+            max_message_chars=int(_positive_float(e, "ASSISTANT_MAX_MESSAGE_CHARS", 8000)),
+            max_tool_output_chars=int(_positive_float(e, "ASSISTANT_MAX_TOOL_OUTPUT_CHARS", 16000)),
+            poll_interval_seconds=_positive_float(e, "ASSISTANT_POLL_INTERVAL_SECONDS", 0.25),
+            poll_window_max_seconds=_positive_float(e, "ASSISTANT_POLL_WINDOW_MAX_SECONDS", 20.0),
+            storage=_storage(e),
+            storage_prefix=_prefix(e),
+        )
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = (env.get(name) or default).strip().lower()
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+    return value
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def _prefix(env: Mapping[str, str]) -> str:
+    value = env.get("ASSISTANT_STORAGE_PREFIX") or ""
+    if value and not (value.isascii() and value.isalnum() and value.islower() and value[0].isalpha()
+                      and len(value) <= 20):
+        raise ConfigError(
+            f"ASSISTANT_STORAGE_PREFIX must be up to 20 lowercase letters/digits starting with a letter, got {value!r}"
+        )
+    return value
+
+
+def _storage(env: Mapping[str, str]) -> StorageSettings:
+    conn = env.get("ASSISTANT_STORAGE_CONNECTION") or env.get("AzureWebJobsStorage")
+    if conn:
+        if conn.strip() == "UseDevelopmentStorage=true":
+            # The documented shorthand for a local Azurite on its default ports.
+            from durable_assistant.storage_clients import DEV_STORAGE_CONNECTION_STRING
+
+            conn = DEV_STORAGE_CONNECTION_STRING
+        return StorageSettings(connection_string=conn)
+    account = env.get("AzureWebJobsStorage__accountName")
+    blob = env.get("AzureWebJobsStorage__blobServiceUri")
+    table = env.get("AzureWebJobsStorage__tableServiceUri")
+    if account:
+        blob = blob or f"https://{account}.blob.core.windows.net"
+        table = table or f"https://{account}.table.core.windows.net"
+    if blob and table:
+        return StorageSettings(connection_string=None, blob_service_uri=blob, table_service_uri=table)
+    raise ConfigError(
+        "no storage configured: set ASSISTANT_STORAGE_CONNECTION or AzureWebJobsStorage (connection string), "
+        "or AzureWebJobsStorage__accountName (or __blobServiceUri and __tableServiceUri) for identity access"
+    )

@@ -1,0 +1,43 @@
+"""Provider adapters behind one interface: create a run, poll it, submit tool outputs, cancel it."""
+
+from durable_assistant.providers._chat import ChatProvider, ChatStateStore
+from durable_assistant.providers._errors import retry_after_seconds
+from durable_assistant.providers._factory import create_provider, make_client
+from durable_assistant.providers._responses import ResponsesProvider
+from durable_assistant.providers._threads import ThreadsProvider
+from durable_assistant.providers._types import (
+    ACTIVE_STATUSES,
+    TERMINAL_STATUSES,
+    PermanentProviderError,
+    Provider,
+    ProviderError,
+    RunRef,
+    RunRequest,
+    RunState,
+    RunStatus,
+    ToolCall,
+    ToolOutput,
+    TransientProviderError,
+)
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "TERMINAL_STATUSES",
+    "ChatProvider",
+    "ChatStateStore",
+    "PermanentProviderError",
+    "Provider",
+    "ProviderError",
+    "ResponsesProvider",
+    "RunRef",
+    "RunRequest",
+    "RunState",
+    "RunStatus",
+    "ThreadsProvider",
+    "ToolCall",
+    "ToolOutput",
+    "TransientProviderError",
+    "create_provider",
+    "make_client",
+    "retry_after_seconds",
+]

@@ -1,0 +1,89 @@
+"""Responses API adapter (background mode): create -> retrieve until terminal; tool outputs chain a new
+response via previous_response_id. Works against OpenAI, Azure OpenAI's v1 endpoint and devmodel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from openai import AsyncOpenAI
+
+from durable_assistant.providers._errors import call
+from durable_assistant.providers._types import RunRef, RunRequest, RunState, ToolCall, ToolOutput
+from durable_assistant.tools import ToolSpec
+
+
+@dataclass
+class ResponsesProvider:
+    client: AsyncOpenAI
+    model: str
+    instructions: str
+    tools: list[ToolSpec]
+
+    def _tool_defs(self) -> list[dict[str, Any]]:
+        return [{"type": "function", "name": t.name, "description": t.description, "parameters": t.parameters,
+                 "strict": False} for t in self.tools]
+
+    async def _create(self, input_items: list[dict[str, Any]], previous: str | None) -> RunState:
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "instructions": self.instructions,
+            "input": input_items,
+            "background": True,
+            "store": True,  # a later previous_response_id must find this response
+            "parallel_tool_calls": True,
+        }
+        if self.tools:
+            kwargs["tools"] = self._tool_defs()
+        if previous:
+            kwargs["previous_response_id"] = previous
+        response = await call("responses.create", lambda: self.client.responses.create(**kwargs))
+        return _state(response)
+
+    async def create_run(self, request: RunRequest) -> RunState:
+        return await self._create([{"role": "user", "content": request.user_message}], request.conversation_ref)
+
+    async def poll(self, run: RunRef) -> RunState:
+        response = await call("responses.retrieve", lambda: self.client.responses.retrieve(run.run_id))
+        return _state(response)
+
+    async def submit_tool_outputs(self, run: RunRef, outputs: list[ToolOutput]) -> RunState:
+        items = [{"type": "function_call_output", "call_id": o.call_id, "output": o.output} for o in outputs]
+        return await self._create(items, run.run_id)
+
+    async def cancel(self, run: RunRef) -> RunState:
+        response = await call("responses.cancel", lambda: self.client.responses.cancel(run.run_id))
+        return _state(response)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+def _state(response: Any) -> RunState:
+    status = str(response.status or "queued")
+    calls = [ToolCall(call_id=item.call_id, name=item.name, arguments=item.arguments or "")
+             for item in (response.output or []) if getattr(item, "type", None) == "function_call"]
+    usage = {}
+    if response.usage is not None:
+        usage = {"input_tokens": response.usage.input_tokens, "output_tokens": response.usage.output_tokens,
+                 "total_tokens": response.usage.total_tokens}
+    error = None
+    if response.error is not None:
+        error = f"{response.error.code}: {response.error.message}"
+    elif status == "incomplete" and response.incomplete_details is not None:
+        error = f"incomplete: {response.incomplete_details.reason}"
+    if status == "completed" and calls:
+        # Responses has no requires_action: a completed response with function calls is waiting for outputs.
+        return RunState(status="requires_action", run_id=response.id, tool_calls=calls, usage=usage,
+                        provider_ids=[response.id])
+    if status not in ("queued", "in_progress", "completed", "failed", "cancelled", "incomplete"):
+        status = "in_progress" if status not in ("expired",) else status
+    return RunState(
+        status=status,  # type: ignore[arg-type]
+        run_id=response.id,
+        conversation_ref=response.id if status == "completed" else None,
+        final_text=response.output_text if status == "completed" else None,
+        usage=usage,
+        error=error,
+        provider_ids=[response.id],
+    )

@@ -1,0 +1,112 @@
+"""threads/runs adapter (Foundry Agent Service classic, Assistants-compatible servers) via the openai SDK's
+beta threads API. One thread per conversation; one active run per thread (the orchestration guarantees it)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from openai import AsyncOpenAI
+
+from durable_assistant.providers._errors import call
+from durable_assistant.providers._types import RunRef, RunRequest, RunState, ToolCall, ToolOutput
+from durable_assistant.tools import ToolSpec
+
+T = TypeVar("T")
+_STATUS_MAP = {"cancelling": "cancelled"}
+
+
+async def _beta(what: str, fn: Callable[[], Awaitable[T]]) -> T:
+    # The SDK marks every threads method deprecated (OpenAI shut Assistants down); Foundry classic still
+    # speaks this protocol until 2027-03-31, so the warning is expected noise here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return await call(what, fn)
+
+
+@dataclass
+class ThreadsProvider:
+    client: AsyncOpenAI
+    agent_id: str
+    instructions: str
+    tools: list[ToolSpec]
+
+    def _tool_defs(self) -> list[dict[str, Any]]:
+        return [{"type": "function", "function": {"name": t.name, "description": t.description,
+                                                  "parameters": t.parameters}} for t in self.tools]
+
+    async def create_run(self, request: RunRequest) -> RunState:
+        threads = self.client.beta.threads
+        thread_id = request.conversation_ref
+        if not thread_id:
+            thread = await _beta("threads.create", lambda: threads.create())
+            thread_id = thread.id
+        tid: str = thread_id
+        await _beta("threads.messages.create",
+                    lambda: threads.messages.create(tid, role="user", content=request.user_message))
+        tools: Any = self._tool_defs()
+        run = await _beta("threads.runs.create", lambda: threads.runs.create(
+            tid, assistant_id=self.agent_id, instructions=self.instructions, tools=tools))
+        return await self._state(run)
+
+    async def poll(self, run: RunRef) -> RunState:
+        tid = _thread(run)
+        got = await _beta("threads.runs.retrieve",
+                          lambda: self.client.beta.threads.runs.retrieve(run.run_id, thread_id=tid))
+        return await self._state(got)
+
+    async def submit_tool_outputs(self, run: RunRef, outputs: list[ToolOutput]) -> RunState:
+        tid = _thread(run)
+        payload: Any = [{"tool_call_id": o.call_id, "output": o.output} for o in outputs]
+        got = await _beta("threads.runs.submit_tool_outputs", lambda: self.client.beta.threads.runs.submit_tool_outputs(
+            run.run_id, thread_id=tid, tool_outputs=payload))
+        return await self._state(got)
+
+    async def cancel(self, run: RunRef) -> RunState:
+        tid = _thread(run)
+        got = await _beta("threads.runs.cancel",
+                          lambda: self.client.beta.threads.runs.cancel(run.run_id, thread_id=tid))
+        return await self._state(got)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def _state(self, run: Any) -> RunState:
+        status = _STATUS_MAP.get(str(run.status), str(run.status))
+        if status not in ("queued", "in_progress", "requires_action", "completed", "failed", "cancelled",
+                          "expired", "incomplete"):
+            status = "in_progress"  # unknown values (Foundry types status as a free string): keep polling
+        usage = {}
+        if run.usage is not None:
+            usage = {"input_tokens": run.usage.prompt_tokens, "output_tokens": run.usage.completion_tokens,
+                     "total_tokens": run.usage.total_tokens}
+        calls: list[ToolCall] = []
+        if status == "requires_action" and run.required_action is not None:
+            calls = [ToolCall(call_id=c.id, name=c.function.name, arguments=c.function.arguments or "")
+                     for c in run.required_action.submit_tool_outputs.tool_calls]
+        error = f"{run.last_error.code}: {run.last_error.message}" if run.last_error is not None else None
+        final_text = await self._final_text(run.thread_id, run.id) if status == "completed" else None
+        return RunState(status=status, run_id=run.id, thread_id=run.thread_id,  # type: ignore[arg-type]
+                        conversation_ref=run.thread_id, tool_calls=calls, final_text=final_text, usage=usage,
+                        error=error, provider_ids=[run.thread_id, run.id])
+
+    async def _final_text(self, thread_id: str, run_id: str) -> str:
+        page = await _beta("threads.messages.list", lambda: self.client.beta.threads.messages.list(
+            thread_id, run_id=run_id, order="asc", limit=20))
+        parts: list[str] = []
+        for message in page.data:
+            if message.role != "assistant":
+                continue
+            for content in message.content:
+                text = getattr(content, "text", None)
+                if text is not None:
+                    parts.append(text.value)
+        return "\n".join(parts)
+
+
+def _thread(run: RunRef) -> str:
+    if not run.thread_id:
+        raise ValueError("threads provider needs the run's thread id")
+    return run.thread_id

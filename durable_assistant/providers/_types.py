@@ -1,0 +1,114 @@
+"""Provider-neutral run model shared by every adapter and by the orchestration."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Protocol
+
+RunStatus = Literal[
+    "queued", "in_progress", "requires_action", "completed", "failed", "cancelled", "expired", "incomplete"
+]
+TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled", "expired", "incomplete"})
+ACTIVE_STATUSES: frozenset[str] = frozenset({"queued", "in_progress"})
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One function call the model asked for."""
+
+    call_id: str
+    name: str
+    arguments: str
+    """The model's raw JSON text (may be malformed: validation happens in the tool registry)."""
+
+
+@dataclass(frozen=True)
+class ToolOutput:
+    call_id: str
+    output: str
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What a turn sends to create a run."""
+
+    user_message: str
+    conversation_ref: str | None = None
+    """Provider-side conversation handle from the previous turn (thread id, last response id, chat key)."""
+    conversation_id: str = ""
+    """Our conversation id (used by adapters that keep their own history, e.g. chat)."""
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """Enough to address a run again."""
+
+    run_id: str
+    thread_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RunState:
+    """Where a run stands. ``tool_calls`` are in the order the model made them."""
+
+    status: RunStatus
+    run_id: str
+    thread_id: str | None = None
+    conversation_ref: str | None = None
+    """What the next turn must pass as RunRequest.conversation_ref once this run completes."""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    final_text: str | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+    provider_ids: list[str] = field(default_factory=list)
+    """Every provider object id this run touched (responses chain, run id, ...), for the turn record."""
+
+    @property
+    def ref(self) -> RunRef:
+        return RunRef(self.run_id, self.thread_id)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunState:
+        calls = [ToolCall(**c) for c in data.get("tool_calls", [])]
+        return cls(**{**data, "tool_calls": calls})
+
+
+class ProviderError(Exception):
+    """A provider call failed."""
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class TransientProviderError(ProviderError):
+    """429, 5xx, timeouts and connection errors: retry later, after ``retry_after`` seconds if given."""
+
+    def __init__(self, message: str, status_code: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message, status_code)
+        self.retry_after = retry_after
+
+
+class PermanentProviderError(ProviderError):
+    """4xx other than 429: retrying the same request will not help."""
+
+
+class Provider(Protocol):
+    """One interface over Responses, threads/runs and Chat Completions."""
+
+    async def create_run(self, request: RunRequest) -> RunState: ...
+
+    async def poll(self, run: RunRef) -> RunState: ...
+
+    async def submit_tool_outputs(self, run: RunRef, outputs: list[ToolOutput]) -> RunState: ...
+
+    async def cancel(self, run: RunRef) -> RunState: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,68 @@
+"""Storage clients from StorageSettings: a connection string, or endpoints plus DefaultAzureCredential.
+
+A module of its own (not in store/) because tools and stores both need it."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from functools import cached_property
+
+from azure.data.tables import TableClient, TableServiceClient
+from azure.storage.blob import BlobServiceClient, ContainerClient
+
+from durable_assistant.config import StorageSettings
+
+# Azurite's well-known development account (public and documented; not a secret).
+DEV_STORAGE_CONNECTION_STRING = (
+    "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+    "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
+    "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1;"
+    "TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;"
+)
+
+
+@dataclass
+class StorageClients:
+    """Lazily built, cached service clients; ``prefix`` namespaces every table and container (tests, benches)."""
+
+    settings: StorageSettings
+    prefix: str = ""
+
+    @cached_property
+    def tables(self) -> TableServiceClient:
+        if self.settings.connection_string:
+            return TableServiceClient.from_connection_string(self.settings.connection_string)
+        from azure.identity import DefaultAzureCredential
+
+        assert self.settings.table_service_uri is not None
+        return TableServiceClient(self.settings.table_service_uri, credential=DefaultAzureCredential())
+
+    @cached_property
+    def blobs(self) -> BlobServiceClient:
+        if self.settings.connection_string:
+            return BlobServiceClient.from_connection_string(self.settings.connection_string)
+        from azure.identity import DefaultAzureCredential
+
+        assert self.settings.blob_service_uri is not None
+        return BlobServiceClient(self.settings.blob_service_uri, credential=DefaultAzureCredential())
+
+    def table(self, name: str) -> TableClient:
+        """A table client; the table itself is created by ``ensure_table`` (idempotent)."""
+        return self.tables.get_table_client(self.prefix + name)
+
+    def ensure_table(self, name: str) -> TableClient:
+        self.tables.create_table_if_not_exists(self.prefix + name)
+        return self.table(name)
+
+    def container(self, name: str) -> ContainerClient:
+        return self.blobs.get_container_client(self.prefix + name)
+
+    def ensure_container(self, name: str) -> ContainerClient:
+        client = self.container(name)
+        if not client.exists():
+            from azure.core.exceptions import ResourceExistsError
+
+            with contextlib.suppress(ResourceExistsError):
+                client.create_container()
+        return client

@@ -1,0 +1,34 @@
+"""Conversation index (Table Storage), turn working data and turn records (Blob Storage)."""
+
+from durable_assistant.storage_clients import DEV_STORAGE_CONNECTION_STRING, StorageClients
+from durable_assistant.store._blobs import CHAT_CONTAINER, TRANSCRIPTS_CONTAINER, WORK_CONTAINER, JsonBlobs
+from durable_assistant.store._conversations import (
+    CONVERSATIONS_TABLE,
+    Conversation,
+    ConversationStore,
+    MessageRecord,
+    UnknownConversationError,
+    instance_id_for,
+    valid_conversation_id,
+    valid_message_id,
+)
+from durable_assistant.store._turns import TurnStore, turn_record_key
+
+__all__ = [
+    "CHAT_CONTAINER",
+    "CONVERSATIONS_TABLE",
+    "DEV_STORAGE_CONNECTION_STRING",
+    "TRANSCRIPTS_CONTAINER",
+    "WORK_CONTAINER",
+    "Conversation",
+    "ConversationStore",
+    "JsonBlobs",
+    "MessageRecord",
+    "StorageClients",
+    "TurnStore",
+    "UnknownConversationError",
+    "instance_id_for",
+    "turn_record_key",
+    "valid_conversation_id",
+    "valid_message_id",
+]

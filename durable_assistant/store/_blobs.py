@@ -1,0 +1,59 @@
+"""Blob-backed JSON documents: turn working state (tool call payloads, run states), final turn records
+(the transcript) and chat histories. Orchestration history only ever carries the ids that address them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+
+from durable_assistant.storage_clients import StorageClients
+
+TRANSCRIPTS_CONTAINER = "conversations"
+WORK_CONTAINER = "turn-work"
+CHAT_CONTAINER = "chat-state"
+
+
+@dataclass
+class JsonBlobs:
+    """Read/write JSON documents in one container."""
+
+    storage: StorageClients
+    container_name: str
+
+    def _container(self) -> Any:
+        return self.storage.container(self.container_name)
+
+    def ensure(self) -> None:
+        self.storage.ensure_container(self.container_name)
+
+    def load(self, key: str) -> dict[str, Any] | None:
+        try:
+            data = self._container().download_blob(key).readall()
+        except ResourceNotFoundError:
+            return None
+        return dict(json.loads(data))
+
+    def save(self, key: str, value: dict[str, Any]) -> None:
+        self._put(key, value, overwrite=True)
+
+    def create(self, key: str, value: dict[str, Any]) -> bool:
+        """Write once: False (and no change) when ``key`` already exists."""
+        try:
+            self._put(key, value, overwrite=False)
+        except ResourceExistsError:
+            return False
+        return True
+
+    def list(self, prefix: str) -> list[str]:
+        return sorted(b.name for b in self._container().list_blobs(name_starts_with=prefix))
+
+    def _put(self, key: str, value: dict[str, Any], overwrite: bool) -> None:
+        body = json.dumps(value, ensure_ascii=False, indent=1).encode("utf-8")
+        try:
+            self._container().upload_blob(key, body, overwrite=overwrite)
+        except ResourceNotFoundError:
+            self.ensure()  # first write into a fresh storage account
+            self._container().upload_blob(key, body, overwrite=overwrite)

@@ -1,0 +1,121 @@
+"""Per-turn working data (run states, tool call payloads and outputs) and the final turn record.
+
+Layout (Blob Storage):
+- turn-work/{conversationId}/{turn:06d}/run.json                 latest run state + every provider id seen
+- turn-work/{conversationId}/{turn:06d}/calls/{n:03d}.json        one tool call: name, arguments, output
+- conversations/{conversationId}/{turn:06d}.json                 the turn record (write-once)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from durable_assistant.providers import RunState, ToolCall
+from durable_assistant.storage_clients import StorageClients
+from durable_assistant.store._blobs import TRANSCRIPTS_CONTAINER, WORK_CONTAINER, JsonBlobs
+from durable_assistant.tools import ToolResult
+
+TURN_RECORD_SCHEMA = 1
+
+
+def turn_record_key(conversation_id: str, turn: int) -> str:
+    return f"{conversation_id}/{turn:06d}.json"
+
+
+@dataclass
+class TurnStore:
+    storage: StorageClients
+
+    @property
+    def work(self) -> JsonBlobs:
+        return JsonBlobs(self.storage, WORK_CONTAINER)
+
+    @property
+    def transcripts(self) -> JsonBlobs:
+        return JsonBlobs(self.storage, TRANSCRIPTS_CONTAINER)
+
+    def ensure(self) -> None:
+        self.work.ensure()
+        self.transcripts.ensure()
+
+    @staticmethod
+    def _prefix(conversation_id: str, turn: int) -> str:
+        return f"{conversation_id}/{turn:06d}/"
+
+    def record_run(self, conversation_id: str, turn: int, state: RunState) -> list[int]:
+        """Store the latest run state; on requires_action also store each call's payload. Returns the call
+        numbers (turn-wide, in call order) the orchestration uses to address those payloads."""
+        key = self._prefix(conversation_id, turn) + "run.json"
+        doc = self.work.load(key) or {"providerIds": [], "usage": {}, "calls": 0, "seenRuns": {}}
+        for pid in state.provider_ids:
+            if pid not in doc["providerIds"]:
+                doc["providerIds"].append(pid)
+        numbers: list[int] = []
+        seen: dict[str, Any] = doc["seenRuns"]
+        if state.status == "requires_action" and state.tool_calls:
+            if state.run_id in seen and seen[state.run_id].get("numbers"):
+                numbers = list(seen[state.run_id]["numbers"])  # a retried poll: same calls, same numbers
+            else:
+                start = int(doc["calls"])
+                numbers = list(range(start + 1, start + 1 + len(state.tool_calls)))
+                doc["calls"] = start + len(state.tool_calls)
+                round_no = sum(1 for r in seen.values() if r.get("numbers")) + 1
+                for n, call in zip(numbers, state.tool_calls, strict=True):
+                    self.work.save(self._call_key(conversation_id, turn, n),
+                                   {"number": n, "round": round_no, "callId": call.call_id, "name": call.name,
+                                    "arguments": call.arguments})
+        if state.run_id not in seen or numbers:
+            seen[state.run_id] = {"numbers": numbers, "usage": state.usage}
+            usage: dict[str, int] = {}
+            for run in seen.values():
+                for k, v in run.get("usage", {}).items():
+                    usage[k] = usage.get(k, 0) + int(v)
+            doc["usage"] = usage
+        elif state.usage:
+            seen[state.run_id]["usage"] = state.usage
+            usage = {}
+            for run in seen.values():
+                for k, v in run.get("usage", {}).items():
+                    usage[k] = usage.get(k, 0) + int(v)
+            doc["usage"] = usage
+        doc["latest"] = state.to_json()
+        self.work.save(key, doc)
+        return numbers
+
+    def run_doc(self, conversation_id: str, turn: int) -> dict[str, Any]:
+        return self.work.load(self._prefix(conversation_id, turn) + "run.json") or {}
+
+    def latest_run(self, conversation_id: str, turn: int) -> RunState | None:
+        latest = self.run_doc(conversation_id, turn).get("latest")
+        return RunState.from_json(latest) if latest else None
+
+    def _call_key(self, conversation_id: str, turn: int, number: int) -> str:
+        return self._prefix(conversation_id, turn) + f"calls/{number:03d}.json"
+
+    def load_call(self, conversation_id: str, turn: int, number: int) -> tuple[ToolCall, dict[str, Any]]:
+        doc = self.work.load(self._call_key(conversation_id, turn, number))
+        if doc is None:
+            raise LookupError(f"tool call {number} of turn {turn} in {conversation_id} is not stored")
+        return ToolCall(doc["callId"], doc["name"], doc["arguments"]), doc
+
+    def save_call_result(self, conversation_id: str, turn: int, number: int, result: ToolResult) -> None:
+        call, doc = self.load_call(conversation_id, turn, number)
+        doc.update({"output": result.output, "ok": result.ok, "error": result.error,
+                    "durationMs": result.duration_ms})
+        self.work.save(self._call_key(conversation_id, turn, number), doc)
+
+    def calls(self, conversation_id: str, turn: int) -> list[dict[str, Any]]:
+        keys = self.work.list(self._prefix(conversation_id, turn) + "calls/")
+        docs = [self.work.load(k) for k in keys]
+        return sorted((d for d in docs if d is not None), key=lambda d: int(d["number"]))
+
+    def write_record(self, record: dict[str, Any]) -> bool:
+        """Write the turn record once; a replayed checkpoint finds it and leaves it unchanged."""
+        key = turn_record_key(record["conversationId"], int(record["turn"]))
+        return self.transcripts.create(key, {"schemaVersion": TURN_RECORD_SCHEMA, **record})
+
+    def transcript(self, conversation_id: str) -> list[dict[str, Any]]:
+        keys = self.transcripts.list(conversation_id + "/")
+        docs = [self.transcripts.load(k) for k in keys]
+        return [d for d in docs if d is not None]

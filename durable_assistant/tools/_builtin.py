@@ -1,0 +1,161 @@
+"""The seeds' tools, backed by the seeded Azure Tables (see _seed_data)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import TableTransactionError, UpdateMode
+
+from durable_assistant.tools._registry import Param, ToolContext, ToolError, ToolRegistry
+from durable_assistant.tools._seed_data import (
+    CUSTOMERS_TABLE,
+    LAMPS_PARTITION,
+    LAMPS_TABLE,
+    METRICS,
+    METRICS_TABLE,
+    REGION_SHARES,
+    WEATHER_PARTITION,
+    WEATHER_TABLE,
+    ensure_seeded,
+)
+
+_ROWKEY_FORBIDDEN = str.maketrans({"/": "_", "\\": "_", "#": "_", "?": "_"})
+
+
+def register_builtin_tools(registry: ToolRegistry) -> ToolRegistry:
+    """Add the five seed tools to ``registry``."""
+    for tool_fn, side_effects in ((get_customer_info, False), (analyze_metrics, False), (get_weather, False),
+                                  (set_lamp, True), (set_lamp_brightness, True)):
+        registry.tool(side_effects=side_effects)(tool_fn)
+    return registry
+
+
+def get_customer_info(
+    ctx: ToolContext,
+    customerId: Annotated[str, Param("The unique customer identifier, e.g. CUST001")],
+    includeHistory: Annotated[bool, Param("Whether to include recent activity history")] = False,
+) -> dict[str, Any]:
+    """Retrieve customer information and order history."""
+    ensure_seeded(ctx.storage)
+    table = ctx.storage.table(CUSTOMERS_TABLE)
+    cid = customerId.strip().upper()
+    rows = list(table.query_entities("PartitionKey eq @pk", parameters={"pk": cid}))
+    profile = next((r for r in rows if r["RowKey"] == "profile"), None)
+    if profile is None:
+        raise ToolError(f"customer {customerId!r} not found")
+    data: dict[str, Any] = {"id": cid, **{k: profile[k] for k in ("name", "status", "joinDate", "totalOrders")}}
+    if includeHistory:
+        acts = sorted((r for r in rows if r["RowKey"].startswith("activity-")), key=lambda r: r["RowKey"])
+        data["recentActivity"] = [{"date": a["date"], "action": a["action"], "amount": a.get("amount")}
+                                  for a in acts]
+    return data
+
+
+def analyze_metrics(
+    ctx: ToolContext,
+    metric: Annotated[str, Param("The metric to analyze (e.g., 'sales', 'traffic', 'conversion', 'revenue')")],
+    timeframe: Annotated[str, Param("Time period: last_week, last_month, last_quarter or last_year")],
+    filters: Annotated[dict[str, Any], Param("Optional filters, e.g. {\"region\": \"EU\"}")] | None = None,
+) -> dict[str, Any]:
+    """Analyze business metrics and provide insights."""
+    ensure_seeded(ctx.storage)
+    name = metric.strip().lower()
+    frame = timeframe.strip().lower().replace(" ", "_")
+    region = str((filters or {}).get("region", "ALL")).upper()
+    if name not in METRICS:
+        raise ToolError(f"unknown metric {metric!r}; known metrics: {', '.join(sorted(METRICS))}")
+    if frame not in METRICS[name]:
+        raise ToolError(f"unknown timeframe {timeframe!r}; known: {', '.join(METRICS[name])}")
+    if region != "ALL" and region not in REGION_SHARES:
+        raise ToolError(f"unknown region {region!r}; known regions: {', '.join(REGION_SHARES)}")
+    try:
+        row = ctx.storage.table(METRICS_TABLE).get_entity(name, f"{frame}|{region}")
+    except ResourceNotFoundError:
+        raise ToolError(f"no data for {name} over {frame} in {region}") from None
+    current, previous = float(row["current"]), float(row["previous"])
+    change = round((current - previous) / previous * 100, 1) if previous else 0.0
+    trend = "increasing" if change > 0 else "decreasing" if change < 0 else "flat"
+    return {
+        "metric": name,
+        "timeframe": frame,
+        "region": region,
+        "currentValue": current,
+        "previousValue": previous,
+        "changePercent": change,
+        "trend": trend,
+        "insights": [f"{name} shows a {abs(change)}% {'increase' if change >= 0 else 'decrease'} over {frame}"],
+    }
+
+
+def get_weather(
+    ctx: ToolContext,
+    location: Annotated[str, Param("City and region, e.g. 'Seattle, WA'")],
+) -> dict[str, Any]:
+    """Get the weather in a location."""
+    ensure_seeded(ctx.storage)
+    key = " ".join(location.strip().lower().split())
+    try:
+        row = ctx.storage.table(WEATHER_TABLE).get_entity(WEATHER_PARTITION, key.translate(_ROWKEY_FORBIDDEN))
+    except ResourceNotFoundError:
+        raise ToolError(f"no weather data for {location!r}") from None
+    return {"location": location, "temperatureF": row["temperatureF"], "condition": row["condition"],
+            "humidity": row["humidity"],
+            "summary": f"Weather is {row['temperatureF']} degrees and {row['condition']} in {location}"}
+
+
+def set_lamp(
+    ctx: ToolContext,
+    lamp: Annotated[str, Param("Name of the lamp, e.g. 'living room'")],
+    state: Annotated[bool, Param("true to turn the lamp on, false to turn it off")],
+) -> dict[str, Any]:
+    """Turn lamp on or off."""
+    return _apply_lamp_change(ctx, lamp, {"on": state},
+                              lambda name: f"The {name} lamp is {'on' if state else 'off'}")
+
+
+def set_lamp_brightness(
+    ctx: ToolContext,
+    lamp: Annotated[str, Param("Name of the lamp, e.g. 'kitchen'")],
+    brightness: Annotated[int, Param("Brightness in percent", minimum=0, maximum=100)],
+) -> dict[str, Any]:
+    """Set the brightness of a lamp (0-100)."""
+    return _apply_lamp_change(ctx, lamp, {"brightness": brightness},
+                              lambda name: f"The brightness of the {name} lamp is set to {brightness}")
+
+
+def _apply_lamp_change(ctx: ToolContext, lamp: str, change: dict[str, Any], describe: Any) -> dict[str, Any]:
+    """Apply ``change`` exactly once per call key: the lamp update and the call's record commit in one
+    table transaction, so a retried activity finds the record and returns the first outcome unchanged."""
+    ensure_seeded(ctx.storage)
+    table = ctx.storage.table(LAMPS_TABLE)
+    name = " ".join(lamp.strip().lower().split())
+    op_key = "op|" + ctx.call_key.translate(_ROWKEY_FORBIDDEN)
+    try:
+        current = table.get_entity(LAMPS_PARTITION, name.translate(_ROWKEY_FORBIDDEN))
+    except ResourceNotFoundError:
+        raise ToolError(f"unknown lamp {lamp!r}") from None
+    result = {"lamp": name, "on": bool(change.get("on", current["on"])),
+              "brightness": int(change.get("brightness", current["brightness"])), "message": describe(name)}
+    try:
+        table.submit_transaction([
+            ("upsert", {"PartitionKey": LAMPS_PARTITION, "RowKey": current["RowKey"], **change},
+             {"mode": UpdateMode.MERGE}),
+            ("create", {"PartitionKey": LAMPS_PARTITION, "RowKey": op_key, "result": json.dumps(result)}),
+        ])
+    except TableTransactionError:
+        try:
+            recorded = table.get_entity(LAMPS_PARTITION, op_key)
+        except ResourceNotFoundError:
+            raise  # the transaction failed for another reason: let the activity retry
+        return dict(json.loads(recorded["result"]))
+    return result
+
+
+def lamp_states(ctx: ToolContext) -> dict[str, dict[str, Any]]:
+    """Current state of every lamp (for the API and tests)."""
+    ensure_seeded(ctx.storage)
+    rows = ctx.storage.table(LAMPS_TABLE).query_entities("PartitionKey eq @pk", parameters={"pk": LAMPS_PARTITION})
+    return {r["RowKey"]: {"on": r["on"], "brightness": r["brightness"]} for r in rows
+            if not r["RowKey"].startswith("op|")}

@@ -1,0 +1,51 @@
+"""One assistant turn as durable steps: contracts (activity inputs/outputs), the step implementations and
+the process-wide services they share. The orchestrator itself lives in ``orchestrations/``."""
+
+from durable_assistant.turn._contracts import (
+    CancelRunInput,
+    CheckpointInput,
+    CheckpointResult,
+    CreateRunInput,
+    RunToolInput,
+    StepResult,
+    SubmitOutputsInput,
+    ToolCallRef,
+    ToolRunResult,
+    TurnInput,
+    TurnRef,
+    WatchRunInput,
+)
+from durable_assistant.turn._services import Services, get_services
+from durable_assistant.turn._steps import (
+    cancel_run,
+    check_turn,
+    checkpoint,
+    create_run,
+    run_tool,
+    submit_outputs,
+    watch_run,
+)
+
+__all__ = [
+    "CancelRunInput",
+    "CheckpointInput",
+    "CheckpointResult",
+    "CreateRunInput",
+    "RunToolInput",
+    "Services",
+    "StepResult",
+    "SubmitOutputsInput",
+    "ToolCallRef",
+    "ToolRunResult",
+    "TurnInput",
+    "TurnRef",
+    "WatchRunInput",
+    "cancel_run",
+    "check_turn",
+    "checkpoint",
+    "create_run",
+    "get_services",
+    "run_tool",
+    "submit_outputs",
+    "watch_run",
+]

@@ -1,0 +1,64 @@
+"""Process-wide wiring: settings, storage clients, stores, tool registry and the provider adapter."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from durable_assistant.config import Settings
+from durable_assistant.providers import Provider, create_provider
+from durable_assistant.store import CHAT_CONTAINER, ConversationStore, JsonBlobs, StorageClients, TurnStore
+from durable_assistant.tools import ToolRegistry, default_registry
+
+
+@dataclass
+class Services:
+    settings: Settings
+    _providers: dict[int, Provider] = field(default_factory=dict)
+
+    @cached_property
+    def storage(self) -> StorageClients:
+        return StorageClients(self.settings.storage, prefix=self.settings.storage_prefix)
+
+    @cached_property
+    def tools(self) -> ToolRegistry:
+        return default_registry(self.settings.max_tool_output_chars)
+
+    @cached_property
+    def conversations(self) -> ConversationStore:
+        return ConversationStore(self.storage)
+
+    @cached_property
+    def turns(self) -> TurnStore:
+        return TurnStore(self.storage)
+
+    @cached_property
+    def chat_state(self) -> JsonBlobs:
+        return JsonBlobs(self.storage, CHAT_CONTAINER)
+
+    def provider(self) -> Provider:
+        """One adapter (and HTTP connection pool) per event loop: async clients are bound to their loop."""
+        loop_id = id(asyncio.get_running_loop())
+        provider = self._providers.get(loop_id)
+        if provider is None:
+            provider = create_provider(self.settings, self.tools.specs(), self.chat_state)
+            self._providers[loop_id] = provider
+        return provider
+
+    def ensure_storage(self) -> None:
+        """Create the app's tables and containers (idempotent)."""
+        self.conversations.ensure()
+        self.turns.ensure()
+        self.chat_state.ensure()
+
+
+_services: Services | None = None
+
+
+def get_services() -> Services:
+    """The process's Services, built from the environment on first use."""
+    global _services
+    if _services is None:
+        _services = Services(Settings.from_env())
+    return _services

@@ -1,0 +1,178 @@
+"""The work behind each activity of the turn orchestration (plain Python, testable without a host)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from durable_assistant.providers import (
+    ACTIVE_STATUSES,
+    PermanentProviderError,
+    Provider,
+    ProviderError,
+    RunRef,
+    RunRequest,
+    RunState,
+    ToolOutput,
+    TransientProviderError,
+)
+from durable_assistant.tools import ToolContext
+from durable_assistant.turn._contracts import (
+    CancelRunInput,
+    CheckpointInput,
+    CheckpointResult,
+    CreateRunInput,
+    RunToolInput,
+    StepResult,
+    SubmitOutputsInput,
+    ToolRunResult,
+    TurnRef,
+    WatchRunInput,
+)
+from durable_assistant.turn._services import Services
+
+
+def check_turn(services: Services, ref: TurnRef) -> bool:
+    """True when all earlier turns of the conversation have finished."""
+    return services.conversations.is_turn_ready(ref.conversation_id, ref.turn)
+
+
+async def create_run(services: Services, inp: CreateRunInput) -> StepResult:
+    conv = await asyncio.to_thread(services.conversations.get, inp.conversation_id)
+    message = await asyncio.to_thread(_message_for_turn, services, inp.conversation_id, inp.turn)
+    provider = services.provider()
+    request = RunRequest(user_message=message, conversation_ref=conv.provider_ref,
+                         conversation_id=inp.conversation_id)
+    try:
+        state = await provider.create_run(request)
+    except ProviderError as exc:
+        return _error_result(exc)
+    return await _watch_and_record(services, provider, inp.conversation_id, inp.turn, state, inp.wait_seconds)
+
+
+async def watch_run(services: Services, inp: WatchRunInput) -> StepResult:
+    provider = services.provider()
+    try:
+        state = await provider.poll(RunRef(inp.run_id, inp.thread_id))
+    except ProviderError as exc:
+        return _error_result(exc, run_id=inp.run_id, thread_id=inp.thread_id, polls=1)
+    return await _watch_and_record(services, provider, inp.conversation_id, inp.turn, state, inp.wait_seconds,
+                                   polls=1)
+
+
+async def submit_outputs(services: Services, inp: SubmitOutputsInput) -> StepResult:
+    outputs = await asyncio.to_thread(_collect_outputs, services, inp)
+    provider = services.provider()
+    try:
+        state = await provider.submit_tool_outputs(RunRef(inp.run_id, inp.thread_id), outputs)
+    except ProviderError as exc:
+        return _error_result(exc, run_id=inp.run_id, thread_id=inp.thread_id)
+    return await _watch_and_record(services, provider, inp.conversation_id, inp.turn, state, inp.wait_seconds)
+
+
+async def cancel_run(services: Services, inp: CancelRunInput) -> StepResult:
+    try:
+        state = await services.provider().cancel(RunRef(inp.run_id, inp.thread_id))
+    except ProviderError as exc:
+        return _error_result(exc, run_id=inp.run_id, thread_id=inp.thread_id)
+    await asyncio.to_thread(services.turns.record_run, inp.conversation_id, inp.turn, state)
+    return StepResult(status=state.status, run_id=state.run_id, thread_id=state.thread_id)
+
+
+def run_tool(services: Services, inp: RunToolInput) -> ToolRunResult:
+    """Run one stored tool call and store its output. Unexpected exceptions propagate (activity retry)."""
+    call, doc = services.turns.load_call(inp.conversation_id, inp.turn, inp.number)
+    if "output" in doc:
+        return ToolRunResult(number=inp.number, ok=bool(doc["ok"]))  # a retried activity: already done
+    ctx = ToolContext(storage=services.storage, call_key=f"{inp.conversation_id}:{inp.turn}:{call.call_id}")
+    result = services.tools.run(call.name, call.arguments, ctx)
+    services.turns.save_call_result(inp.conversation_id, inp.turn, inp.number, result)
+    return ToolRunResult(number=inp.number, ok=result.ok)
+
+
+def checkpoint(services: Services, inp: CheckpointInput) -> CheckpointResult:
+    """Write the turn record (once), then release the conversation to its next turn."""
+    turns = services.turns
+    run_doc = turns.run_doc(inp.conversation_id, inp.turn)
+    latest = RunState.from_json(run_doc["latest"]) if run_doc.get("latest") else None
+    answer = latest.final_text if latest is not None and inp.status == "completed" else None
+    message = services.conversations.get_message(inp.conversation_id, inp.message_id)
+    calls = [{"round": c.get("round"), "callId": c["callId"], "name": c["name"], "arguments": c["arguments"],
+              "output": c.get("output"), "ok": c.get("ok"), "error": c.get("error"),
+              "durationMs": c.get("durationMs")} for c in turns.calls(inp.conversation_id, inp.turn)]
+    record = {
+        "conversationId": inp.conversation_id,
+        "turn": inp.turn,
+        "messageId": inp.message_id,
+        "instanceId": inp.instance_id,
+        "userMessage": message.content if message is not None else None,
+        "status": inp.status,
+        "answer": answer,
+        "error": inp.error,
+        "toolCalls": calls,
+        "provider": services.settings.provider,
+        "providerIds": run_doc.get("providerIds", []),
+        "usage": run_doc.get("usage", {}),
+        "polls": inp.polls,
+        "timings": {"receivedAt": message.received_at if message is not None else None,
+                    "startedAt": inp.started_at, "runCreatedAt": inp.run_created_at,
+                    "finishedAt": inp.finished_at},
+    }
+    written = turns.write_record(record)
+    provider_ref = latest.conversation_ref if latest is not None and inp.status == "completed" else None
+    services.conversations.complete_turn(inp.conversation_id, inp.turn, provider_ref)
+    return CheckpointResult(answer=answer, record_written=written)
+
+
+def _message_for_turn(services: Services, conversation_id: str, turn: int) -> str:
+    content = services.conversations.message_content_for_turn(conversation_id, turn)
+    if content is None:
+        raise LookupError(f"no message stored for turn {turn} of conversation {conversation_id}")
+    return content
+
+
+def _collect_outputs(services: Services, inp: SubmitOutputsInput) -> list[ToolOutput]:
+    outputs = []
+    for n in inp.numbers:
+        call, doc = services.turns.load_call(inp.conversation_id, inp.turn, n)
+        output = doc.get("output")
+        if output is None:
+            # The tool's activity failed even after retries: tell the model instead of failing the turn.
+            output = '{"success": false, "error": "the tool failed to run (infrastructure error); try again later"}'
+        outputs.append(ToolOutput(call_id=call.call_id, output=output))
+    return outputs
+
+
+async def _watch_and_record(services: Services, provider: Provider, conversation_id: str, turn: int,
+                            state: RunState, wait_seconds: float, polls: int = 0) -> StepResult:
+    """Poll every poll_interval_seconds while the run is queued/in_progress, for up to ``wait_seconds``."""
+    interval = services.settings.poll_interval_seconds
+    until = time.monotonic() + max(0.0, wait_seconds)
+    retry_after: float | None = None
+    while state.status in ACTIVE_STATUSES:
+        remaining = until - time.monotonic()
+        if remaining <= 0:
+            break
+        await asyncio.sleep(min(interval, remaining))
+        try:
+            state = await provider.poll(state.ref)
+        except TransientProviderError as exc:
+            retry_after = exc.retry_after if exc.retry_after is not None else 1.0
+            break  # the run is fine; the orchestration waits on a durable timer before reading again
+        except PermanentProviderError as exc:
+            return _error_result(exc, run_id=state.run_id, thread_id=state.thread_id, polls=polls + 1)
+        polls += 1
+    numbers: list[int] = []
+    if state.status not in ACTIVE_STATUSES or polls == 0:
+        numbers = await asyncio.to_thread(services.turns.record_run, conversation_id, turn, state)
+    calls = [{"number": n, "name": c.name} for n, c in zip(numbers, state.tool_calls, strict=False)]
+    return StepResult(status=state.status, run_id=state.run_id, thread_id=state.thread_id, tool_calls=calls,
+                      error=state.error, retry_after=retry_after, polls=polls)
+
+
+def _error_result(exc: ProviderError, run_id: str | None = None, thread_id: str | None = None,
+                  polls: int = 0) -> StepResult:
+    transient = isinstance(exc, TransientProviderError)
+    retry_after = exc.retry_after if isinstance(exc, TransientProviderError) else None
+    return StepResult(status="error", run_id=run_id, thread_id=thread_id, error=str(exc), transient=transient,
+                      retry_after=retry_after, polls=polls)

@@ -1,0 +1,68 @@
+"""Conversation index and turn records on real Azurite."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from durable_assistant.providers import RunState, ToolCall
+from durable_assistant.store import UnknownConversationError
+from durable_assistant.tools import ToolResult
+from durable_assistant.turn import Services
+
+
+def test_messages_get_consecutive_sequence_numbers_under_concurrency(services: Services) -> None:
+    conv = services.conversations.create()
+    with ThreadPoolExecutor(8) as pool:
+        records = list(pool.map(lambda i: services.conversations.accept_message(conv.conversation_id, f"m{i}",
+                                                                               f"hello {i}"), range(8)))
+    assert sorted(r.seq for r in records) == list(range(1, 9))
+    assert all(r.created for r in records)
+    again = services.conversations.accept_message(conv.conversation_id, "m3", "ignored")
+    assert again.created is False and again.seq == records[3].seq and again.content == "hello 3"
+    assert services.conversations.message_content_for_turn(conv.conversation_id, records[5].seq) == "hello 5"
+
+
+def test_turns_are_released_in_order(services: Services) -> None:
+    cid = services.conversations.create().conversation_id
+    for i in range(3):
+        services.conversations.accept_message(cid, f"m{i}", "x")
+    assert services.conversations.is_turn_ready(cid, 1)
+    assert not services.conversations.is_turn_ready(cid, 2)
+    services.conversations.complete_turn(cid, 1, "resp_1")
+    services.conversations.complete_turn(cid, 1, "resp_other")  # replayed checkpoint: no change
+    conv = services.conversations.get(cid)
+    assert conv.completed_seq == 1 and conv.provider_ref == "resp_1"
+    assert services.conversations.is_turn_ready(cid, 2) and not services.conversations.is_turn_ready(cid, 3)
+
+
+def test_unknown_conversation(services: Services) -> None:
+    with pytest.raises(UnknownConversationError):
+        services.conversations.get("nope")
+    with pytest.raises(UnknownConversationError):
+        services.conversations.accept_message("nope", "m", "x")
+    with pytest.raises(UnknownConversationError):
+        services.conversations.get("bad/id")
+
+
+def test_tool_call_payloads_and_turn_record(services: Services) -> None:
+    turns = services.turns
+    state = RunState(status="requires_action", run_id="resp_1", provider_ids=["resp_1"],
+                     tool_calls=[ToolCall("call_a", "get_weather", '{"location": "Tokyo"}'),
+                                 ToolCall("call_b", "set_lamp", '{}')], usage={"total_tokens": 10})
+    assert turns.record_run("c1", 1, state) == [1, 2]
+    assert turns.record_run("c1", 1, state) == [1, 2]  # a retried activity sees the same numbers
+    call, _ = turns.load_call("c1", 1, 2)
+    assert call == ToolCall("call_b", "set_lamp", "{}")
+    turns.save_call_result("c1", 1, 1, ToolResult(output='{"success": true}', ok=True, duration_ms=3))
+    done = RunState(status="completed", run_id="resp_2", final_text="Sunny.", conversation_ref="resp_2",
+                    provider_ids=["resp_2"], usage={"total_tokens": 5})
+    assert turns.record_run("c1", 1, done) == []
+    doc = turns.run_doc("c1", 1)
+    assert doc["providerIds"] == ["resp_1", "resp_2"] and doc["usage"] == {"total_tokens": 15}
+    calls = turns.calls("c1", 1)
+    assert [c["callId"] for c in calls] == ["call_a", "call_b"] and calls[0]["output"] == '{"success": true}'
+    assert turns.write_record({"conversationId": "c1", "turn": 1, "answer": "Sunny."}) is True
+    assert turns.write_record({"conversationId": "c1", "turn": 1, "answer": "changed"}) is False
+    assert turns.transcript("c1") == [{"schemaVersion": 1, "conversationId": "c1", "turn": 1, "answer": "Sunny."}]
