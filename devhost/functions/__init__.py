@@ -5,6 +5,8 @@
 and queue triggers.
 """
 
+from devhost.runtime import ActivityOutcome
+
 from ._client_binding import WEBHOOK_PATH, ManagementEndpoint
 from ._context import InvocationContext
 from ._index import (
@@ -17,7 +19,6 @@ from ._index import (
     TimerSchedule,
 )
 from ._invoke import (
-    ActivityOutcome,
     FunctionInvoker,
     InvocationError,
     QueueDelivery,

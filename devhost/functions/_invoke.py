@@ -25,6 +25,7 @@ from azure.functions.timer import TimerRequestConverter
 
 from devhost import logs
 from devhost.model import compact_json
+from devhost.runtime import ActivityOutcome
 
 from ._client_binding import ManagementEndpoint
 from ._context import InvocationContext
@@ -46,20 +47,6 @@ class QueueDelivery:
     expiration_time: datetime | None
     next_visible_time: datetime | None
     pop_receipt: str
-
-
-@dataclass(frozen=True)
-class ActivityOutcome:
-    """One activity invocation, field for field the runtime's ``ActivityOutcome``.
-
-    ``result_json`` is the compact JSON the activity returned (None for null) when ``succeeded``; otherwise
-    ``error`` is the worker's exception text ("<ExceptionType>: <message>") and ``details`` the traceback.
-    """
-
-    succeeded: bool
-    result_json: str | None = None
-    error: str | None = None
-    details: str | None = None
 
 
 def exception_text(exc: BaseException) -> str:

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Protocol
 
-from devhost.model import HistoryEvent, InstanceRecord, RuntimeStatus
+from devhost.model import HistoryEvent, InstanceRecord
+from devhost.storage import InstanceQuery  # one filter type for storage, runtime and HTTP
 
-
-@dataclass(frozen=True)
-class InstanceQuery:
-    """Filter of ``GET/DELETE /instances`` (same fields as ``devhost.storage.InstanceQuery``).
-
-    Empty ``runtime_statuses`` means any status; time bounds are inclusive and compare ``CreatedTime``.
-    """
-
-    created_from: datetime | None = None
-    created_to: datetime | None = None
-    runtime_statuses: frozenset[RuntimeStatus] = field(default_factory=frozenset)
-    instance_id_prefix: str | None = None
+__all__ = ["DurableBackend", "InstanceQuery"]
 
 
 class DurableBackend(Protocol):
