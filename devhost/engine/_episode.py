@@ -65,17 +65,23 @@ class EpisodeInput:
 
 
 class ActivityRequest(NamedTuple):
+    """Run activity ``name``; ``input_text`` is the SDK's JSON text (the worker passes ``df_loads`` of it)."""
+
     task_id: int
     name: str
     input_text: str | None
 
 
 class TimerRequest(NamedTuple):
+    """Deliver ``timer_fired(timer_id, fire_at)`` at ``fire_at``."""
+
     timer_id: int
     fire_at: datetime
 
 
 class SubOrchestrationRequest(NamedTuple):
+    """Start child ``instance_id``; ``input_text`` is already the child's ExecutionStarted.Input."""
+
     task_id: int
     name: str
     instance_id: str
@@ -421,7 +427,7 @@ class _Episode:
         while True:
             step = self._replay_once(history, identity)
             _mark_played(new_events)
-            if step.continue_as_new is None:
+            if not step.continue_as_new:
                 break
             continued += 1
             if continued > MAX_CONTINUE_AS_NEW_PER_EPISODE:
@@ -430,13 +436,13 @@ class _Episode:
                     f"devhost stopped the instance after {MAX_CONTINUE_AS_NEW_PER_EPISODE} continue-as-new calls "
                     "in one episode without waiting for anything",
                 )
-                step.continue_as_new = None
+                step.continue_as_new = False
                 break
             # A new execution: history restarts at row 0 (spec 2.9) and the orchestrator runs again at once.
             identity = _Identity(
                 identity.name,
                 self.new_execution_id(),
-                step.continue_as_new,
+                step.next_input,
                 identity.parent,
                 identity.generation + 1,
             )
@@ -521,7 +527,8 @@ class _Episode:
             step.failure = msg.orchestrator_failed(identity.name, failure_text)
             step.failure_details = msg.orchestrator_failure_details(failure_text)
         elif state.is_done and replay.continue_as_new is not None:
-            step.continue_as_new = replay.continue_as_new.input_text
+            step.continue_as_new = True
+            step.next_input = input_text_of(replay.continue_as_new.input_text)
             step.carryover = replay.carryover_events
         elif state.is_done:
             step.result = compact_json(state.output if state.has_output else None)
@@ -577,7 +584,9 @@ class _Step:
     nondeterminism: str | None = None
     completed: bool = False
     result: str | None = None
-    continue_as_new: str | None = None
+    continue_as_new: bool = False
+    next_input: str | None = None
+    """ExecutionStarted.Input of the next execution after continue-as-new."""
     carryover: list[HistoryEvent] = field(default_factory=list)
     activities: list[ActivityRequest] = field(default_factory=list)
     timers: list[TimerRequest] = field(default_factory=list)
@@ -606,8 +615,19 @@ class _Step:
                 )
             )
             self.sub_orchestrations.append(
-                SubOrchestrationRequest(task_id, decision.name, decision.instance_id, decision.input_text)
+                SubOrchestrationRequest(
+                    task_id, decision.name, decision.instance_id, input_text_of(decision.input_text)
+                )
             )
+
+
+def input_text_of(action_input: str | None) -> str | None:
+    """ExecutionStarted.Input for an action's ``input`` (children, continue-as-new; spec 2.10).
+
+    The SDK sends the input as JSON text; .NET holds it as a string and DTFx serializes that string again, so the
+    stored input is a JSON string literal (``6`` -> ``"6"``), which the SDK's ``get_input()`` decodes back.
+    """
+    return None if action_input is None else compact_json(action_input)
 
 
 def _mark_played(events: Sequence[HistoryEvent]) -> None:

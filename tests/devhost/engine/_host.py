@@ -82,7 +82,8 @@ class InMemoryHost:
 
     # ----- client operations ---------------------------------------------------------------------------------
     def start(self, name: str, input_value: Any = None, *, instance_id: str = "inst") -> str:
-        input_text = None if input_value is None else json.dumps(input_value)
+        # Like client.start_new: df_dumps, then the HTTP client JSON-encodes that text again (spec 2.10).
+        input_text = compact_json(json.dumps(input_value))
         execution_id = next(self._ids)
         self.instances[instance_id] = StoredInstance(instance_id, name, execution_id, input_text=input_text)
         self.send(

@@ -76,7 +76,7 @@ def test_chaining_history_is_exactly_like_dtfx() -> None:
         ("OrchestratorStarted", False), ("ExecutionStarted", True), ("TaskScheduled", False),
         ("OrchestratorCompleted", False), ("OrchestratorStarted", False), ("TaskCompleted", True),
     ]  # fmt: skip
-    assert stored.history[1].get("Input") == '{"a": 1}'
+    assert stored.history[1].get("Input") == '"{\\"a\\": 1}"'
     assert host.invocations == 4
     last = stored.outcomes[-1]
     assert last.completed_time == host.now

@@ -1,0 +1,231 @@
+# The SDK's decorators are untyped.
+# mypy: disable-error-code="untyped-decorator"
+"""Host-side retries (DTFx RetryInterceptor), the id interleaving example of spec 2.5, and sub-orchestrations."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+import azure.durable_functions as df
+import pytest
+
+from devhost.engine import activity_completed, activity_failed
+from devhost.model import EventType, RuntimeStatus
+
+from ._host import InMemoryHost, timeline
+
+app = df.DFApp()
+calls: Counter[str] = Counter()
+RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=1000, max_number_of_attempts=3)
+
+
+@pytest.fixture(autouse=True)
+def _reset_calls() -> None:
+    calls.clear()
+
+
+@app.activity_trigger(input_name="value")
+def fails_twice(value: int) -> int:
+    calls["fails_twice"] += 1
+    if calls["fails_twice"] <= 2:
+        raise ValueError(f"attempt {calls['fails_twice']} failed")
+    return value + 100
+
+
+@app.activity_trigger(input_name="value")
+def always_fails(value: int) -> int:
+    calls["always_fails"] += 1
+    raise ValueError("nope")
+
+
+@app.activity_trigger(input_name="value")
+def triple(value: int) -> int:
+    return value * 3
+
+
+@app.orchestration_trigger(context_name="context")
+def retry_until_ok(context: df.DurableOrchestrationContext):
+    result = yield context.call_activity_with_retry("fails_twice", RETRY, 1)
+    return result
+
+
+@app.orchestration_trigger(context_name="context")
+def retry_forever(context: df.DurableOrchestrationContext):
+    result = yield context.call_activity_with_retry("always_fails", RETRY, 1)
+    return result
+
+
+@app.orchestration_trigger(context_name="context")
+def interleave(context: df.DurableOrchestrationContext):
+    plain = context.call_activity("triple", 1)
+    retried = context.call_activity_with_retry("fails_twice", RETRY, 2)
+    yield context.task_any([plain, retried])
+    last = yield context.call_activity("triple", 3)
+    return last
+
+
+@app.orchestration_trigger(context_name="context")
+def parent(context: df.DurableOrchestrationContext):
+    first = yield context.call_sub_orchestrator("child", 1)
+    second = yield context.call_sub_orchestrator("child", 2, "fixed-child")
+    return [first, second]
+
+
+@app.orchestration_trigger(context_name="context")
+def child(context: df.DurableOrchestrationContext):
+    value = yield context.call_activity("triple", context.get_input())
+    return {"value": value, "parent": context.parent_instance_id}
+
+
+@app.orchestration_trigger(context_name="context")
+def parent_with_retry(context: df.DurableOrchestrationContext):
+    result = yield context.call_sub_orchestrator_with_retry("flaky_child", RETRY, 5)
+    return result
+
+
+@app.orchestration_trigger(context_name="context")
+def flaky_child(context: df.DurableOrchestrationContext):
+    # Deterministic per instance: the first attempt (child id "<parent execution>:0") always fails.
+    if context.instance_id.endswith(":0"):
+        raise RuntimeError("first attempt fails")
+    value = yield context.call_activity("triple", context.get_input())
+    return value
+
+
+def test_activity_retry_fails_twice_then_succeeds() -> None:
+    host = InMemoryHost(app)
+    host.start("retry_until_ok")
+    host.run_until_idle()
+
+    stored = host.instances["inst"]
+    assert stored.status is RuntimeStatus.Completed
+    assert stored.output == "101"
+    assert timeline(stored.history) == [
+        "OrchestratorStarted", "ExecutionStarted", "TaskScheduled#0:fails_twice", "OrchestratorCompleted",
+        "OrchestratorStarted", "TaskFailed->0", "TimerCreated#1", "OrchestratorCompleted",
+        "OrchestratorStarted", "TimerFired->1", "TaskScheduled#2:fails_twice", "OrchestratorCompleted",
+        "OrchestratorStarted", "TaskFailed->2", "TimerCreated#3", "OrchestratorCompleted",
+        "OrchestratorStarted", "TimerFired->3", "TaskScheduled#4:fails_twice", "OrchestratorCompleted",
+        "OrchestratorStarted", "TaskCompleted->4", "ExecutionCompleted#5:Completed", "OrchestratorCompleted",
+    ]  # fmt: skip
+    # Retry delay = first interval (backoff 1) from the time of the episode that saw the failure.
+    assert stored.history[6].get("FireAt") == stored.history[4].timestamp + timedelta(seconds=1)
+    assert calls["fails_twice"] == 3
+
+
+def test_activity_retry_exhausted_adds_the_dummy_timer_then_fails() -> None:
+    host = InMemoryHost(app)
+    host.start("retry_forever")
+    host.run_until_idle()
+
+    stored = host.instances["inst"]
+    assert calls["always_fails"] == 3
+    assert timeline(stored.history) == [
+        "OrchestratorStarted", "ExecutionStarted", "TaskScheduled#0:always_fails", "OrchestratorCompleted",
+        "OrchestratorStarted", "TaskFailed->0", "TimerCreated#1", "OrchestratorCompleted",
+        "OrchestratorStarted", "TimerFired->1", "TaskScheduled#2:always_fails", "OrchestratorCompleted",
+        "OrchestratorStarted", "TaskFailed->2", "TimerCreated#3", "OrchestratorCompleted",
+        "OrchestratorStarted", "TimerFired->3", "TaskScheduled#4:always_fails", "OrchestratorCompleted",
+        "OrchestratorStarted", "TaskFailed->4", "TimerCreated#5", "OrchestratorCompleted",
+        "OrchestratorStarted", "TimerFired->5", "ExecutionCompleted#6:Failed", "OrchestratorCompleted",
+    ]  # fmt: skip
+    # The back-compat timer after the last attempt fires "now" (the failure episode's time).
+    assert stored.history[22].get("FireAt") == stored.history[20].timestamp
+    assert stored.status is RuntimeStatus.Failed
+    assert stored.output is not None
+    assert stored.output.startswith(
+        "Orchestrator function 'retry_forever' failed: Activity function 'always_fails' failed:  ValueError: nope \n "
+    )
+    assert stored.outcomes[-1].failure == stored.output
+
+
+def test_interleaving_of_retry_timer_and_new_call_matches_the_sdk() -> None:
+    """Spec 2.5: TaskCompleted(0) + TaskFailed(1) in one episode under task_any -> new call gets 2, timer 3."""
+    host = InMemoryHost(app)
+    host.start("interleave")
+    first = host.run_episode("inst")
+    assert [(a.task_id, a.name) for a in first.activities] == [(0, "triple"), (1, "fails_twice")]
+
+    host.pending_activities.clear()
+    host.send("inst", activity_completed(0, "3"))
+    host.send("inst", activity_failed(1, "fails_twice", "ValueError: attempt 1 failed"))
+    calls["fails_twice"] = 1
+    second = host.run_episode("inst")
+    assert timeline(second.new_events) == [
+        "OrchestratorStarted", "TaskCompleted->0", "TaskFailed->1", "TaskScheduled#2:triple", "TimerCreated#3",
+        "OrchestratorCompleted",
+    ]  # fmt: skip
+    assert [(a.task_id, a.name, a.input_text) for a in second.activities] == [(2, "triple", "3")]
+    assert [t.timer_id for t in second.timers] == [3]
+
+    host.run_until_idle()
+    stored = host.instances["inst"]
+    assert stored.status is RuntimeStatus.Completed
+    assert stored.output == "9"
+    # The orchestrator returned after task 2, but the retry kept running: completion waits for it (rule 5).
+    assert timeline(stored.history)[11:] == [
+        "OrchestratorStarted", "TaskCompleted->2", "OrchestratorCompleted",
+        "OrchestratorStarted", "TimerFired->3", "TaskScheduled#4:fails_twice", "OrchestratorCompleted",
+        "OrchestratorStarted", "TaskFailed->4", "TimerCreated#5", "OrchestratorCompleted",
+        "OrchestratorStarted", "TimerFired->5", "TaskScheduled#6:fails_twice", "OrchestratorCompleted",
+        "OrchestratorStarted", "TaskCompleted->6", "ExecutionCompleted#7:Completed", "OrchestratorCompleted",
+    ]  # fmt: skip
+
+
+def test_sub_orchestrations_with_generated_and_explicit_ids() -> None:
+    host = InMemoryHost(app)
+    host.start("parent")
+    host.run_until_idle()
+
+    stored = host.instances["inst"]
+    execution_id = stored.execution_id
+    assert stored.status is RuntimeStatus.Completed
+    generated = f"{execution_id}:0"
+    assert stored.output == '[{"value":3,"parent":"inst"},{"value":6,"parent":"inst"}]'
+    assert timeline(stored.history) == [
+        "OrchestratorStarted", "ExecutionStarted", "SubOrchestrationInstanceCreated#0:child", "OrchestratorCompleted",
+        "OrchestratorStarted", "SubOrchestrationInstanceCompleted->0", "SubOrchestrationInstanceCreated#1:child",
+        "OrchestratorCompleted",
+        "OrchestratorStarted", "SubOrchestrationInstanceCompleted->1", "ExecutionCompleted#2:Completed",
+        "OrchestratorCompleted",
+    ]  # fmt: skip
+    assert stored.history[2].get("InstanceId") == generated
+    assert stored.history[6].get("InstanceId") == "fixed-child"
+    assert stored.history[5].get("Result") == '{"value":3,"parent":"inst"}'
+
+    child_started = host.instances[generated].history[1]
+    assert child_started.event_type is EventType.ExecutionStarted
+    assert child_started.get("Input") == '"1"'
+    assert child_started.get("ParentInstance") == {
+        "Name": "parent",
+        "Version": "",
+        "OrchestrationInstance": {"InstanceId": "inst", "ExecutionId": execution_id},
+        "TaskScheduleId": 0,
+    }
+    assert host.instances["fixed-child"].status is RuntimeStatus.Completed
+
+
+def test_sub_orchestration_retry_starts_a_new_child_per_attempt() -> None:
+    host = InMemoryHost(app)
+    host.start("parent_with_retry")
+    host.run_until_idle()
+
+    stored = host.instances["inst"]
+    assert stored.status is RuntimeStatus.Completed
+    assert stored.output == "15"
+    assert timeline(stored.history) == [
+        "OrchestratorStarted", "ExecutionStarted", "SubOrchestrationInstanceCreated#0:flaky_child",
+        "OrchestratorCompleted",
+        "OrchestratorStarted", "SubOrchestrationInstanceFailed->0", "TimerCreated#1", "OrchestratorCompleted",
+        "OrchestratorStarted", "TimerFired->1", "SubOrchestrationInstanceCreated#2:flaky_child",
+        "OrchestratorCompleted",
+        "OrchestratorStarted", "SubOrchestrationInstanceCompleted->2", "ExecutionCompleted#3:Completed",
+        "OrchestratorCompleted",
+    ]  # fmt: skip
+    first_child = host.instances[f"{stored.execution_id}:0"]
+    assert first_child.status is RuntimeStatus.Failed
+    assert first_child.output == "Orchestrator function 'flaky_child' failed: first attempt fails"
+    failed = stored.history[5]
+    assert failed.get("Reason") == first_child.output
+    assert host.instances[f"{stored.execution_id}:2"].status is RuntimeStatus.Completed
