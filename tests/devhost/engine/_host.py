@@ -71,7 +71,9 @@ class InMemoryHost:
     """Indexes a DFApp's functions and drives episodes through ``devhost.engine.run_episode``."""
 
     def __init__(self, app: df.DFApp) -> None:
-        self.orchestrators, self.activities = _index(app)
+        orchestrators, activities = _index(app)
+        # Copies, so a test can swap in new code for an orchestrator (non-determinism tests).
+        self.orchestrators, self.activities = dict(orchestrators), dict(activities)
         self.now = T0
         self.instances: dict[str, StoredInstance] = {}
         self.inbox: dict[str, list[HistoryEvent]] = defaultdict(list)
