@@ -2,6 +2,8 @@
 the process-wide services they share. The orchestrator itself lives in ``orchestrations/``."""
 
 from durable_assistant.turn._contracts import (
+    TURN_ORCHESTRATION,
+    ActivityNames,
     CancelRunInput,
     CheckpointInput,
     CheckpointResult,
@@ -27,6 +29,8 @@ from durable_assistant.turn._steps import (
 )
 
 __all__ = [
+    "TURN_ORCHESTRATION",
+    "ActivityNames",
     "CancelRunInput",
     "CheckpointInput",
     "CheckpointResult",

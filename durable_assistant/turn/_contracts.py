@@ -135,3 +135,18 @@ class ToolRunResult(_Json):
 class CheckpointResult(_Json):
     answer: str | None
     record_written: bool
+
+
+class ActivityNames:
+    """Durable names of the turn's activities (function names in activities/)."""
+
+    CHECK_TURN = "check_turn"
+    CREATE_RUN = "create_run"
+    WATCH_RUN = "watch_run"
+    RUN_TOOL = "run_tool"
+    SUBMIT_OUTPUTS = "submit_outputs"
+    CANCEL_RUN = "cancel_run"
+    CHECKPOINT = "checkpoint"
+
+
+TURN_ORCHESTRATION = "turn_orchestration"

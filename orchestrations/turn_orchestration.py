@@ -1,0 +1,195 @@
+"""One orchestration per user message: wait for the conversation's earlier turns, create the model run,
+watch it, fan tool calls out as parallel activities, submit their outputs together, repeat until the run
+ends, checkpoint, return the answer.
+
+Deterministic by construction: time comes from ``context.current_utc_datetime``, every I/O is an activity,
+and history holds ids and small status objects only (message text and tool payloads live in Storage).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Generator
+from datetime import datetime, timedelta
+from typing import Any
+
+import azure.durable_functions as df
+
+from durable_assistant.turn import (
+    TURN_ORCHESTRATION,
+    ActivityNames,
+    CancelRunInput,
+    CheckpointInput,
+    CheckpointResult,
+    CreateRunInput,
+    RunToolInput,
+    StepResult,
+    SubmitOutputsInput,
+    TurnInput,
+    TurnRef,
+    WatchRunInput,
+)
+
+bp = df.Blueprint()
+
+ACTIVE = ("queued", "in_progress")
+TURN_CHECK_FIRST_DELAY = 0.5
+TURN_CHECK_MAX_DELAY = 4.0
+FIRST_WATCH_SECONDS = 1.0
+MAX_TRANSIENT_RETRIES = 8
+MAX_TRANSIENT_DELAY = 30.0
+# Tool activities: infrastructure hiccups (storage throttling, worker restarts) get three attempts.
+TOOL_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=1000, max_number_of_attempts=3)
+
+Step = Generator[Any, Any, Any]
+
+
+class TurnFailed(Exception):
+    """Ends the orchestration as Failed with a readable reason (after the turn was checkpointed)."""
+
+
+class _Status:
+    """customStatus writer: always a dict with ``phase`` so status polls show progress."""
+
+    def __init__(self, context: df.DurableOrchestrationContext, inp: TurnInput) -> None:
+        self._context = context
+        self._base = {"conversationId": inp.conversation_id, "turn": inp.turn}
+        self.polls = 0
+
+    def set(self, phase: str, **extra: Any) -> None:
+        self._context.set_custom_status({"phase": phase, **self._base, "pollCount": self.polls, **extra})
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+def _call_step(context: df.DurableOrchestrationContext, name: str, payload: Callable[[], dict[str, Any]],
+               status: _Status, deadline: datetime | None) -> Step:
+    """Call a provider step; on 429/5xx wait ``retry_after`` (or capped exponential backoff) on a durable
+    timer and try again. Returns the StepResult (status "error" when retries ran out or the error is 4xx)."""
+    attempt = 0
+    while True:
+        result = StepResult.from_json((yield context.call_activity(name, payload())))
+        status.polls += result.polls
+        if result.status != "error" or not result.transient or attempt >= MAX_TRANSIENT_RETRIES:
+            return result
+        attempt += 1
+        delay = result.retry_after if result.retry_after is not None else min(2.0**attempt, MAX_TRANSIENT_DELAY)
+        fire_at = context.current_utc_datetime + timedelta(seconds=delay)
+        if deadline is not None and fire_at >= deadline:
+            return result
+        status.set("retrying", step=name, attempt=attempt, retryAfter=delay, error=result.error)
+        yield context.create_timer(fire_at)
+
+
+def _watch_payload(inp: TurnInput, run_id: str, thread_id: str | None, window: float,
+                   remaining: Callable[[], float]) -> Callable[[], dict[str, Any]]:
+    return lambda: WatchRunInput(inp.conversation_id, inp.turn, run_id, thread_id,
+                                 min(window, remaining())).to_json()
+
+
+def _submit_payload(inp: TurnInput, run_id: str, thread_id: str | None, numbers: list[int],
+                    remaining: Callable[[], float]) -> Callable[[], dict[str, Any]]:
+    return lambda: SubmitOutputsInput(inp.conversation_id, inp.turn, run_id, thread_id, numbers,
+                                      min(FIRST_WATCH_SECONDS, remaining())).to_json()
+
+
+def _with_run(result: StepResult, run_id: str, thread_id: str | None) -> StepResult:
+    return StepResult.from_json({**result.to_json(), "run_id": run_id, "thread_id": thread_id})
+
+
+def turn_orchestration(context: df.DurableOrchestrationContext) -> Step:
+    inp = TurnInput.from_json(context.get_input())
+    status = _Status(context, inp)
+    started_at = context.current_utc_datetime
+
+    # 1. Strict per-conversation order: run only once every earlier turn has finished.
+    delay, checks = TURN_CHECK_FIRST_DELAY, 0
+    status.set("waiting_for_turn", checks=checks)
+    while not (yield context.call_activity(ActivityNames.CHECK_TURN, TurnRef(inp.conversation_id, inp.turn).to_json())):
+        checks += 1
+        status.set("waiting_for_turn", checks=checks)
+        yield context.create_timer(context.current_utc_datetime + timedelta(seconds=delay))
+        delay = min(delay * 2, TURN_CHECK_MAX_DELAY)
+
+    # 2. Create the run; the turn deadline starts now.
+    run_created_at = context.current_utc_datetime
+    deadline = run_created_at + timedelta(seconds=inp.deadline_seconds)
+
+    def remaining() -> float:
+        left: float = (deadline - context.current_utc_datetime).total_seconds()
+        return max(0.0, left)
+
+    status.set("creating_run")
+    result: StepResult = yield from _call_step(
+        context, ActivityNames.CREATE_RUN,
+        lambda: CreateRunInput(inp.conversation_id, inp.turn, min(FIRST_WATCH_SECONDS, remaining())).to_json(),
+        status, deadline)
+
+    # 3. Watch / run tools / submit until the run ends.
+    window = FIRST_WATCH_SECONDS
+    failure: str | None = None
+    outcome = "failed"
+    while True:
+        run_id, thread_id = result.run_id, result.thread_id
+        if result.status == "error" or run_id is None:
+            failure = result.error or "provider returned no run"
+            break
+        waiting = result.status in ACTIVE or result.status == "requires_action"
+        if waiting and remaining() <= 0:
+            outcome, failure = "deadline_exceeded", f"turn deadline of {inp.deadline_seconds:g}s exceeded"
+            status.set("cancelling", runId=run_id, error=failure)
+            yield context.call_activity(ActivityNames.CANCEL_RUN,
+                                        CancelRunInput(inp.conversation_id, inp.turn, run_id, thread_id).to_json())
+            failure += f"; run {run_id} cancelled at the provider"
+            break
+        if result.status in ACTIVE:
+            status.set("polling", runId=run_id, runStatus=result.status)
+            if result.retry_after:
+                pause = min(result.retry_after, remaining())
+                yield context.create_timer(context.current_utc_datetime + timedelta(seconds=pause))
+            window = min(window * 2, inp.poll_window_max_seconds)
+            watched: StepResult = yield from _call_step(
+                context, ActivityNames.WATCH_RUN,
+                _watch_payload(inp, run_id, thread_id, window, remaining), status, deadline)
+            # A failed read keeps the run we know about, so the loop can retry or cancel it.
+            result = watched if watched.run_id else _with_run(watched, run_id, thread_id)
+            continue
+        if result.status == "requires_action" and result.tool_calls:
+            numbers = [int(c["number"]) for c in result.tool_calls]
+            status.set("running_tools", runId=run_id, tools=[c["name"] for c in result.tool_calls])
+            tasks = [context.call_activity_with_retry(ActivityNames.RUN_TOOL, TOOL_RETRY,
+                                                      RunToolInput(inp.conversation_id, inp.turn, n).to_json())
+                     for n in numbers]
+            # A tool whose activity failed even after retries gets an error output at submit time.
+            with contextlib.suppress(Exception):
+                yield context.task_all(tasks)
+            status.set("submitting", runId=run_id, toolCount=len(numbers))
+            submitted: StepResult = yield from _call_step(
+                context, ActivityNames.SUBMIT_OUTPUTS,
+                _submit_payload(inp, run_id, thread_id, numbers, remaining), status, deadline)
+            result = submitted if submitted.run_id else _with_run(submitted, run_id, thread_id)
+            window = FIRST_WATCH_SECONDS
+            continue
+        if result.status == "completed":
+            outcome = "completed"
+        else:
+            failure = result.error or f"run ended with status {result.status}"
+        break
+
+    # 4. Checkpoint (also for failures: it releases the conversation to its next turn).
+    checkpoint = CheckpointResult.from_json((yield context.call_activity(ActivityNames.CHECKPOINT, CheckpointInput(
+        conversation_id=inp.conversation_id, turn=inp.turn, message_id=inp.message_id,
+        instance_id=context.instance_id, status=outcome, error=failure, started_at=_iso(started_at),
+        run_created_at=_iso(run_created_at), finished_at=_iso(context.current_utc_datetime),
+        polls=status.polls).to_json())))
+    if outcome != "completed":
+        status.set("failed", reason=outcome, error=failure)
+        raise TurnFailed(f"turn {inp.turn} of conversation {inp.conversation_id} {outcome}: {failure}")
+    status.set("completed")
+    return {"conversationId": inp.conversation_id, "turn": inp.turn, "status": "completed",
+            "answer": checkpoint.answer}
+
+
+bp.orchestration_trigger(context_name="context", orchestration=TURN_ORCHESTRATION)(turn_orchestration)
