@@ -205,7 +205,7 @@ def resolve_app_settings(text: str, env: Mapping[str, str]) -> str:
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in env:
-            raise ConfigError(f"host.json refers to app setting %{name}% which is not defined "
+            raise ConfigError(f"app setting %{name}% is not defined "
                               "(set it in local.settings.json Values or the environment)")
         return env[name]
 

@@ -7,6 +7,7 @@ import base64
 import binascii
 import contextlib
 import logging
+import os
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ from azure.storage.queue import QueueMessage
 from azure.storage.queue.aio import QueueClient
 from croniter import croniter
 
-from devhost.config import parse_timespan
+from devhost.config import ConfigError, parse_timespan, resolve_app_settings
 
 from ._index import FunctionInfo, FunctionKind
 from ._invoke import FunctionInvoker, QueueDelivery
@@ -30,6 +31,14 @@ _TIMESPAN_SCHEDULE = re.compile(r"^(\d+\.)?\d{1,2}:\d{1,2}:\d{1,2}$")
 
 class TriggerConfigError(ValueError):
     """A timer schedule or queue binding devhost cannot honour."""
+
+
+def _resolve(text: str, function_name: str) -> str:
+    """Binding values may name app settings as ``%Name%`` (the WebJobs name resolver)."""
+    try:
+        return resolve_app_settings(text, os.environ)
+    except ConfigError as exc:
+        raise TriggerConfigError(f"function '{function_name}': {exc}") from None
 
 
 class Schedule:
@@ -64,7 +73,7 @@ class TimerTrigger:
         assert info.timer is not None
         self._invoker = invoker
         self._info = info
-        self._schedule = Schedule(info.timer.schedule)
+        self._schedule = Schedule(_resolve(info.timer.schedule, info.name))
         self._now = now or (lambda: datetime.now(UTC))
 
     async def run(self) -> None:
@@ -117,11 +126,10 @@ class QueueTrigger:
         self._connection_string = connection_string
         self._max_interval = max_polling_interval
         self._batch_size = batch_size
+        self.queue_name = _resolve(info.queue.queue_name, info.name).lower()
 
     async def run(self) -> None:
-        queue = self._info.queue
-        assert queue is not None
-        async with QueueClient.from_connection_string(self._connection_string, queue.queue_name) as client:
+        async with QueueClient.from_connection_string(self._connection_string, self.queue_name) as client:
             with contextlib.suppress(ResourceExistsError):
                 await client.create_queue()
             delay = 0.1
@@ -131,7 +139,7 @@ class QueueTrigger:
                 except asyncio.CancelledError:
                     raise
                 except Exception:
-                    log.exception("polling queue %s failed; retrying", queue.queue_name)
+                    log.exception("polling queue %s failed; retrying", self.queue_name)
                     handled = 0
                 if handled:
                     delay = 0.1
@@ -167,9 +175,7 @@ class QueueTrigger:
         return count
 
     async def _poison(self, client: QueueClient, message: QueueMessage, delivery: QueueDelivery) -> None:
-        queue = self._info.queue
-        assert queue is not None
-        poison_name = f"{queue.queue_name}-poison"
+        poison_name = f"{self.queue_name}-poison"
         log.warning("message %s failed %d times; moving it to %s", delivery.id, delivery.dequeue_count, poison_name)
         async with QueueClient.from_connection_string(self._connection_string, poison_name) as poison:
             with contextlib.suppress(ResourceExistsError):
