@@ -5,7 +5,7 @@ Public API
 ----------
 ``run_episode(*, instance, messages, now, invoke, function_exists, new_execution_id, known_functions=None)``
     One episode: ``OrchestratorStarted(now)`` + the deduplicated ``messages`` are appended to
-    ``instance.history``; the orchestrator is invoked ONCE with the full history through ``invoke(context_json)``;
+    ``instance.history``; the orchestrator is invoked ONCE with the full history through ``invoke(name, context_json)``;
     the returned actions are replayed against the whole history exactly like DTFx (one sequence counter, the shim
     awaiting each action in order, completion events running continuations depth-first, host-side retries); new
     decisions become ``TaskScheduled`` / ``TimerCreated`` / ``SubOrchestrationInstanceCreated`` rows (ascending id)
@@ -46,6 +46,7 @@ from devhost.engine._episode import (
     DroppedMessage,
     EpisodeInput,
     EpisodeOutcome,
+    ParentNotification,
     SubOrchestrationRequest,
     TimerRequest,
     run_episode,
@@ -73,6 +74,7 @@ __all__ = [
     "EpisodeOutcome",
     "InvocationResult",
     "Invoker",
+    "ParentNotification",
     "SubOrchestrationRequest",
     "TimerRequest",
     "activity_completed",

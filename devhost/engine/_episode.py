@@ -42,17 +42,17 @@ FunctionExists = Callable[[str, str], bool]
 """``function_exists(kind, name)`` with kind "activity" or "orchestrator" (names compared as the host does)."""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class EpisodeInput:
     """The stored state of one instance, as the runtime loaded it."""
 
     instance_id: str
-    name: str
-    """Orchestrator name (Instances.Name); the ExecutionStarted event wins when present."""
-    execution_id: str
-    """Current execution id; the ExecutionStarted event wins when present."""
     history: list[HistoryEvent]
     """The current execution's stored events in RowKey order (empty for a new instance)."""
+    name: str = ""
+    """Orchestrator name (Instances.Name); the ExecutionStarted event wins when present."""
+    execution_id: str | None = None
+    """Current execution id; the ExecutionStarted event wins when present."""
     input_text: str | None = None
     """ExecutionStarted.Input; the ExecutionStarted event wins when present."""
     parent: dict[str, Any] | None = None
@@ -89,6 +89,16 @@ class SubOrchestrationRequest(NamedTuple):
 
 
 @dataclass
+class ParentNotification:
+    """A child's result for its parent: send ``event`` to ``instance_id`` (execution ``execution_id``)."""
+
+    instance_id: str
+    execution_id: str | None
+    event: HistoryEvent
+    """SubOrchestrationInstanceCompleted/Failed with TaskScheduledId = the parent's task id."""
+
+
+@dataclass
 class DroppedMessage:
     event: HistoryEvent
     reason: str
@@ -99,6 +109,8 @@ class EpisodeOutcome:
     """Everything the runtime must persist and send after one episode."""
 
     instance_id: str
+    name: str
+    """The orchestrator name (from ExecutionStarted)."""
     execution_id: str
     """The execution the history belongs to (a new one after continue-as-new)."""
     history: list[HistoryEvent]
@@ -117,10 +129,8 @@ class EpisodeOutcome:
     activities: list[ActivityRequest] = field(default_factory=list)
     timers: list[TimerRequest] = field(default_factory=list)
     sub_orchestrations: list[SubOrchestrationRequest] = field(default_factory=list)
-    parent_notification: HistoryEvent | None = None
-    """SubOrchestrationInstanceCompleted/Failed for the parent (TaskScheduledId = the parent's task id)."""
-    parent_instance_id: str | None = None
-    parent_execution_id: str | None = None
+    parent_notification: ParentNotification | None = None
+    """Set when a sub-orchestration reached Completed/Failed/Terminated."""
     dropped_messages: list[DroppedMessage] = field(default_factory=list)
     failure: str | None = None
     """Why the orchestration failed (same text as ``output``), for logs."""
@@ -317,7 +327,7 @@ class _Episode:
         if started is None:
             return _Identity(
                 self.instance.name,
-                self.instance.execution_id,
+                self.instance.execution_id or "",
                 self.instance.input_text,
                 self.instance.parent,
                 self.instance.generation,
@@ -325,7 +335,7 @@ class _Episode:
         orchestration = started.get("OrchestrationInstance") or {}
         return _Identity(
             name=str(started.get("Name") or self.instance.name),
-            execution_id=str(orchestration.get("ExecutionId") or self.instance.execution_id),
+            execution_id=str(orchestration.get("ExecutionId") or self.instance.execution_id or ""),
             input_text=started.get("Input"),
             parent=started.get("ParentInstance") or None,
             generation=int(started.get("Generation") or 0),
@@ -347,6 +357,7 @@ class _Episode:
     ) -> EpisodeOutcome:
         return EpisodeOutcome(
             instance_id=self.instance.instance_id,
+            name=identity.name,
             execution_id=identity.execution_id,
             history=history,
             first_new_index=first_new_index,
@@ -354,8 +365,6 @@ class _Episode:
             custom_status=self.custom_status,
             input_text=identity.input_text,
             generation=identity.generation,
-            parent_instance_id=identity.parent_instance_id,
-            parent_execution_id=identity.parent_execution_id,
             dropped_messages=dropped,
             invocations=self.invocations,
         )
@@ -382,14 +391,15 @@ class _Episode:
         outcome = self._outcome(history, first_new_index, identity, status, dropped)
         outcome.output = result
         outcome.completed_time = self.now
-        if identity.parent is not None:
+        if identity.parent is not None and identity.parent_instance_id is not None:
             task_id = int(identity.parent.get("TaskScheduleId", -1))
             if status is RuntimeStatus.Completed:
-                outcome.parent_notification = sub_orchestration_completed(task_id, result, now=self.now)
+                note = sub_orchestration_completed(task_id, result, timestamp=self.now)
             else:
-                outcome.parent_notification = sub_orchestration_failed(
-                    task_id, result or "", failure_details, now=self.now
-                )
+                note = sub_orchestration_failed(task_id, result or "", failure_details, timestamp=self.now)
+            outcome.parent_notification = ParentNotification(
+                identity.parent_instance_id, identity.parent_execution_id, note
+            )
         if status is RuntimeStatus.Failed:
             outcome.failure = result
         return outcome
@@ -453,7 +463,7 @@ class _Episode:
                 input_text=identity.input_text,
                 parent=identity.parent,
                 generation=identity.generation,
-                now=self.now,
+                timestamp=self.now,
             )
             carried = [dataclasses.replace(e, is_played=False, fields=dict(e.fields)) for e in step.carryover]
             history = [
@@ -479,7 +489,7 @@ class _Episode:
             parent_instance_id=identity.parent_instance_id,
         )
         self.invocations += 1
-        result = self.invoke(body)
+        result = self.invoke(identity.name, body)
         if result.state is None:
             error = result.error or "the orchestrator returned nothing"
             return _Step(

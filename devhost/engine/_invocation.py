@@ -29,8 +29,8 @@ class InvocationResult:
     """The exception text (without the ``$OutOfProcData$`` tail), or why the reply could not be understood."""
 
 
-Invoker = Callable[[str], InvocationResult]
-"""Context JSON in, result out. The runtime calls the wrapper with ``OrchestrationContext(body)``."""
+Invoker = Callable[[str, str], InvocationResult]
+"""``invoke(orchestrator_name, context_json)``: calls the wrapper with ``OrchestrationContext(context_json)``."""
 
 
 def _input_token(input_text: str | None) -> Any:

@@ -95,7 +95,7 @@ class InMemoryHost:
                 instance_id=instance_id,
                 execution_id=execution_id,
                 input_text=input_text,
-                now=self.now,
+                timestamp=self.now,
             ),
         )
         return instance_id
@@ -104,12 +104,11 @@ class InMemoryHost:
         self.inbox[instance_id].append(event)
 
     def raise_event(self, instance_id: str, name: str, payload: Any) -> None:
-        self.send(instance_id, engine.event_raised(name, json.dumps(payload), now=self.now))
+        self.send(instance_id, engine.event_raised(name, json.dumps(payload), timestamp=self.now))
 
     # ----- the engine's callbacks ----------------------------------------------------------------------------
-    def invoke(self, body: str) -> engine.InvocationResult:
+    def invoke(self, name: str, body: str) -> engine.InvocationResult:
         self.invocations += 1
-        name = json.loads(body)["history"][1]["Name"]
         orchestrator = self.orchestrators[name.lower()]
         try:
             # Exactly like the worker: keyword = the trigger's parameter name, value = OrchestrationContext.
@@ -172,7 +171,7 @@ class InMemoryHost:
                 name=stored.name,
                 instance_id=stored.instance_id,
                 execution_id=outcome.execution_id,
-                task_schedule_id=child.task_id,
+                task_scheduled_id=child.task_id,
             )
             self.instances[child.instance_id] = StoredInstance(
                 child.instance_id, child.name, child_execution, input_text=child.input_text, parent=parent
@@ -185,12 +184,11 @@ class InMemoryHost:
                     execution_id=child_execution,
                     input_text=child.input_text,
                     parent=parent,
-                    now=self.now,
+                    timestamp=self.now,
                 ),
             )
         if outcome.parent_notification is not None:
-            assert outcome.parent_instance_id is not None
-            self.send(outcome.parent_instance_id, outcome.parent_notification)
+            self.send(outcome.parent_notification.instance_id, outcome.parent_notification.event)
 
     # ----- work ----------------------------------------------------------------------------------------------
     def run_activity(self, instance_id: str, request: engine.ActivityRequest) -> None:
@@ -207,12 +205,12 @@ class InMemoryHost:
             )
             return
         result = None if value is None else compact_json(value)
-        self.send(instance_id, engine.activity_completed(request.task_id, result, now=self.now))
+        self.send(instance_id, engine.activity_completed(request.task_id, result, timestamp=self.now))
 
     def fire_timer(self, timer: PendingTimer) -> None:
         self.pending_timers.remove(timer)
         self.now = max(self.now, timer.fire_at)
-        self.send(timer.instance_id, engine.timer_fired(timer.timer_id, timer.fire_at, now=self.now))
+        self.send(timer.instance_id, engine.timer_fired(timer.timer_id, timer.fire_at, timestamp=self.now))
 
     def run_until_idle(self, *, max_steps: int = 500) -> None:
         """Episodes first, then all pending activities, then the earliest timer; until nothing is left."""

@@ -191,7 +191,7 @@ def test_losing_activity_of_task_any_keeps_the_instance_running_until_it_complet
 
 def test_context_json_has_the_keys_the_extension_sends() -> None:
     started = execution_started(
-        name="chain", instance_id="i1", execution_id="e1", input_text='"{\\"a\\": 1}"', now=T0
+        name="chain", instance_id="i1", execution_id="e1", input_text='"{\\"a\\": 1}"', timestamp=T0
     )
     body = json.loads(
         build_context_json(

@@ -250,7 +250,7 @@ def test_entities_are_reported_as_unsupported() -> None:
 def test_a_reply_that_is_not_orchestrator_state_fails_clearly() -> None:
     host = InMemoryHost(app)
     host.start("steps")
-    host.invoke = lambda body: parse_invocation(json.dumps({"isDone": "yes", "actions": []}))  # type: ignore[method-assign]
+    host.invoke = lambda name, body: parse_invocation(json.dumps({"isDone": "yes", "actions": []}))  # type: ignore[method-assign]
     outcome = host.run_episode("inst")
     assert outcome.runtime_status is RuntimeStatus.Failed
     assert outcome.output == (
@@ -293,10 +293,10 @@ def test_failure_inside_child_is_delivered_to_the_parent_as_sub_orchestration_fa
     host.run_episode("kid")
     host.run_activity("kid", host.pending_activities[0][1])
     outcome = host.run_episode("kid")
-    assert outcome.parent_instance_id == "p1"
-    assert outcome.parent_execution_id == "pe"
-    note = outcome.parent_notification
-    assert note is not None
+    notification = outcome.parent_notification
+    assert notification is not None
+    assert (notification.instance_id, notification.execution_id) == ("p1", "pe")
+    note = notification.event
     assert note.event_type is EventType.SubOrchestrationInstanceFailed
     assert note.get("TaskScheduledId") == 4
     assert note.get("Reason") == "Orchestrator function 'boom' failed: kaboom"

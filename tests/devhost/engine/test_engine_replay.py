@@ -29,14 +29,16 @@ def _run(
         instance=EpisodeInput(instance_id="i", name="scripted", execution_id="e", history=history),
         messages=messages,
         now=now,
-        invoke=lambda body: InvocationResult(state, None),
+        invoke=lambda name, body: InvocationResult(state, None),
         function_exists=lambda kind, name: True,
         new_execution_id=lambda: "e2",
     )
 
 
 def _start() -> HistoryEvent:
-    return execution_started(name="scripted", instance_id="i", execution_id="e", input_text=None, now=NOW)
+    return execution_started(
+        name="scripted", instance_id="i", execution_id="e", input_text=None, timestamp=NOW
+    )
 
 
 def test_external_event_names_match_case_insensitively_like_dotnet() -> None:
