@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import azure.durable_functions as df
+from azure import durable_functions as df
 
 from durable_assistant import turn
 from durable_assistant.turn import ActivityNames, get_services
@@ -14,43 +14,35 @@ from durable_assistant.turn import ActivityNames, get_services
 bp = df.Blueprint()
 
 
-@bp.function_name(ActivityNames.CHECK_TURN)
-@bp.activity_trigger(input_name="payload")
 def check_turn(payload: dict[str, Any]) -> bool:
     return turn.check_turn(get_services(), turn.TurnRef.from_json(payload))
 
 
-@bp.function_name(ActivityNames.CREATE_RUN)
-@bp.activity_trigger(input_name="payload")
 async def create_run(payload: dict[str, Any]) -> dict[str, Any]:
     return (await turn.create_run(get_services(), turn.CreateRunInput.from_json(payload))).to_json()
 
 
-@bp.function_name(ActivityNames.WATCH_RUN)
-@bp.activity_trigger(input_name="payload")
 async def watch_run(payload: dict[str, Any]) -> dict[str, Any]:
     return (await turn.watch_run(get_services(), turn.WatchRunInput.from_json(payload))).to_json()
 
 
-@bp.function_name(ActivityNames.RUN_TOOL)
-@bp.activity_trigger(input_name="payload")
 def run_tool(payload: dict[str, Any]) -> dict[str, Any]:
     return turn.run_tool(get_services(), turn.RunToolInput.from_json(payload)).to_json()
 
 
-@bp.function_name(ActivityNames.SUBMIT_OUTPUTS)
-@bp.activity_trigger(input_name="payload")
 async def submit_outputs(payload: dict[str, Any]) -> dict[str, Any]:
     return (await turn.submit_outputs(get_services(), turn.SubmitOutputsInput.from_json(payload))).to_json()
 
 
-@bp.function_name(ActivityNames.CANCEL_RUN)
-@bp.activity_trigger(input_name="payload")
 async def cancel_run(payload: dict[str, Any]) -> dict[str, Any]:
     return (await turn.cancel_run(get_services(), turn.CancelRunInput.from_json(payload))).to_json()
 
 
-@bp.function_name(ActivityNames.CHECKPOINT)
-@bp.activity_trigger(input_name="payload")
 def checkpoint(payload: dict[str, Any]) -> dict[str, Any]:
     return turn.checkpoint(get_services(), turn.CheckpointInput.from_json(payload)).to_json()
+
+
+# Registered by call (not decorator syntax) so mypy keeps the functions typed; names must equal ActivityNames.
+for _activity in (check_turn, create_run, watch_run, run_tool, submit_outputs, cancel_run, checkpoint):
+    assert _activity.__name__ in vars(ActivityNames).values(), _activity.__name__
+    bp.activity_trigger(input_name="payload")(_activity)

@@ -1,0 +1,27 @@
+"""HTTP API logic (validation, bodies, OpenAPI) free of Functions types."""
+
+from durable_assistant.api._http import (
+    AcceptedMessage,
+    ApiError,
+    ApiResponse,
+    accept_message,
+    create_conversation,
+    get_conversation,
+    list_tools,
+    parse_json_object,
+    run_tool_directly,
+)
+from durable_assistant.api._openapi import openapi_document
+
+__all__ = [
+    "AcceptedMessage",
+    "ApiError",
+    "ApiResponse",
+    "accept_message",
+    "create_conversation",
+    "get_conversation",
+    "list_tools",
+    "openapi_document",
+    "parse_json_object",
+    "run_tool_directly",
+]

@@ -1,0 +1,124 @@
+"""HTTP API logic without any Functions types: request validation, JSON bodies, error shapes. The thin
+route functions in function_app.py translate to and from azure.functions objects."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from durable_assistant.store import MessageRecord, UnknownConversationError, valid_message_id
+from durable_assistant.tools import ToolContext
+from durable_assistant.turn import Services, TurnInput
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def text(self) -> str:
+        return json.dumps(self.body, ensure_ascii=False)
+
+
+class ApiError(Exception):
+    """Becomes a 4xx JSON response ``{"error": {"code", "message", ...}}``."""
+
+    def __init__(self, status: int, code: str, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.status, self.code, self.details = status, code, details
+
+    def response(self) -> ApiResponse:
+        return ApiResponse(self.status, {"error": {"code": self.code, "message": str(self), **self.details}})
+
+
+def parse_json_object(body: bytes, *, allow_empty: bool = False) -> dict[str, Any]:
+    if not body.strip():
+        if allow_empty:
+            return {}
+        raise ApiError(400, "invalid_json", "request body must be a JSON object")
+    try:
+        value = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "invalid_json", f"request body is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ApiError(400, "invalid_json", "request body must be a JSON object")
+    return value
+
+
+@dataclass(frozen=True)
+class AcceptedMessage:
+    record: MessageRecord
+    turn_input: TurnInput
+
+
+def create_conversation(services: Services) -> ApiResponse:
+    conv = services.conversations.create()
+    return ApiResponse(201, {"conversationId": conv.conversation_id, "createdAt": conv.created_at,
+                             "messagesUrl": f"/api/conversations/{conv.conversation_id}/messages"})
+
+
+def accept_message(services: Services, conversation_id: str, body: bytes) -> AcceptedMessage:
+    """Validate and record a user message (idempotent on messageId). Raises ApiError for bad input."""
+    data = parse_json_object(body)
+    content = data.get("content")
+    if content is None:
+        raise ApiError(400, "missing_content", "'content' is required")
+    if not isinstance(content, str):
+        raise ApiError(400, "invalid_content", "'content' must be a string")
+    if not content.strip():
+        raise ApiError(400, "empty_content", "'content' must not be empty")
+    limit = services.settings.max_message_chars
+    if len(content) > limit:
+        raise ApiError(413, "content_too_long", f"'content' has {len(content)} characters; the limit is {limit}",
+                       limit=limit)
+    message_id = data.get("messageId")
+    if message_id is None:
+        message_id = uuid.uuid4().hex
+    elif not isinstance(message_id, str) or not valid_message_id(message_id):
+        raise ApiError(400, "invalid_message_id",
+                       "'messageId' must be 1-128 characters of letters, digits and . _ : @ -")
+    try:
+        record = services.conversations.accept_message(conversation_id, message_id, content)
+    except UnknownConversationError:
+        raise ApiError(404, "unknown_conversation", f"conversation {conversation_id!r} does not exist") from None
+    if not record.created and record.content != content:
+        raise ApiError(409, "message_id_reused",
+                       f"messageId {message_id!r} was already used for a different message in this conversation")
+    turn_input = TurnInput(conversation_id=conversation_id, turn=record.seq, message_id=message_id,
+                           deadline_seconds=services.settings.turn_deadline_seconds,
+                           poll_window_max_seconds=services.settings.poll_window_max_seconds)
+    return AcceptedMessage(record, turn_input)
+
+
+def get_conversation(services: Services, conversation_id: str) -> ApiResponse:
+    try:
+        conv = services.conversations.get(conversation_id)
+    except UnknownConversationError:
+        raise ApiError(404, "unknown_conversation", f"conversation {conversation_id!r} does not exist") from None
+    turns = services.turns.transcript(conversation_id)
+    return ApiResponse(200, {"conversationId": conv.conversation_id, "createdAt": conv.created_at,
+                             "turnsAccepted": conv.next_seq - 1, "turnsFinished": conv.completed_seq,
+                             "turns": turns})
+
+
+def list_tools(services: Services) -> ApiResponse:
+    return ApiResponse(200, {"tools": [{"name": s.name, "description": s.description, "parameters": s.parameters}
+                                       for s in services.tools.specs()]})
+
+
+def run_tool_directly(services: Services, name: str, body: bytes) -> ApiResponse:
+    tool = services.tools.get(name)
+    if tool is None:
+        raise ApiError(404, "unknown_tool", f"tool {name!r} does not exist", tools=services.tools.names())
+    args = parse_json_object(body, allow_empty=True)
+    problem = services.tools.validation_error(name, args)
+    if problem is not None:
+        raise ApiError(400, "invalid_arguments", problem, schema=tool.spec.parameters)
+    result = services.tools.run(name, args, ToolContext(storage=services.storage,
+                                                        call_key=f"direct:{uuid.uuid4().hex}"))
+    body_out = json.loads(result.output) if result.output.startswith("{") and result.output.endswith("}") \
+        else {"success": result.ok, "output": result.output}
+    return ApiResponse(200 if result.ok else 422, body_out)

@@ -1,0 +1,85 @@
+"""The OpenAPI 3.1 document served at GET /api/openapi.json (tool argument schemas included)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from durable_assistant.tools import ToolSpec
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _err(description: str) -> dict[str, Any]:
+    return _json(_ERROR, description)
+
+
+def openapi_document(tools: list[ToolSpec], max_message_chars: int) -> dict[str, Any]:
+    conv_id = {"name": "conversationId", "in": "path", "required": True, "schema": {"type": "string",
+                                                                                  "pattern": "^[A-Za-z0-9_-]{1,64}$"}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Durable Assistant", "version": "1.0.0",
+                 "description": "AI assistant turns run as Durable Functions orchestrations. Every route except "
+                                "this document needs a function key (?code= or x-functions-key)."},
+        "servers": [{"url": "/api"}],
+        "components": {
+            "securitySchemes": {"functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+                    "type": "object", "required": ["code", "message"],
+                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+                "MessageRequest": {"type": "object", "required": ["content"], "properties": {
+                    "content": {"type": "string", "minLength": 1, "maxLength": max_message_chars},
+                    "messageId": {"type": "string", "pattern": "^[A-Za-z0-9._:@-]{1,128}$",
+                                  "description": "Client-chosen id; retrying a POST with the same id returns the "
+                                                 "same orchestration instance and never runs the turn twice."}}},
+                "CheckStatus": {"type": "object", "properties": {
+                    k: {"type": "string"} for k in ("id", "statusQueryGetUri", "sendEventPostUri",
+                                                    "terminatePostUri", "purgeHistoryDeleteUri", "rewindPostUri",
+                                                    "restartPostUri", "suspendPostUri", "resumePostUri",
+                                                    "conversationId", "messageId")} | {"turn": {"type": "integer"}}},
+                **{f"tool_{t.name}": t.parameters for t in tools},
+            },
+        },
+        "security": [{"functionKey": []}],
+        "paths": {
+            "/conversations": {"post": {"summary": "Create a conversation", "responses": {
+                "201": _json({"type": "object", "properties": {"conversationId": {"type": "string"}}}, "Created")}}},
+            "/conversations/{conversationId}": {"get": {
+                "summary": "Conversation transcript (turn records from Blob Storage)", "parameters": [conv_id],
+                "responses": {"200": _json({"type": "object"}, "Transcript"),
+                              "404": _err("Unknown conversation")}}},
+            "/conversations/{conversationId}/messages": {"post": {
+                "summary": "Send a message: starts (or finds) the turn's orchestration",
+                "parameters": [conv_id],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/MessageRequest"}}}},
+                "responses": {
+                    "202": {"description": "Accepted; poll statusQueryGetUri (customStatus.phase shows progress, "
+                                           "output.answer holds the reply)",
+                            "headers": {"Location": {"schema": {"type": "string"}}},
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CheckStatus"}}}},
+                    "400": _err("Invalid JSON, missing/empty content or bad messageId"),
+                    "404": _err("Unknown conversation"),
+                    "409": _err("messageId reused for different content"),
+                    "413": _err(f"content longer than {max_message_chars} characters")}}},
+            "/tools": {"get": {"summary": "List tools with their JSON schemas",
+                               "responses": {"200": _json({"type": "object"}, "Tools")}}},
+            "/tools/{name}": {"post": {
+                "summary": "Run one tool directly with JSON arguments",
+                "parameters": [{"name": "name", "in": "path", "required": True,
+                                "schema": {"enum": [t.name for t in tools]}}],
+                "requestBody": {"content": {"application/json": {"schema": {"oneOf": [
+                    {"$ref": f"#/components/schemas/tool_{t.name}"} for t in tools]}}}},
+                "responses": {"200": _json({"type": "object"}, "Tool output {success, data}"),
+                              "400": _err("Arguments do not match the tool's schema (error.schema has it)"),
+                              "404": _err("Unknown tool"),
+                              "422": _json({"type": "object"}, "The tool reported an error {success: false}")}}},
+            "/openapi.json": {"get": {"summary": "This document", "security": [],
+                                      "responses": {"200": _json({"type": "object"}, "OpenAPI document")}}},
+        },
+    }

@@ -1,0 +1,126 @@
+"""Composition root of the Durable Assistant function app (Python v2 programming model).
+
+Registers the turn orchestration and its activities (blueprints) and the HTTP API under /api. Route
+functions are thin: validation and bodies live in durable_assistant.api, turn logic in the orchestration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from typing import Any
+
+import azure.functions as func
+from azure import durable_functions as df
+
+from activities.turn_activities import bp as activities_bp
+from durable_assistant import api
+from durable_assistant.config import ConfigError
+from durable_assistant.turn import TURN_ORCHESTRATION, Services, get_services
+from orchestrations.turn_orchestration import bp as turn_bp
+
+log = logging.getLogger("durable_assistant")
+
+app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
+app.register_functions(turn_bp)
+app.register_functions(activities_bp)
+
+_storage_ready = threading.Event()
+
+
+def _services() -> Services:
+    services = get_services()
+    if not _storage_ready.is_set():
+        services.ensure_storage()  # idempotent; once per process
+        _storage_ready.set()
+    return services
+
+
+def _respond(result: api.ApiResponse) -> func.HttpResponse:
+    return func.HttpResponse(result.text(), status_code=result.status, headers=result.headers,
+                             mimetype="application/json", charset="utf-8")
+
+
+def _server_error(exc: Exception) -> func.HttpResponse:
+    if isinstance(exc, ConfigError):
+        return _respond(api.ApiResponse(500, {"error": {"code": "configuration", "message": str(exc)}}))
+    log.exception("request failed")
+    return _respond(api.ApiResponse(500, {"error": {"code": "internal", "message": type(exc).__name__}}))
+
+
+def create_conversation(req: func.HttpRequest) -> func.HttpResponse:
+    try:
+        return _respond(api.create_conversation(_services()))
+    except Exception as exc:
+        return _server_error(exc)
+
+
+def get_conversation(req: func.HttpRequest) -> func.HttpResponse:
+    try:
+        return _respond(api.get_conversation(_services(), req.route_params.get("conversationId", "")))
+    except api.ApiError as exc:
+        return _respond(exc.response())
+    except Exception as exc:
+        return _server_error(exc)
+
+
+async def post_message(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    conversation_id = req.route_params.get("conversationId", "")
+    try:
+        services = await asyncio.to_thread(_services)
+        accepted = await asyncio.to_thread(api.accept_message, services, conversation_id, req.get_body())
+    except api.ApiError as exc:
+        return _respond(exc.response())
+    except Exception as exc:
+        return _server_error(exc)
+    record = accepted.record
+    instance_id = record.instance_id
+    # Start the turn unless it already exists: a retried POST (same messageId) finds the same instance.
+    # A retry also repairs a crash between recording the message and starting its orchestration.
+    status = None if record.created else await client.get_status(instance_id)
+    if status is None or not status.runtime_status:
+        try:
+            await client.start_new(TURN_ORCHESTRATION, instance_id, accepted.turn_input.to_json())
+        except Exception:
+            # A concurrent retry of the same message started it first; anything else shows up here.
+            existing = await client.get_status(instance_id)
+            if not existing or not existing.runtime_status:
+                raise
+    response = client.create_check_status_response(req, instance_id)
+    body = json.loads(response.get_body())
+    body.update({"conversationId": conversation_id, "turn": record.seq, "messageId": record.message_id})
+    headers = {k: v for k, v in response.headers.items() if k.lower() in ("location", "retry-after")}
+    return _respond(api.ApiResponse(202, body, headers))
+
+
+def list_tools(req: func.HttpRequest) -> func.HttpResponse:
+    return _respond(api.list_tools(get_services()))
+
+
+def run_tool(req: func.HttpRequest) -> func.HttpResponse:
+    try:
+        return _respond(api.run_tool_directly(_services(), req.route_params.get("name", ""), req.get_body()))
+    except api.ApiError as exc:
+        return _respond(exc.response())
+    except Exception as exc:
+        return _server_error(exc)
+
+
+def openapi(req: func.HttpRequest) -> func.HttpResponse:
+    services = get_services()
+    doc: dict[str, Any] = api.openapi_document(services.tools.specs(), services.settings.max_message_chars)
+    return _respond(api.ApiResponse(200, doc))
+
+
+# Registered by call so mypy keeps the handlers typed (the decorators are untyped).
+app.route(route="conversations", methods=["POST"])(app.function_name("create_conversation")(create_conversation))
+app.route(route="conversations/{conversationId}", methods=["GET"])(
+    app.function_name("get_conversation")(get_conversation))
+app.route(route="conversations/{conversationId}/messages", methods=["POST"])(
+    app.durable_client_input(client_name="client")(app.function_name("post_message")(post_message)))
+app.route(route="tools", methods=["GET"])(app.function_name("list_tools")(list_tools))
+app.route(route="tools/{name}", methods=["POST"])(app.function_name("run_tool_http")(run_tool))
+app.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)(
+    app.function_name("openapi")(openapi))
