@@ -317,9 +317,8 @@ def test_purge_by_id_and_by_filter() -> None:
 
 def test_entities_are_reported_unsupported() -> None:
     async def scenario() -> None:
-        async with running_host() as host:
-            async with host.session.get(f"{BASE}/entities/counter/k") as response:
-                assert response.status == 501
-                assert "not supported" in json.dumps(await response.json())
+        async with running_host() as host, host.session.get(f"{BASE}/entities/counter/k") as response:
+            assert response.status == 501
+            assert "not supported" in json.dumps(await response.json())
 
     asyncio.run(scenario())
