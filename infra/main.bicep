@@ -1,0 +1,461 @@
+// Durable Assistant on Azure: one `azd up` creates a resource group with the Function App (Flex Consumption),
+// its storage account (host, task hub, app data), Application Insights, an Azure OpenAI (Foundry) model
+// deployment and, only when needed, a Key Vault and a Durable Task Scheduler. No shared key, API key or
+// instrumentation key is used anywhere: every connection is Entra ID with a managed identity.
+targetScope = 'subscription'
+
+// --- azd ----------------------------------------------------------------------------------------------------
+@minLength(1)
+@maxLength(64)
+@description('azd environment name; names the resource group and seeds the unique suffix of every resource.')
+param environmentName string
+
+@minLength(1)
+@description('Region of every resource (pick one that offers Flex Consumption and the model below).')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+@description('Object id of the deploying user or service principal (azd sets AZURE_PRINCIPAL_ID); empty skips the developer role assignments.')
+param principalId string = ''
+
+@description('Kind of principalId: User for a developer, ServicePrincipal for a CI identity.')
+@allowed([
+  'User'
+  'ServicePrincipal'
+  'Group'
+])
+param principalType string = 'User'
+
+@description('Resource group name; empty means rg-<environmentName>.')
+param resourceGroupName string = ''
+
+// --- Function App scale --------------------------------------------------------------------------------------
+@description('Memory per instance in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Maximum instances the app scales out to (40-1000).')
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 100
+
+@description('Always-ready instances for HTTP triggers (0 = scale to zero).')
+@minValue(0)
+param alwaysReadyHttpInstanceCount int = 0
+
+@description('Always-ready instances for Durable Functions triggers (0 = scale to zero).')
+@minValue(0)
+param alwaysReadyDurableInstanceCount int = 0
+
+// --- storage and durable backend -----------------------------------------------------------------------------
+@description('Storage replication (see modules/storage.bicep).')
+param storageSkuName string = 'Standard_LRS'
+
+@description('Tables the app uses (it also creates them on first use).')
+param storageTableNames array = [
+  'Conversations'
+  'Customers'
+  'Metrics'
+  'Lamps'
+  'Weather'
+  'ToolCalls'
+]
+
+@description('Blob containers the app uses.')
+param storageContainerNames array = [
+  'conversations'
+]
+
+@description('AzureStorage (default; Durable Functions Monitor reads it) or DurableTaskScheduler (managed backend with its own dashboard).')
+@allowed([
+  'AzureStorage'
+  'DurableTaskScheduler'
+])
+param durableBackend string = 'AzureStorage'
+
+@description('Task hub name (TASKHUB_NAME): letters and digits, starting with a letter, 3-45 characters, so it is valid for both backends.')
+@minLength(3)
+@maxLength(45)
+param taskHubName string = 'DurableAssistant'
+
+@description('Durable Task Scheduler SKU when durableBackend is DurableTaskScheduler.')
+@allowed([
+  'Consumption'
+  'Dedicated'
+])
+param durableTaskSchedulerSku string = 'Consumption'
+
+// --- model ---------------------------------------------------------------------------------------------------
+@description('Region of the Azure OpenAI account; empty means `location`.')
+param openAiLocation string = ''
+
+@description('Model deployment name (ASSISTANT_MODEL).')
+param modelDeploymentName string = 'gpt-5-mini'
+
+@description('Model name.')
+param modelName string = 'gpt-5-mini'
+
+@description('Model version.')
+param modelVersion string = '2025-08-07'
+
+@description('Deployment SKU: GlobalStandard, DataZoneStandard, Standard or ProvisionedManaged.')
+param modelSkuName string = 'GlobalStandard'
+
+@description('Deployment capacity in thousands of tokens per minute.')
+@minValue(1)
+param modelCapacity int = 50
+
+// --- assistant -----------------------------------------------------------------------------------------------
+@description('ASSISTANT_PROVIDER: responses (default), threads (Foundry Agent Service classic, needs assistantAgentId and a project endpoint as providerBaseUrl) or chat.')
+@allowed([
+  'responses'
+  'threads'
+  'chat'
+])
+param assistantProvider string = 'responses'
+
+@description('Use another OpenAI-compatible provider instead of the Azure OpenAI account: its base URL. Empty deploys and uses Azure OpenAI.')
+param providerBaseUrl string = ''
+
+@description('Model name at that provider (ASSISTANT_MODEL when providerBaseUrl is set).')
+param providerModel string = ''
+
+@secure()
+@description('API key of that provider. When given it goes to Key Vault and ASSISTANT_AUTH becomes key; when empty the app uses Entra ID.')
+param providerApiKey string = ''
+
+@description('ASSISTANT_ENTRA_SCOPE: token scope for Entra ID auth (https://ai.azure.com/.default for a Foundry project endpoint).')
+param assistantEntraScope string = 'https://cognitiveservices.azure.com/.default'
+
+@description('ASSISTANT_AGENT_ID for the threads provider; empty omits the setting.')
+param assistantAgentId string = ''
+
+@description('ASSISTANT_INSTRUCTIONS; empty keeps the app default.')
+param assistantInstructions string = ''
+
+@description('ASSISTANT_TURN_DEADLINE_SECONDS.')
+param turnDeadlineSeconds string = '300'
+
+@description('ASSISTANT_MAX_MESSAGE_CHARS.')
+param maxMessageChars string = '8000'
+
+@description('ASSISTANT_MAX_TOOL_OUTPUT_CHARS.')
+param maxToolOutputChars string = '16000'
+
+@description('ASSISTANT_POLL_INTERVAL_SECONDS.')
+param pollIntervalSeconds string = '0.25'
+
+@description('ASSISTANT_POLL_WINDOW_MAX_SECONDS.')
+param pollWindowMaxSeconds string = '20'
+
+// --- names ---------------------------------------------------------------------------------------------------
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+}
+var useAzureOpenAi = empty(providerBaseUrl)
+var useProviderKey = !empty(providerApiKey)
+var useScheduler = durableBackend == 'DurableTaskScheduler'
+var hasDeveloper = !empty(principalId)
+
+// Built-in role definition ids (the same in every tenant).
+var roles = {
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  cognitiveServicesOpenAiUser: '5e0bd9bd-7b93-4f28-af87-19fc36ad61bd'
+  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+  durableTaskDataContributor: '0ad04412-c4d5-4796-b79c-f76d14c8d402'
+}
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: empty(resourceGroupName) ? 'rg-${environmentName}' : resourceGroupName
+  location: location
+  tags: tags
+}
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: 'id-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    logAnalyticsName: 'log-${resourceToken}'
+    applicationInsightsName: 'appi-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: 'st${resourceToken}'
+    location: location
+    tags: tags
+    skuName: storageSkuName
+    deploymentContainerName: 'app-package'
+    containerNames: storageContainerNames
+    tableNames: storageTableNames
+  }
+}
+
+module openAi 'modules/openai.bicep' = if (useAzureOpenAi) {
+  name: 'openai'
+  scope: rg
+  params: {
+    name: 'aoai-${resourceToken}'
+    location: empty(openAiLocation) ? location : openAiLocation
+    tags: tags
+    deploymentName: modelDeploymentName
+    modelName: modelName
+    modelVersion: modelVersion
+    skuName: modelSkuName
+    capacity: modelCapacity
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = if (useProviderKey) {
+  name: 'keyvault'
+  scope: rg
+  params: {
+    name: 'kv-${resourceToken}'
+    location: location
+    tags: tags
+    providerApiKey: providerApiKey
+  }
+}
+
+module scheduler 'modules/durable-task-scheduler.bicep' = if (useScheduler) {
+  name: 'durable-task-scheduler'
+  scope: rg
+  params: {
+    name: 'dts-${resourceToken}'
+    location: location
+    tags: tags
+    taskHubName: taskHubName
+    skuName: durableTaskSchedulerSku
+  }
+}
+
+// --- who may do what ----------------------------------------------------------------------------------------
+var appPrincipal = identity.outputs.principalId
+
+var appStorageRoles = [
+  {
+    // Flex deployment package download and the Functions host/task hub blobs (leases need owner-level rights).
+    principalId: appPrincipal
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: roles.storageBlobDataOwner
+  }
+  {
+    principalId: appPrincipal
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: roles.storageQueueDataContributor
+  }
+  {
+    principalId: appPrincipal
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: roles.storageTableDataContributor
+  }
+]
+
+// The developer reads the task hub in Durable Functions Monitor / Storage Explorer with their own Entra login
+// (shared keys are disabled), and runs tools or benchmarks against the deployed account.
+var developerStorageRoles = [
+  {
+    principalId: principalId
+    principalType: principalType
+    roleDefinitionId: roles.storageBlobDataContributor
+  }
+  {
+    principalId: principalId
+    principalType: principalType
+    roleDefinitionId: roles.storageQueueDataContributor
+  }
+  {
+    principalId: principalId
+    principalType: principalType
+    roleDefinitionId: roles.storageTableDataContributor
+  }
+]
+
+var appOpenAiRoles = [
+  {
+    principalId: appPrincipal
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: roles.cognitiveServicesOpenAiUser
+  }
+]
+
+// Lets a developer point a local run (devhost) at the deployed model with `ASSISTANT_AUTH=entra`.
+var developerOpenAiRoles = [
+  {
+    principalId: principalId
+    principalType: principalType
+    roleDefinitionId: roles.cognitiveServicesOpenAiUser
+  }
+]
+
+var appKeyVaultRoles = [
+  {
+    principalId: appPrincipal
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: roles.keyVaultSecretsUser
+  }
+]
+
+var appMonitoringRoles = [
+  {
+    // Entra-authenticated telemetry ingestion (local auth is disabled on the component).
+    principalId: appPrincipal
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: roles.monitoringMetricsPublisher
+  }
+]
+
+var appSchedulerRoles = [
+  {
+    principalId: appPrincipal
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: roles.durableTaskDataContributor
+  }
+]
+
+// The scheduler's dashboard shows orchestration history to this role.
+var developerSchedulerRoles = [
+  {
+    principalId: principalId
+    principalType: principalType
+    roleDefinitionId: roles.durableTaskDataContributor
+  }
+]
+
+module storageRoles 'modules/roles/storage.bicep' = {
+  name: 'storage-roles'
+  scope: rg
+  params: {
+    resourceName: storage.outputs.name
+    assignments: concat(appStorageRoles, hasDeveloper ? developerStorageRoles : [])
+  }
+}
+
+module openAiRoles 'modules/roles/openai.bicep' = if (useAzureOpenAi) {
+  name: 'openai-roles'
+  scope: rg
+  params: {
+    resourceName: useAzureOpenAi ? openAi.outputs.name : ''
+    assignments: concat(appOpenAiRoles, hasDeveloper ? developerOpenAiRoles : [])
+  }
+}
+
+module keyVaultRoles 'modules/roles/keyvault.bicep' = if (useProviderKey) {
+  name: 'keyvault-roles'
+  scope: rg
+  params: {
+    resourceName: useProviderKey ? keyVault.outputs.name : ''
+    assignments: appKeyVaultRoles
+  }
+}
+
+module monitoringRoles 'modules/roles/monitoring.bicep' = {
+  name: 'monitoring-roles'
+  scope: rg
+  params: {
+    resourceName: monitoring.outputs.applicationInsightsName
+    assignments: appMonitoringRoles
+  }
+}
+
+module schedulerRoles 'modules/roles/scheduler.bicep' = if (useScheduler) {
+  name: 'scheduler-roles'
+  scope: rg
+  params: {
+    resourceName: useScheduler ? scheduler.outputs.name : ''
+    assignments: concat(appSchedulerRoles, hasDeveloper ? developerSchedulerRoles : [])
+  }
+}
+
+// --- the app ------------------------------------------------------------------------------------------------
+module functionApp 'modules/function-app.bicep' = {
+  name: 'function-app'
+  scope: rg
+  // Roles first: the host's first start already reaches storage, the model, Key Vault and telemetry.
+  dependsOn: [
+    storageRoles
+    openAiRoles
+    keyVaultRoles
+    monitoringRoles
+    schedulerRoles
+  ]
+  params: {
+    name: 'func-${resourceToken}'
+    planName: 'plan-${resourceToken}'
+    location: location
+    tags: tags
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    storageBlobEndpoint: storage.outputs.blobEndpoint
+    storageQueueEndpoint: storage.outputs.queueEndpoint
+    storageTableEndpoint: storage.outputs.tableEndpoint
+    deploymentContainerUrl: storage.outputs.deploymentContainerUrl
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+    alwaysReadyHttpInstanceCount: alwaysReadyHttpInstanceCount
+    alwaysReadyDurableInstanceCount: alwaysReadyDurableInstanceCount
+    taskHubName: taskHubName
+    durableTaskSchedulerEndpoint: useScheduler ? scheduler.outputs.endpoint : ''
+    applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
+    assistantProvider: assistantProvider
+    assistantBaseUrl: useAzureOpenAi ? openAi.outputs.v1BaseUrl : providerBaseUrl
+    assistantModel: useAzureOpenAi ? openAi.outputs.deploymentName : providerModel
+    assistantEntraScope: assistantEntraScope
+    assistantAgentId: assistantAgentId
+    assistantInstructions: assistantInstructions
+    providerApiKeySecretUri: useProviderKey ? keyVault.outputs.providerApiKeySecretUri : ''
+    turnDeadlineSeconds: turnDeadlineSeconds
+    maxMessageChars: maxMessageChars
+    maxToolOutputChars: maxToolOutputChars
+    pollIntervalSeconds: pollIntervalSeconds
+    pollWindowMaxSeconds: pollWindowMaxSeconds
+  }
+}
+
+// --- azd outputs (become `azd env get-values`) ----------------------------------------------------------------
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output FUNCTION_APP_URL string = 'https://${functionApp.outputs.defaultHostName}'
+output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output AZURE_STORAGE_BLOB_ENDPOINT string = storage.outputs.blobEndpoint
+output AZURE_STORAGE_TABLE_ENDPOINT string = storage.outputs.tableEndpoint
+output DURABLE_BACKEND string = durableBackend
+output DURABLE_TASK_HUB_NAME string = taskHubName
+output DURABLE_TASK_SCHEDULER_ENDPOINT string = useScheduler ? scheduler.outputs.endpoint : ''
+output ASSISTANT_BASE_URL string = useAzureOpenAi ? openAi.outputs.v1BaseUrl : providerBaseUrl
+output ASSISTANT_MODEL string = useAzureOpenAi ? openAi.outputs.deploymentName : providerModel
+output AZURE_OPENAI_NAME string = useAzureOpenAi ? openAi.outputs.name : ''
+output AZURE_KEY_VAULT_NAME string = useProviderKey ? keyVault.outputs.name : ''
+output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
