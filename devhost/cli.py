@@ -118,7 +118,7 @@ async def serve(options: StartOptions, *, stop: asyncio.Event | None = None) -> 
     from devhost.runtime import DurableRuntime, RuntimeOptions
     from devhost.storage import StorageError, TaskHubStorage
 
-    console = Console(stderr=False, highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     try:
         config = load_config(options.app_dir, hub_override=options.hub)
     except ConfigError as exc:
@@ -187,9 +187,19 @@ async def serve(options: StartOptions, *, stop: asyncio.Event | None = None) -> 
         if runtime is not None:
             await runtime.stop()
         await storage.close()
+        await _close_sdk_session()
         executor.shutdown(wait=False, cancel_futures=True)
         if azurite_process is not None:
             azurite_process.stop()
+
+
+async def _close_sdk_session() -> None:
+    """The durable SDK keeps one global aiohttp session for client calls; close it with the loop (§1.6)."""
+    http_utils = sys.modules.get("azure.durable_functions.models.utils.http_utils")
+    close = getattr(http_utils, "_close_session", None)
+    if close is not None:
+        with contextlib.suppress(Exception):
+            await close()
 
 
 def _connection_resolver(storage_connection: str) -> Callable[[str], str | None]:
@@ -210,7 +220,7 @@ def _print_banner(console: Console, server: HostServer, config: HostConfig, keys
     urls = server.function_urls()
     if urls:
         console.print("\nFunctions:\n")
-        for name, methods, url in urls:
+        for name, methods, url in sorted(urls, key=lambda u: u[0].lower()):
             shown = ",".join(methods) if methods else "GET,POST,PUT,DELETE,PATCH,HEAD,OPTIONS"
             console.print(f"        {name}: [{shown}] {url}", markup=False)
         console.print()

@@ -104,7 +104,7 @@ class FunctionInvoker:
             return exc
 
     async def call_activity(self, info: FunctionInfo, input_text: str | None, *, instance_id: str) -> ActivityOutcome:
-        started = time.perf_counter()
+        """Run an activity; failures come back as an outcome, never raised. (The runtime logs the invocation.)"""
         try:
             # The extension hands the activity its input as JSON text; a missing input arrives as JSON null.
             value = ActivityTriggerConverter.decode(
@@ -114,17 +114,11 @@ class FunctionInvoker:
             encoded = ActivityTriggerConverter.encode(result, expected_type=None).value
             # .NET re-serializes the worker's JSON with Formatting.None before storing it (spec §2.10).
             compact = compact_json(json.loads(encoded))
-            outcome = ActivityOutcome(succeeded=True, result_json=None if compact == "null" else compact)
+            return ActivityOutcome(succeeded=True, result_json=None if compact == "null" else compact)
         except Exception as exc:
-            outcome = ActivityOutcome(
+            return ActivityOutcome(
                 succeeded=False, error=exception_text(exc), details="".join(traceback.format_exception(exc))
             )
-        logs.log_invocation(
-            function=info.name, kind=info.kind.value, instance_id=instance_id,
-            duration_ms=(time.perf_counter() - started) * 1000,
-            outcome="succeeded" if outcome.succeeded else "failed", error=outcome.error,
-        )
-        return outcome
 
     async def call_http(
         self, info: FunctionInfo, request: func.HttpRequest

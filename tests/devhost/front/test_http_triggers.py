@@ -121,8 +121,7 @@ def test_keys_from_settings_or_generated() -> None:
 
 def test_empty_route_prefix() -> None:
     async def scenario() -> None:
-        async with running_host(route_prefix="") as host:
-            async with host.session.get("/hello/kyoto") as response:
-                assert (await response.json())["name"] == "KYOTO"
+        async with running_host(route_prefix="") as host, host.session.get("/hello/kyoto") as response:
+            assert (await response.json())["name"] == "KYOTO"
 
     asyncio.run(scenario())
