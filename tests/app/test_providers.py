@@ -1,0 +1,157 @@
+"""The three provider adapters against a real devmodel server (scripted engine, seed scenarios), through the
+official openai SDK, with tools run on real Azurite tables."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from durable_assistant.config import Settings
+from durable_assistant.providers import (
+    PermanentProviderError,
+    Provider,
+    RunRef,
+    RunRequest,
+    RunState,
+    ToolOutput,
+    TransientProviderError,
+    create_provider,
+)
+from durable_assistant.tools import ToolContext
+from durable_assistant.turn import Services
+from tests.app.stack import DevModel, devmodel, threads_agent
+
+PROVIDERS = ["responses", "threads", "chat"]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevModel]:
+    with devmodel(Path(tmp_path_factory.mktemp("devmodel"))) as m:
+        yield m
+
+
+@pytest.fixture(scope="module")
+def agent_id(model: DevModel) -> str:
+    return threads_agent(model.base_url)
+
+
+def make_provider(services: Services, model: DevModel, kind: str, agent_id: str) -> Provider:
+    env = {"AzureWebJobsStorage": services.settings.storage.connection_string or "",
+           "ASSISTANT_PROVIDER": kind, "ASSISTANT_BASE_URL": model.base_url, "ASSISTANT_AGENT_ID": agent_id}
+    return create_provider(Settings.from_env(env), services.tools.specs(), services.chat_state)
+
+
+async def until_settled(provider: Provider, state: RunState) -> RunState:
+    for _ in range(200):
+        if state.status not in ("queued", "in_progress"):
+            return state
+        await asyncio.sleep(0.05)
+        state = await provider.poll(state.ref)
+    raise AssertionError(f"run {state.run_id} never settled")
+
+
+async def one_turn(services: Services, provider: Provider, message: str, ref: str | None) -> tuple[RunState,
+                                                                                                 list[str]]:
+    state = await until_settled(provider, await provider.create_run(RunRequest(message, ref, "conv-p")))
+    names: list[str] = []
+    while state.status == "requires_action":
+        outputs = []
+        for call in state.tool_calls:
+            names.append(call.name)
+            result = services.tools.run(call.name, call.arguments,
+                                        ToolContext(services.storage, f"p:{state.run_id}:{call.call_id}"))
+            outputs.append(ToolOutput(call.call_id, result.output))
+        state = await until_settled(provider, await provider.submit_tool_outputs(state.ref, outputs))
+    return state, names
+
+
+@pytest.mark.parametrize("kind", PROVIDERS)
+def test_weather_turn_then_a_follow_up_on_the_same_conversation(services: Services, model: DevModel, kind: str,
+                                                                agent_id: str) -> None:
+    async def scenario() -> None:
+        provider = make_provider(services, model, kind, agent_id)
+        try:
+            state, names = await one_turn(services, provider, "What is the weather in Seattle, WA?", None)
+            assert names == ["get_weather"]
+            assert state.status == "completed", state
+            assert state.final_text is not None and "74 degrees and sunny in Seattle, WA" in state.final_text
+            assert state.conversation_ref
+            follow_up, names = await one_turn(services, provider, "thanks", state.conversation_ref)
+            assert follow_up.status == "completed" and names == []
+            assert follow_up.final_text and follow_up.final_text.startswith("Hello!")
+        finally:
+            await provider.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("kind", PROVIDERS)
+def test_parallel_calls_come_back_in_call_order(services: Services, model: DevModel, kind: str,
+                                                agent_id: str) -> None:
+    async def scenario() -> None:
+        provider = make_provider(services, model, kind, agent_id)
+        try:
+            message = "Turn living room lamp and kitchen lamp on. Set both lamps to half brightness."
+            state = await until_settled(provider, await provider.create_run(RunRequest(message, None, "conv-l")))
+            assert state.status == "requires_action"
+            assert [(c.name, json.loads(c.arguments)["lamp"]) for c in state.tool_calls] == [
+                ("set_lamp", "living room"), ("set_lamp", "kitchen"),
+                ("set_lamp_brightness", "living room"), ("set_lamp_brightness", "kitchen")]
+            assert len({c.call_id for c in state.tool_calls}) == 4
+        finally:
+            await provider.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("kind", PROVIDERS)
+def test_rate_limit_is_transient_with_retry_after(services: Services, model: DevModel, kind: str,
+                                                  agent_id: str) -> None:
+    async def scenario() -> None:
+        provider = make_provider(services, model, kind, agent_id)
+        try:
+            with pytest.raises(TransientProviderError) as err:
+                state = await provider.create_run(RunRequest("hello [fault:429]", None, "conv-f"))
+                await until_settled(provider, state)
+            assert err.value.status_code == 429 and err.value.retry_after == 1.0
+        finally:
+            await provider.close()
+
+    asyncio.run(scenario())
+
+
+def test_unknown_previous_response_is_a_permanent_error(services: Services, model: DevModel,
+                                                        agent_id: str) -> None:
+    async def scenario() -> None:
+        provider = make_provider(services, model, "responses", agent_id)
+        try:
+            with pytest.raises(PermanentProviderError) as err:
+                await provider.create_run(RunRequest("hello", "resp_does_not_exist", "conv-x"))
+            assert err.value.status_code is not None and 400 <= err.value.status_code < 500
+            with pytest.raises(PermanentProviderError):
+                await provider.poll(RunRef("resp_missing"))
+        finally:
+            await provider.close()
+
+    asyncio.run(scenario())
+
+
+def test_cancel_a_never_ending_run(services: Services, model: DevModel, agent_id: str) -> None:
+    async def scenario() -> None:
+        for kind in ("responses", "threads"):
+            provider = make_provider(services, model, kind, agent_id)
+            try:
+                state = await provider.create_run(RunRequest("hello [fault:never]", None, "conv-n"))
+                await asyncio.sleep(0.3)
+                state = await provider.poll(state.ref)
+                assert state.status in ("queued", "in_progress")
+                cancelled = await provider.cancel(state.ref)
+                assert cancelled.status == "cancelled", (kind, cancelled)
+            finally:
+                await provider.close()
+
+    asyncio.run(scenario())
