@@ -136,6 +136,8 @@ class EpisodeOutcome:
     """Why the orchestration failed (same text as ``output``), for logs."""
     nondeterminism: str | None = None
     """Set (as well as ``failure``) when replay found a history row the code no longer schedules."""
+    warnings: list[str] = field(default_factory=list)
+    """Known Python SDK / DTFx divergences met in this episode (behaviour stays that of the real host)."""
     continued_as_new: int = 0
     """How many times the instance continued as new during this episode."""
     invocations: int = 0
@@ -478,6 +480,7 @@ class _Episode:
         outcome = self._settle(history, first_new_index, identity, step, dropped)
         outcome.continued_as_new = continued
         outcome.invocations = self.invocations
+        outcome.warnings = step.warnings
         return outcome
 
     def _replay_once(self, history: list[HistoryEvent], identity: _Identity) -> _Step:
@@ -519,7 +522,7 @@ class _Episode:
             text = str(exc)
             return _Step(sequence=replay.sequence, failure=text, nondeterminism=text)
 
-        step = _Step(sequence=replay.sequence)
+        step = _Step(sequence=replay.sequence, warnings=replay.divergence_warnings())
         for decision in replay.new_decisions():
             step.record(decision, history, self.now)
 
@@ -589,6 +592,7 @@ class _Step:
     """The result of one invocation + replay of one execution."""
 
     sequence: int
+    warnings: list[str] = field(default_factory=list)
     failure: str | None = None
     failure_details: str | None = None
     nondeterminism: str | None = None

@@ -77,3 +77,12 @@ def describe_sub_orchestration(task_id: int, name: str, instance_id: str | None)
         f"a sub-orchestration task with sequence ID {task_id} and name '{name}' (version '', "
         f"instance ID '{instance_id}')"
     )
+
+
+def task_all_fails_fast(later_actions: int) -> str:
+    return (
+        f"task_all failed fast in the Python SDK and the orchestrator moved on to {later_actions} more action(s), "
+        "but DTFx (like the real Durable Functions host) waits for every task_all child before scheduling them. "
+        "If a remaining child fails and retries meanwhile, DTFx and the SDK assign different task ids and the "
+        "orchestrator receives wrong results (spec 2.5). Let such children return errors as values instead."
+    )

@@ -109,6 +109,9 @@ class ShadowReplay:
     continue_as_new: ContinueAsNew | None = None
     carryover_events: list[HistoryEvent] = field(default_factory=list)
     _shim: Future | None = None
+    _shim_position: int = 0  # index of the top-level action the shim is awaiting
+    _shim_awaiting: Future | None = None
+    _when_all_children: dict[int, list[Future]] = field(default_factory=dict)
     _waiters: dict[str, deque[Future]] = field(default_factory=dict)
     _buffered_events: dict[str, deque[HistoryEvent]] = field(default_factory=dict)
 
@@ -120,6 +123,17 @@ class ShadowReplay:
     @property
     def has_open_tasks(self) -> bool:
         return any(decision.is_open for decision in self.decisions.values())
+
+    def divergence_warnings(self) -> list[str]:
+        """Situations where the Python SDK and DTFx are known to part ways (reported, not corrected)."""
+        awaiting = self._shim_awaiting
+        if self.shim_finished or awaiting is None or awaiting.done:
+            return []
+        children = self._when_all_children.get(id(awaiting), [])
+        later = len(self.state.actions) - self._shim_position - 1
+        if later > 0 and any(child.done and not child.succeeded for child in children):
+            return [msg.task_all_fails_fast(later)]
+        return []
 
     def new_decisions(self) -> list[Decision]:
         return [
@@ -182,10 +196,11 @@ class ShadowReplay:
 
     # ----- the shim ------------------------------------------------------------------------------------------
     def _run_shim(self) -> Coroutine:
-        for action in self.state.actions:
+        for position, action in enumerate(self.state.actions):
             future = self._start(action)
             if self.fault is not None:
                 return False
+            self._shim_position, self._shim_awaiting = position, future
             yield future  # the shim swallows task failures; only completion matters
             if self.fault is not None:
                 return False
@@ -215,7 +230,11 @@ class ShadowReplay:
                 children.append(self._start(child))
                 if self.fault is not None:
                     return Future()
-            return when_all(children) if isinstance(action, WhenAll) else when_any(children)
+            if isinstance(action, WhenAny):
+                return when_any(children)
+            combined = when_all(children)
+            self._when_all_children[id(combined)] = children
+            return combined
         assert isinstance(action, Unsupported)
         return self._fail_shim(msg.unsupported_action(action.description))
 

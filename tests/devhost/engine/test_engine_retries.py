@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from datetime import timedelta
 
@@ -229,3 +230,57 @@ def test_sub_orchestration_retry_starts_a_new_child_per_attempt() -> None:
     failed = stored.history[5]
     assert failed.get("Reason") == first_child.output
     assert host.instances[f"{stored.execution_id}:2"].status is RuntimeStatus.Completed
+
+
+TWO_ATTEMPTS = df.RetryOptions(first_retry_interval_in_milliseconds=1000, max_number_of_attempts=2)
+
+
+@app.activity_trigger(input_name="value")
+def submit(value: int) -> str:
+    return "submitted"
+
+
+@app.orchestration_trigger(context_name="context")
+def tools_then_submit(context: df.DurableOrchestrationContext):
+    # The app's turn pattern: parallel retried tools, a failure suppressed, then more work.
+    tasks = [context.call_activity_with_retry("always_fails", TWO_ATTEMPTS, n) for n in (1, 2)]
+    with contextlib.suppress(Exception):
+        yield context.task_all(tasks)
+    result = yield context.call_activity("submit", 0)
+    return result
+
+
+def test_suppressed_task_all_failure_waits_for_all_children_like_dotnet() -> None:
+    """Spec 2.5 rule 5 / open question 8: the SDK's task_all fails fast, .NET's WhenAll waits for every child.
+
+    While tool 2's first attempt is still running, tool 1 exhausts its retries: the SDK moves on and gives
+    ``submit`` the next id (5) at once; DTFx schedules nothing until tool 2 finishes, and tool 2's retry timer takes
+    id 5 instead. devhost reproduces the real host (and warns): the SDK then reads that timer as submit's result.
+    """
+    host = InMemoryHost(app)
+    host.start("tools_then_submit")
+    host.run_episode("inst")
+    tool_two = next(r for _, r in host.pending_activities if r.task_id == 1)
+    host.pending_activities.remove(("inst", tool_two))
+    host.run_until_idle()  # tool 1: fail, timer 2, attempt 3, fail, dummy timer 4, fired -> task_all failed in Python
+
+    stored = host.instances["inst"]
+    assert stored.status is RuntimeStatus.Running
+    assert timeline(stored.history)[-3:] == ["OrchestratorStarted", "TimerFired->4", "OrchestratorCompleted"]
+    warnings = stored.outcomes[-1].warnings
+    assert len(warnings) == 1
+    assert "task_all" in warnings[0]
+
+    host.pending_activities.append(("inst", tool_two))
+    host.run_activity("inst", tool_two)
+    outcome = host.run_episode("inst")
+    assert timeline(outcome.new_events) == [
+        "OrchestratorStarted", "TaskFailed->1", "TimerCreated#5", "OrchestratorCompleted",
+    ]  # fmt: skip
+
+    # The SDK resolves its "submit" (id 5 on its side) with TimerFired(5) and returns None; the real submit runs
+    # later as task 8 and its result is ignored. This is the real host's behaviour, reproduced on purpose.
+    host.run_until_idle()
+    assert stored.status is RuntimeStatus.Completed
+    assert stored.output == "null"
+    assert "TaskScheduled#8:submit" in timeline(stored.history)
