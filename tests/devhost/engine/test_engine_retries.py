@@ -281,6 +281,7 @@ def test_suppressed_task_all_failure_waits_for_all_children_like_dotnet() -> Non
     # The SDK resolves its "submit" (id 5 on its side) with TimerFired(5) and returns None; the real submit runs
     # later as task 8 and its result is ignored. This is the real host's behaviour, reproduced on purpose.
     host.run_until_idle()
-    assert stored.status is RuntimeStatus.Completed
-    assert stored.output == "null"
-    assert "TaskScheduled#8:submit" in timeline(stored.history)
+    final = host.instances["inst"]
+    assert final.status is RuntimeStatus.Completed
+    assert final.output == "null"
+    assert "TaskScheduled#8:submit" in timeline(final.history)
