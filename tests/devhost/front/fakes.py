@@ -41,6 +41,9 @@ class FakeBackend:
         self.instances[instance_id] = record
         return record
 
+    def status_of(self, instance_id: str) -> RuntimeStatus:
+        return self.instances[instance_id].runtime_status
+
     async def start_new(self, name: str, instance_id: str | None, input_text: str | None) -> str:
         self.calls.append(("start_new", name, instance_id or "", input_text or ""))
         if name.lower() not in {o.lower() for o in self.orchestrators}:

@@ -261,7 +261,7 @@ def test_terminate_suspend_resume_restart_rewind() -> None:
             post = host.session.post
             async with post(f"{BASE}/instances/a/suspend?reason=pause") as response:
                 assert response.status == 202
-            assert fake.instances["a"].runtime_status is RuntimeStatus.Suspended
+            assert fake.status_of("a") is RuntimeStatus.Suspended
             async with post(f"{BASE}/instances/a/resume?reason=go") as response:
                 assert response.status == 202
             async with post(f"{BASE}/instances/a/terminate?reason=stop%20now") as response:
@@ -276,7 +276,7 @@ def test_terminate_suspend_resume_restart_rewind() -> None:
             async with post(f"{BASE}/instances/a/restart?restartWithNewInstanceId=false") as response:
                 assert response.status == 202
                 assert (await response.json())["id"] == "a"
-            assert fake.instances["a"].runtime_status is RuntimeStatus.Pending
+            assert fake.status_of("a") is RuntimeStatus.Pending
             async with post(f"{BASE}/instances/zzz/restart") as response:
                 assert response.status == 400
                 assert (await response.json())["ExceptionMessage"] == (
