@@ -25,6 +25,7 @@ from devhost.storage._keys import (
 )
 from devhost.storage._names import TaskHubNames, validate_hub_name
 from devhost.storage._queues import MAX_VISIBILITY_SECONDS
+from devhost.storage._render import history_table, instance_table, render_text
 from devhost.storage._taskhub import TERMINAL_STATUSES, TaskHubStorage
 from devhost.storage._types import HistorySnapshot, InstanceQuery, ReceivedMessage
 from devhost.storage._wire import decode_message, encode_message
@@ -51,7 +52,10 @@ __all__ = [
     "escape_partition_key",
     "fnv1a_32",
     "history_row_key",
+    "history_table",
+    "instance_table",
     "partition_for",
+    "render_text",
     "unescape_partition_key",
     "validate_hub_name",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from dataclasses import replace
 from typing import Any
@@ -33,6 +34,7 @@ class InstanceStore:
         self._table = table
         self._large = large
         self._hub_name = hub_name
+        self._uploaded: dict[tuple[str, str], tuple[str, str]] = {}  # (key, column) -> (sha256, blob name)
 
     async def get(self, instance_id: str) -> InstanceRecord | None:
         entity = await self._get_entity(instance_id)
@@ -125,11 +127,27 @@ class InstanceStore:
         for column in LARGE_COLUMNS:
             value = entity.get(column)
             if isinstance(value, str) and exceeds_table_limit(value):
-                blob_name = f"{entity['PartitionKey']}/instance-{random_suffix()}-{column}.json.gz"
-                await self._large.upload(blob_name, value)
                 # DTFx stores the blob's URL in the column itself on this table.
-                entity[column] = self._large.url_of(blob_name)
+                entity[column] = self._large.url_of(await self._blob_for(entity["PartitionKey"], column, value))
         return entity
+
+    async def _blob_for(self, partition_key: str, column: str, value: str) -> str:
+        """The blob holding ``value``: the one uploaded last time if the value did not change (the runtime
+        re-sends the input with every episode; re-uploading would leave an orphan blob per episode)."""
+        digest = hashlib.sha256(value.encode("utf-8")).hexdigest()
+        previous = self._uploaded.get((partition_key, column))
+        if previous is not None and previous[0] == digest and await self._large.exists(previous[1]):
+            return previous[1]
+        blob_name = f"{partition_key}/instance-{random_suffix()}-{column}.json.gz"
+        await self._large.upload(blob_name, value)
+        self._uploaded[(partition_key, column)] = (digest, blob_name)
+        return blob_name
+
+    def forget(self, instance_id: str) -> None:
+        """Drop what is remembered about the instance's blobs (they are being purged)."""
+        partition_key = escape_partition_key(instance_id)
+        for column in LARGE_COLUMNS:
+            self._uploaded.pop((partition_key, column), None)
 
     async def _to_record(self, entity: TableEntity) -> InstanceRecord:
         inflated: dict[str, Any] = dict(entity)

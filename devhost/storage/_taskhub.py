@@ -28,6 +28,7 @@ from devhost.storage._keys import escape_partition_key, partition_for
 from devhost.storage._large import LargeMessageStore
 from devhost.storage._names import TaskHubNames
 from devhost.storage._queues import QueueStore
+from devhost.storage._render import history_table, instance_table, render_text
 from devhost.storage._types import HistorySnapshot, InstanceQuery, ReceivedMessage
 from devhost.storage._values import require_aware
 
@@ -176,6 +177,7 @@ class TaskHubStorage:
         """Delete the Instances row, every History row (all executions, sentinel) and the instance's blobs.
         Returns whether an Instances row existed."""
         instances, history, _, large = self._require_open()
+        instances.forget(instance_id)
         existed = await instances.delete(instance_id)
         await asyncio.gather(
             history.delete_all(instance_id),
@@ -204,6 +206,16 @@ class TaskHubStorage:
                 return await self.purge_instance(instance_id)
 
         return sum(await asyncio.gather(*(purge(instance_id) for instance_id in ids)))
+
+    async def describe_instance(self, instance_id: str) -> str:
+        """The Instances row and current history of ``instance_id`` as plain-text tables (debugging aid)."""
+        record = await self.get_instance(instance_id)
+        snapshot = await self.load_history(instance_id)
+        title = f"History of {instance_id} (execution {snapshot.execution_id})"
+        return render_text(
+            instance_table([record] if record else [], title=f"Instance {instance_id}"),
+            history_table(snapshot.events, title=title),
+        )
 
     # -- history -------------------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from azure.data.tables import EdmType, EntityProperty
 
-from devhost.model import EventType, HistoryEvent, RuntimeStatus, new_execution_id
+from devhost.model import EventType, HistoryEvent, InstanceRecord, RuntimeStatus, new_execution_id
 from devhost.storage import HistoryConflictError, TaskHubStorage, history_row_key
 
 from . import _raw
@@ -261,3 +261,19 @@ def test_fields_that_would_not_round_trip_are_rejected(run_hub: Any) -> None:
             await storage.append_history("bad", new_execution_id(), [naive], 0, None)
 
     run_hub(body)
+
+
+def test_describe_instance_renders_row_and_history(run_hub: Any) -> None:
+    async def body(storage: TaskHubStorage) -> str:
+        execution_id = new_execution_id()
+        events = every_event_type("shown", execution_id)
+        await storage.append_history("shown", execution_id, events, 0, None)
+        await storage.update_instance(InstanceRecord("shown", "hello_orchestrator", RuntimeStatus.Completed,
+                                                     execution_id, T0, at(6), output='"' + "o" * 500 + '"'))
+        return await storage.describe_instance("shown")
+
+    text = run_hub(body)
+    assert "hello_orchestrator" in text and "Completed" in text
+    assert "SubOrchestrationInstanceFailed" in text and "TaskScheduledId=3" in text
+    assert "0000000000000018" in text  # 25 events: the last RowKey
+    assert "…(" in text and "o" * 100 not in text  # long values are shortened

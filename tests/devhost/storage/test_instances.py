@@ -237,3 +237,26 @@ def test_purge_by_filter_only_touches_terminal_instances(run_hub: Any) -> None:
             assert (await storage.load_history(survivor.instance_id)).events
 
     run_hub(body)
+
+
+def test_unchanged_large_input_is_not_uploaded_again(run_hub: Any, connection_string: str) -> None:
+    big_input = '"' + "k" * 100_000 + '"'
+
+    async def body(storage: TaskHubStorage) -> None:
+        container = storage.names.large_messages_container
+        started = await storage.create_instance(record("again", input=big_input), dedupe=RUNNING_STATES)
+        for step in range(3):  # the runtime re-sends the input with every episode
+            await storage.update_instance(replace(started, runtime_status=RuntimeStatus.Running,
+                                                  custom_status=str(step)))
+        assert len(await _raw.blob_names(connection_string, container, "again/")) == 1
+        await storage.update_instance(replace(started, input=big_input + " "))
+        assert len(await _raw.blob_names(connection_string, container, "again/")) == 2
+
+        await storage.update_instance(replace(started, runtime_status=RuntimeStatus.Completed))
+        assert await storage.purge_instance("again")
+        await storage.create_instance(record("again", input=big_input), dedupe=RUNNING_STATES)
+        current = await storage.get_instance("again")
+        assert current is not None and current.input == big_input
+        assert len(await _raw.blob_names(connection_string, container, "again/")) == 1
+
+    run_hub(body)
