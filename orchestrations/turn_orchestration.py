@@ -75,7 +75,8 @@ def _call_step(context: df.DurableOrchestrationContext, name: str, payload: Call
         if result.status != "error" or not result.transient or attempt >= MAX_TRANSIENT_RETRIES:
             return result
         attempt += 1
-        delay = result.retry_after if result.retry_after is not None else min(2.0**attempt, MAX_TRANSIENT_DELAY)
+        backoff = min(2.0 ** (attempt - 1), MAX_TRANSIENT_DELAY)
+        delay = result.retry_after if result.retry_after is not None else backoff
         fire_at = context.current_utc_datetime + timedelta(seconds=delay)
         if deadline is not None and fire_at >= deadline:
             return result
