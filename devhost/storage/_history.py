@@ -34,8 +34,9 @@ from devhost.storage._values import utf16_size
 MAX_EVENTS_PER_BATCH = 99  # a transaction holds at most 100 operations: 99 events + the sentinel
 MAX_BATCH_BYTES = 3 * 1024 * 1024  # transactions are limited to 4 MiB; stay well under
 _PROPERTY_LIMIT = 64 * 1024  # UTF-16 bytes per string property (Table storage)
+# Sentinel changed (412), created by someone else (409), or purged meanwhile (404). Other 404/409 codes, such as
+# TableNotFound after the hub was deleted, are not conflicts and propagate as they are.
 _CONFLICT_CODES = frozenset({"UpdateConditionNotSatisfied", "EntityAlreadyExists", "ResourceNotFound"})
-_CONFLICT_STATUSES = frozenset({404, 409, 412})
 _DELETE_BATCH = 100
 
 
@@ -95,7 +96,7 @@ class HistoryStore:
                 results = await self._table.submit_transaction(operations)
             except TableTransactionError as exc:
                 code = str(getattr(exc, "error_code", None) or exc.status_code)
-                if exc.status_code in _CONFLICT_STATUSES or code in _CONFLICT_CODES:
+                if exc.status_code == 412 or code in _CONFLICT_CODES:
                     raise HistoryConflictError(instance_id, code) from exc
                 raise
             etag = str(results[-1]["etag"])

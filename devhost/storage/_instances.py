@@ -23,8 +23,9 @@ from devhost.storage._instance_rows import (
     record_from_entity,
 )
 from devhost.storage._keys import escape_partition_key, unescape_partition_key
-from devhost.storage._large import LargeMessageStore, exceeds_table_limit, random_suffix
+from devhost.storage._large import TABLE_VALUE_LIMIT, LargeMessageStore, exceeds_table_limit, random_suffix
 from devhost.storage._types import InstanceQuery
+from devhost.storage._values import utf16_size
 
 _CREATE_ATTEMPTS = 5
 
@@ -129,6 +130,13 @@ class InstanceStore:
             if isinstance(value, str) and exceeds_table_limit(value):
                 # DTFx stores the blob's URL in the column itself on this table.
                 entity[column] = self._large.url_of(await self._blob_for(entity["PartitionKey"], column, value))
+        for name, value in entity.items():
+            if isinstance(value, str) and exceeds_table_limit(value):
+                # Only Input/Output are offloaded (as in DTFx); the SDK limits custom status to 16 KB.
+                raise ValueError(
+                    f"instance {record.instance_id!r}: {name} is {utf16_size(value)} bytes in UTF-16, over the "
+                    f"{TABLE_VALUE_LIMIT}-byte limit of values devhost keeps in the Instances table"
+                )
         return entity
 
     async def _blob_for(self, partition_key: str, column: str, value: str) -> str:

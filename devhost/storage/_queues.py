@@ -63,9 +63,13 @@ class QueueStore:
         count = min(max(1, max_messages), MAX_MESSAGES_PER_RECEIVE)
         timeout = max(1, visibility_seconds(visibility_timeout, what="visibility timeout"))
         received: list[ReceivedMessage] = []
-        async for item in queue.receive_messages(
-            messages_per_page=count, max_messages=count, visibility_timeout=timeout
-        ):
+        # One Get Messages call: iterating the pager itself would call again whenever a page came back short.
+        items = []
+        pages = queue.receive_messages(messages_per_page=count, visibility_timeout=timeout).by_page()
+        async for page in pages:
+            items = [item async for item in page]
+            break
+        for item in items:
             try:
                 message = await self._decode(str(item.content))
             except (MessageDecodeError, FileNotFoundError) as exc:

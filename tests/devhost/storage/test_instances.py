@@ -260,3 +260,13 @@ def test_unchanged_large_input_is_not_uploaded_again(run_hub: Any, connection_st
         assert len(await _raw.blob_names(connection_string, container, "again/")) == 1
 
     run_hub(body)
+
+
+def test_oversized_custom_status_is_a_clear_error(run_hub: Any) -> None:
+    async def body(storage: TaskHubStorage) -> None:
+        huge = record("cs", RuntimeStatus.Running, custom_status='"' + "c" * 40_000 + '"')
+        with pytest.raises(ValueError, match="CustomStatus is 80004 bytes"):
+            await storage.update_instance(huge)
+        assert await storage.get_instance("cs") is None
+
+    run_hub(body)
