@@ -290,12 +290,14 @@ class ShadowReplay:
         return decision.future
 
     def _child_id_problem(self, child_id: str) -> str | None:
+        # The extension's best-effort checks (case-insensitive, like .NET string comparison there).
         if child_id.startswith("@"):
-            return "instance IDs starting with '@' are reserved for entities"
-        if child_id == self.context.instance_id:
-            return "a sub-orchestration cannot have the same instance ID as its parent"
-        if child_id == self.context.parent_instance_id:
-            return "a sub-orchestration cannot have the same instance ID as its parent's parent"
+            return "instance IDs starting with '@' are reserved for durable entities"
+        related = {self.context.instance_id.casefold()}
+        if self.context.parent_instance_id is not None:
+            related.add(self.context.parent_instance_id.casefold())
+        if child_id.casefold() in related:
+            return "The instance ID of a sub-orchestration must be different than the instance ID of a parent orchestration."
         return None
 
     def _schedule_timer(self, fire_at: datetime, *, canceled: bool = False) -> Future:
