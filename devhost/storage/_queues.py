@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.storage.queue import QueueMessage as StorageQueueMessage
 from azure.storage.queue.aio import QueueClient, QueueServiceClient
 
 from devhost.model import QueueMessage
@@ -62,21 +64,21 @@ class QueueStore:
     ) -> list[ReceivedMessage]:
         count = min(max(1, max_messages), MAX_MESSAGES_PER_RECEIVE)
         timeout = max(1, visibility_seconds(visibility_timeout, what="visibility timeout"))
-        received: list[ReceivedMessage] = []
         # One Get Messages call: iterating the pager itself would call again whenever a page came back short.
-        items = []
-        pages = queue.receive_messages(messages_per_page=count, visibility_timeout=timeout).by_page()
-        async for page in pages:
+        items: list[StorageQueueMessage] = []
+        async for page in queue.receive_messages(messages_per_page=count, visibility_timeout=timeout).by_page():
             items = [item async for item in page]
             break
-        for item in items:
-            try:
-                message = await self._decode(str(item.content))
-            except (MessageDecodeError, FileNotFoundError) as exc:
+        decoded = await asyncio.gather(*(self._decode(str(item.content)) for item in items), return_exceptions=True)
+        received: list[ReceivedMessage] = []
+        for item, message in zip(items, decoded, strict=True):
+            if isinstance(message, MessageDecodeError | FileNotFoundError):
                 # Re-delivering it forever would block its instance; it cannot become readable later.
-                log.warning("dropping unreadable message %s from %s: %s", item.id, queue.queue_name, exc)
+                log.warning("dropping unreadable message %s from %s: %s", item.id, queue.queue_name, message)
                 await self._delete_quietly(queue, item.id, item.pop_receipt)
                 continue
+            if isinstance(message, BaseException):
+                raise message
             received.append(
                 ReceivedMessage(
                     message=message,

@@ -277,3 +277,24 @@ def test_describe_instance_renders_row_and_history(run_hub: Any) -> None:
     assert "SubOrchestrationInstanceFailed" in text and "TaskScheduledId=3" in text
     assert "0000000000000018" in text  # 25 events: the last RowKey
     assert "…(" in text and "o" * 100 not in text  # long values are shortened
+
+
+def test_awkward_instance_ids_are_quoted_and_escaped(run_hub: Any, connection_string: str) -> None:
+    odd = "o'brien and co / #1?"  # a quote and spaces for OData, and characters keys must escape
+
+    async def body(storage: TaskHubStorage) -> None:
+        execution_id = new_execution_id()
+        events = [HistoryEvent(EventType.EventRaised, fields={"Name": "n", "Input": "v" * 70_000})]
+        await storage.append_history(odd, execution_id, events, 0, None)
+        await storage.append_history("o'brien and co", execution_id, events, 0, None)
+        assert (await storage.load_history(odd)).events == events
+        rows = await _raw.query(connection_string, storage.names.history_table,
+                                "PartitionKey eq 'o''brien and co ^0 ^21^3'")
+        assert len(rows) == 2  # event row + sentinel under the escaped key
+        container = storage.names.large_messages_container
+        assert len(await _raw.blob_names(connection_string, container, "o'brien and co ^0 ^21^3/")) == 1
+        assert await storage.purge_instance(odd) is False  # no Instances row, but history and blobs go
+        assert (await storage.load_history(odd)).events == []
+        assert (await storage.load_history("o'brien and co")).events == events
+
+    run_hub(body)
