@@ -194,7 +194,15 @@ def assert_well_formed(
 
 
 def _assert_episodes_bracketed(types: list[str]) -> None:
-    """Every episode is OrchestratorStarted ... OrchestratorCompleted, never nested, never left open."""
+    """Every episode is OrchestratorStarted ... OrchestratorCompleted, never nested, never left open.
+
+    One exception, from DTFx's continue-as-new path: a new execution starts as [OrchestratorStarted,
+    ExecutionStarted, OrchestratorCompleted] and the orchestrator then runs in the same work item, so its
+    decisions follow that OrchestratorCompleted directly and are closed by a second one.
+    """
+    continued_start = ["OrchestratorStarted", "ExecutionStarted", "OrchestratorCompleted"]
+    if types[:3] == continued_start and len(types) > 3 and types[3] != "OrchestratorStarted":
+        types = types[:2] + types[3:]
     open_episode = False
     for i, kind in enumerate(types):
         if kind == "OrchestratorStarted":
