@@ -59,19 +59,24 @@ param alwaysReadyDurableInstanceCount int = 0
 @description('Storage replication (see modules/storage.bicep).')
 param storageSkuName string = 'Standard_LRS'
 
-@description('Tables the app uses (it also creates them on first use).')
+@description('ASSISTANT_STORAGE_PREFIX: lowercase letters/digits put before every app table and container name, so several deployments can share one account; empty for none.')
+@maxLength(20)
+param storagePrefix string = ''
+
+@description('Tables the app uses, without the prefix (the app also creates them on first use).')
 param storageTableNames array = [
-  'Conversations'
-  'Customers'
-  'Metrics'
-  'Lamps'
-  'Weather'
-  'ToolCalls'
+  'conversations'
+  'customers'
+  'metrics'
+  'weather'
+  'lamps'
 ]
 
-@description('Blob containers the app uses.')
+@description('Blob containers the app uses, without the prefix.')
 param storageContainerNames array = [
   'conversations'
+  'turn-work'
+  'chat-state'
 ]
 
 @description('AzureStorage (default; Durable Functions Monitor reads it) or DurableTaskScheduler (managed backend with its own dashboard).')
@@ -165,6 +170,8 @@ var useAzureOpenAi = empty(providerBaseUrl)
 var useProviderKey = !empty(providerApiKey)
 var useScheduler = durableBackend == 'DurableTaskScheduler'
 var hasDeveloper = !empty(principalId)
+var prefixedTableNames = [for t in storageTableNames: '${storagePrefix}${t}']
+var prefixedContainerNames = [for c in storageContainerNames: '${storagePrefix}${c}']
 
 // Built-in role definition ids (the same in every tenant).
 var roles = {
@@ -214,8 +221,8 @@ module storage 'modules/storage.bicep' = {
     tags: tags
     skuName: storageSkuName
     deploymentContainerName: 'app-package'
-    containerNames: storageContainerNames
-    tableNames: storageTableNames
+    containerNames: prefixedContainerNames
+    tableNames: prefixedTableNames
   }
 }
 
@@ -432,6 +439,7 @@ module functionApp 'modules/function-app.bicep' = {
     assistantEntraScope: assistantEntraScope
     assistantAgentId: assistantAgentId
     assistantInstructions: assistantInstructions
+    storagePrefix: storagePrefix
     providerApiKeySecretUri: useProviderKey ? keyVault.outputs.providerApiKeySecretUri : ''
     turnDeadlineSeconds: turnDeadlineSeconds
     maxMessageChars: maxMessageChars

@@ -96,6 +96,9 @@ param assistantAgentId string = ''
 @description('ASSISTANT_INSTRUCTIONS: system instructions; omitted when empty so the app default applies.')
 param assistantInstructions string = ''
 
+@description('ASSISTANT_STORAGE_PREFIX: prefix of the table and container names of the app; omitted when empty.')
+param storagePrefix string = ''
+
 @description('Versionless Key Vault secret URI of a provider API key; empty means Entra ID auth and no key anywhere.')
 param providerApiKeySecretUri string = ''
 
@@ -180,6 +183,10 @@ var instructionSettings = {
   ASSISTANT_INSTRUCTIONS: assistantInstructions
 }
 
+var storagePrefixSettings = {
+  ASSISTANT_STORAGE_PREFIX: storagePrefix
+}
+
 var appSettings = union(
   hostStorageSettings,
   identitySettings,
@@ -189,7 +196,8 @@ var appSettings = union(
   assistantSettings,
   useProviderKey ? providerKeySettings : {},
   empty(assistantAgentId) ? {} : agentSettings,
-  empty(assistantInstructions) ? {} : instructionSettings
+  empty(assistantInstructions) ? {} : instructionSettings,
+  empty(storagePrefix) ? {} : storagePrefixSettings
 )
 
 var httpAlwaysReady = [
