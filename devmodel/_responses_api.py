@@ -139,6 +139,10 @@ class ResponsesApi:
 
     async def create(self, request: web.Request) -> web.Response:
         body = await read_json(request)
+        for index, tool in enumerate(body.get("tools") or []):
+            if isinstance(tool, dict) and tool.get("type") != "function":
+                raise bad_request(f"devmodel supports only function tools, not '{tool.get('type')}'.",
+                                  param=f"tools[{index}].type")
         check(body, CREATE_SCHEMA)
         background = bool(body.get("background"))
         store = body.get("store") is not False
