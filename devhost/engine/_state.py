@@ -169,18 +169,41 @@ _VALIDATOR = jsonschema.Draft202012Validator(STATE_SCHEMA)
 
 
 def parse_state(raw: Any) -> OrchestratorState:
-    """Validate and type an OrchestratorState; raises InvalidOrchestratorState with a readable reason."""
-    error = jsonschema.exceptions.best_match(_VALIDATOR.iter_errors(raw))
-    if error is not None:
-        where = "/".join(str(part) for part in error.absolute_path) or "(root)"
-        raise InvalidOrchestratorState(f"invalid OrchestratorState at {where}: {error.message}")
-    schema_version = int(raw.get("schemaVersion", 0))
+    """Type an OrchestratorState; raises InvalidOrchestratorState with a readable reason.
+
+    The typed parse checks every field it reads, which is enough to accept a valid state; the JSON schema is
+    consulted only to explain a rejection precisely (validating thousands of fan-out actions with it on every
+    episode would cost more than the replay itself).
+    """
+    try:
+        return _parse_state(raw)
+    except (KeyError, TypeError, ValueError) as exc:
+        error = jsonschema.exceptions.best_match(_VALIDATOR.iter_errors(raw))
+        if error is not None:
+            where = "/".join(str(part) for part in error.absolute_path) or "(root)"
+            raise InvalidOrchestratorState(f"invalid OrchestratorState at {where}: {error.message}") from exc
+        if isinstance(exc, InvalidOrchestratorState):
+            raise
+        raise InvalidOrchestratorState(f"invalid OrchestratorState: {exc!r}") from exc
+
+
+def _parse_state(raw: Any) -> OrchestratorState:
+    if not isinstance(raw, dict) or not isinstance(raw.get("isDone"), bool):
+        raise TypeError("OrchestratorState needs a boolean isDone")
+    groups = raw["actions"]
+    if not isinstance(groups, list) or not all(isinstance(group, list) for group in groups):
+        raise TypeError("actions must be a list of lists")
+    if not isinstance(raw.get("error"), str | None):
+        raise TypeError("error must be a string")
+    schema_version = raw.get("schemaVersion", 0)
+    if not isinstance(schema_version, int):
+        raise TypeError("schemaVersion must be an integer")
     if schema_version < 1:
         # devhost asks for schema V3 in the context JSON; V1 (one list per yield) is a legacy shape.
         raise InvalidOrchestratorState(
             "OrchestratorState uses replay schema V1, which devhost does not replay"
         )
-    actions = tuple(_parse_action(item) for group in raw["actions"] for item in group)
+    actions = tuple(_parse_action(item) for group in groups for item in group)
     return OrchestratorState(
         is_done=raw["isDone"],
         actions=actions,
@@ -194,8 +217,20 @@ def parse_state(raw: Any) -> OrchestratorState:
     )
 
 
+def _text(raw: dict[str, Any], key: str, *, required: bool = True) -> Any:
+    value = raw[key] if required else raw.get(key)
+    if not isinstance(value, str) and (required or value is not None):
+        raise TypeError(f"{key} must be a string")
+    return value
+
+
 def _parse_retry(raw: dict[str, Any]) -> RetryPolicy:
     options = raw["retryOptions"]
+    first, attempts = options["firstRetryIntervalInMilliseconds"], options["maxNumberOfAttempts"]
+    if not isinstance(first, int | float) or first <= 0 or not isinstance(attempts, int):
+        raise ValueError(
+            "retryOptions need a positive firstRetryIntervalInMilliseconds and maxNumberOfAttempts"
+        )
     timeout = options.get("retryTimeoutInMilliseconds")
     return RetryPolicy(
         first_retry_interval_ms=float(options["firstRetryIntervalInMilliseconds"]),
@@ -217,23 +252,34 @@ def parse_fire_at(text: str) -> datetime:
 
 
 def _parse_action(raw: dict[str, Any]) -> Action:
+    if not isinstance(raw, dict) or isinstance(raw.get("actionType"), bool):
+        raise TypeError("an action must be an object with an integer actionType")
     kind = ActionType(raw["actionType"])
     if kind in (ActionType.CallActivity, ActionType.CallActivityWithRetry):
         retry = _parse_retry(raw) if kind is ActionType.CallActivityWithRetry else None
-        return CallActivity(raw["functionName"], raw.get("input"), retry)
+        return CallActivity(_text(raw, "functionName"), _text(raw, "input", required=False), retry)
     if kind in (ActionType.CallSubOrchestrator, ActionType.CallSubOrchestratorWithRetry):
         retry = _parse_retry(raw) if kind is ActionType.CallSubOrchestratorWithRetry else None
-        return CallSubOrchestrator(raw["functionName"], raw.get("input"), raw.get("instanceId"), retry)
+        return CallSubOrchestrator(
+            _text(raw, "functionName"),
+            _text(raw, "input", required=False),
+            _text(raw, "instanceId", required=False),
+            retry,
+        )
     if kind is ActionType.CreateTimer:
-        return CreateTimer(parse_fire_at(raw["fireAt"]), bool(raw.get("isCanceled", False)))
+        if not isinstance(raw.get("isCanceled", False), bool):
+            raise TypeError("isCanceled must be a boolean")
+        return CreateTimer(parse_fire_at(_text(raw, "fireAt")), bool(raw.get("isCanceled", False)))
     if kind is ActionType.WaitForExternalEvent:
-        return WaitForExternalEvent(raw["externalEventName"])
+        return WaitForExternalEvent(_text(raw, "externalEventName"))
     if kind is ActionType.ContinueAsNew:
-        return ContinueAsNew(raw.get("input"))
-    if kind is ActionType.WhenAll:
-        return WhenAll(tuple(_parse_action(child) for child in raw["compoundActions"]))
-    if kind is ActionType.WhenAny:
-        return WhenAny(tuple(_parse_action(child) for child in raw["compoundActions"]))
+        return ContinueAsNew(_text(raw, "input", required=False))
+    if kind in (ActionType.WhenAll, ActionType.WhenAny):
+        children = raw["compoundActions"]
+        if not isinstance(children, list):
+            raise TypeError("compoundActions must be a list")
+        parsed = tuple(_parse_action(child) for child in children)
+        return WhenAll(parsed) if kind is ActionType.WhenAll else WhenAny(parsed)
     if kind is ActionType.CallHttp:
         request = raw.get("httpRequest") or {}
         return Unsupported(kind, f"CallHttp {request.get('method', '?')} {request.get('uri', '?')}")

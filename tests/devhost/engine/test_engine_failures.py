@@ -60,6 +60,12 @@ def calls_unknown_child(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
+def adopts_itself(context: df.DurableOrchestrationContext):
+    result = yield context.call_sub_orchestrator("steps", None, context.instance_id.upper())
+    return result
+
+
+@app.orchestration_trigger(context_name="context")
 def calls_http(context: df.DurableOrchestrationContext):
     response = yield context.call_http("GET", "https://example.invalid/")
     return response.status_code
@@ -221,6 +227,17 @@ def test_unknown_sub_orchestrator_fails() -> None:
         "The function 'no_such_orchestrator' doesn't exist, is disabled, or is not an orchestrator function"
         in (outcome.output)
     )
+
+
+def test_sub_orchestration_cannot_reuse_the_parent_instance_id() -> None:
+    host = InMemoryHost(app)
+    host.start("adopts_itself")
+    outcome = host.run_episode("inst")
+    assert outcome.output == (
+        "Orchestrator function 'adopts_itself' failed: Invalid sub-orchestration instance ID 'INST': The instance "
+        "ID of a sub-orchestration must be different than the instance ID of a parent orchestration."
+    )
+    assert outcome.sub_orchestrations == []
 
 
 def test_call_http_is_reported_as_unsupported() -> None:

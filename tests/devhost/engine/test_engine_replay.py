@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from devhost.engine import (
     EpisodeInput,
     InvocationResult,
@@ -128,4 +130,37 @@ def test_v1_replay_schema_is_rejected_clearly() -> None:
     assert outcome.output == (
         "Orchestrator function 'scripted' failed: devhost could not replay the orchestrator's reply: "
         "OrchestratorState uses replay schema V1, which devhost does not replay"
+    )
+
+
+@pytest.mark.parametrize(
+    ("actions", "reason"),
+    [
+        (
+            [{"actionType": 0}],
+            "invalid OrchestratorState at actions/0/0: 'functionName' is a required property",
+        ),
+        (
+            [{"actionType": 99}],
+            "invalid OrchestratorState at actions/0/0/actionType: 99 is greater than the maximum of 12",
+        ),
+        (
+            [
+                {
+                    "actionType": 1,
+                    "functionName": "f",
+                    "retryOptions": {"firstRetryIntervalInMilliseconds": 0, "maxNumberOfAttempts": 2},
+                }
+            ],
+            "invalid OrchestratorState at actions/0/0/retryOptions/firstRetryIntervalInMilliseconds: 0 is less than or "
+            "equal to the minimum of 0",
+        ),
+        ([{"actionType": 5, "fireAt": "soon"}], "invalid timer fireAt 'soon'"),
+    ],
+)
+def test_malformed_actions_fail_with_the_reason(actions: list[dict[str, Any]], reason: str) -> None:
+    outcome = _run({"isDone": False, "schemaVersion": 2, "actions": [actions]}, [], [_start()])
+    assert outcome.runtime_status is RuntimeStatus.Failed
+    assert outcome.output == (
+        f"Orchestrator function 'scripted' failed: devhost could not replay the orchestrator's reply: {reason}"
     )
