@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,7 +18,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableEntity, TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient
 
-from devhost.model import HistoryEvent, compact_json, utcnow
+from devhost.model import HistoryEvent, utcnow
 from devhost.storage._errors import HistoryConflictError
 from devhost.storage._history_rows import (
     BLOB_NAME_SUFFIX,
@@ -33,6 +34,7 @@ from devhost.storage._values import utf16_size
 
 MAX_EVENTS_PER_BATCH = 99  # a transaction holds at most 100 operations: 99 events + the sentinel
 MAX_BATCH_BYTES = 3 * 1024 * 1024  # transactions are limited to 4 MiB; stay well under
+_PART_OVERHEAD = 1024  # bytes of multipart headers per operation in a transaction body
 _PROPERTY_LIMIT = 64 * 1024  # UTF-16 bytes per string property (Table storage)
 # Sentinel changed (412), created by someone else (409), or purged meanwhile (404). Other 404/409 codes, such as
 # TableNotFound after the hub was deleted, are not conflicts and propagate as they are.
@@ -154,7 +156,9 @@ class HistoryStore:
 
 
 def _estimated_size(entity: dict[str, Any]) -> int:
-    return len(compact_json({name: str(value) for name, value in entity.items()}).encode("utf-8"))
+    # The SDK writes ASCII-escaped JSON (one non-ASCII char can take 6 or 12 bytes) inside a multipart part
+    # with its own headers.
+    return len(json.dumps({name: str(value) for name, value in entity.items()})) + _PART_OVERHEAD
 
 
 def _split(entities: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

@@ -298,3 +298,19 @@ def test_awkward_instance_ids_are_quoted_and_escaped(run_hub: Any, connection_st
         assert (await storage.load_history("o'brien and co")).events == events
 
     run_hub(body)
+
+
+def test_batches_also_split_by_size(run_hub: Any) -> None:
+    # 90 events of 29,000 "é" each: under the 60 KiB offload limit one by one (58,000 bytes in UTF-16), but
+    # ~5.2 MB of UTF-8 together, more than one 4 MiB table transaction can carry.
+    async def body(storage: TaskHubStorage) -> None:
+        execution_id = new_execution_id()
+        events = [
+            HistoryEvent(EventType.EventRaised, timestamp=at(n), fields={"Name": f"e{n}", "Input": "é" * 29_000})
+            for n in range(90)
+        ]
+        etag = await storage.append_history("wide", execution_id, events, 0, None)
+        loaded = await storage.load_history("wide")
+        assert loaded.events == events and loaded.etag == etag and loaded.checkpoint_complete
+
+    run_hub(body)
