@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 import azure.durable_functions as df
 
-from devhost.engine import build_context_json, execution_started
+from devhost.engine import InvocationResult, build_context_json, execution_started
 from devhost.model import EventType, RuntimeStatus
 
 from ._host import T0, InMemoryHost, timeline
@@ -210,3 +211,27 @@ def test_context_json_has_the_keys_the_extension_sends() -> None:
     assert event["Version"] == ""
     assert event["Timestamp"] == "2026-01-01T00:00:00.0000000Z"
     assert event["OrchestrationInstance"] == {"InstanceId": "i1", "ExecutionId": "e1"}
+
+
+def test_the_sdk_sees_earlier_episodes_as_played_and_this_one_as_new() -> None:
+    host = InMemoryHost(app)
+    bodies: list[dict[str, Any]] = []
+    invoke = host.invoke
+
+    def recording_invoke(name: str, body: str) -> InvocationResult:
+        bodies.append(json.loads(body))
+        return invoke(name, body)
+
+    host.invoke = recording_invoke  # type: ignore[method-assign]
+    host.start("chain")
+    host.run_until_idle()
+    second = bodies[1]
+    flags = [(e["EventType"], e["IsPlayed"]) for e in second["history"]]
+    assert flags == [
+        (EventType.OrchestratorStarted, False), (EventType.ExecutionStarted, True), (EventType.TaskScheduled, False),
+        (EventType.OrchestratorCompleted, False), (EventType.OrchestratorStarted, False),
+        (EventType.TaskCompleted, False),
+    ]  # fmt: skip
+    assert second["isReplaying"] is True
+    assert bodies[0]["isReplaying"] is False
+    assert [b["instanceId"] for b in bodies] == ["inst"] * 4

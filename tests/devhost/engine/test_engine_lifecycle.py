@@ -280,3 +280,28 @@ def test_long_timer_is_split_like_azure_storage() -> None:
     created = [e for e in stored.history if e.event_type is EventType.TimerCreated]
     assert [e.event_id for e in created] == [0, 1, 2]
     assert created[-1].get("FireAt") == started_at + timedelta(days=10)
+
+
+@app.orchestration_trigger(context_name="context")
+def waits_for_child(context: df.DurableOrchestrationContext):
+    try:
+        result = yield context.call_sub_orchestrator("work_then_wait", None, "the-child")
+    except Exception as exc:
+        return f"child failed: {exc}"
+    return result
+
+
+def test_terminated_child_reports_failure_to_its_parent() -> None:
+    host = InMemoryHost(app)
+    host.start("waits_for_child")
+    host.run_episode("inst")
+    host.run_episode("the-child")
+    host.send("the-child", execution_terminated("enough"))
+    child = host.run_episode("the-child")
+    assert child.runtime_status is RuntimeStatus.Terminated
+    assert child.parent_notification is not None
+    assert child.parent_notification.event.event_type is EventType.SubOrchestrationInstanceFailed
+    assert child.parent_notification.event.get("Reason") == "enough"
+    parent = host.run_episode("inst")
+    assert parent.runtime_status is RuntimeStatus.Completed
+    assert parent.output == '"child failed: enough \\n None"'
