@@ -261,6 +261,9 @@ class _Episode:
         if not accepted:
             return self._unchanged(history, status, dropped)
 
+        if not history:
+            # The SDK expects ExecutionStarted right after the first OrchestratorStarted (it reads history[1]).
+            accepted.sort(key=lambda e: e.event_type is not EventType.ExecutionStarted)
         first_new_index = len(history)
         new_events = [dataclasses.replace(e, is_played=False, fields=dict(e.fields)) for e in accepted]
         history += [_event(EventType.OrchestratorStarted, self.now), *new_events]

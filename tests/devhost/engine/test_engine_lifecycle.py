@@ -305,3 +305,16 @@ def test_terminated_child_reports_failure_to_its_parent() -> None:
     parent = host.run_episode("inst")
     assert parent.runtime_status is RuntimeStatus.Completed
     assert parent.output == '"child failed: enough \\n None"'
+
+
+def test_an_event_that_overtakes_execution_started_is_recorded_after_it() -> None:
+    host = InMemoryHost(app)
+    host.start("work_then_wait")
+    host.raise_event("inst", "Go", "early")
+    host.inbox["inst"].reverse()  # EventRaised arrives first
+    first = host.run_episode("inst")
+    assert timeline(first.history) == [
+        "OrchestratorStarted", "ExecutionStarted", "EventRaised:Go", "TaskScheduled#0:add_one", "OrchestratorCompleted",
+    ]  # fmt: skip
+    host.run_until_idle()
+    assert host.instances["inst"].output == '[2,"early"]'
