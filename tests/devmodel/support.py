@@ -23,6 +23,13 @@ def make_client(server: DevModelProcess, *, max_retries: int = 0, api_key: str =
     return OpenAI(base_url=server.base_url, api_key=api_key, max_retries=max_retries, timeout=30)
 
 
+def error_message(error: Exception) -> str:
+    """The ``message`` of an OpenAI error body (the exception's own message adds a status prefix)."""
+    body = getattr(error, "body", None)
+    assert isinstance(body, dict), body
+    return str(body["message"])
+
+
 def strict(model: type[M], raw: Any) -> M:
     """Validate the raw HTTP body with the SDK's pydantic type (the SDK itself parses leniently)."""
     return model.model_validate(raw.http_response.json())
@@ -37,10 +44,11 @@ def wait_for(fetch: Callable[[], T], done: Callable[[T], bool], timeout: float =
         time.sleep(0.05)
 
 
-WEATHER_TOOL = {"type": "function", "name": "get_weather", "description": "Get the weather in a location.",
+# Typed as Any: the SDK types tool params as TypedDicts, these literals are passed straight through.
+WEATHER_TOOL: Any = {"type": "function", "name": "get_weather", "description": "Get the weather in a location.",
                 "parameters": {"type": "object", "properties": {"location": {"type": "string"}},
                                "required": ["location"]}}
-CUSTOMER_TOOLS = [
+CUSTOMER_TOOLS: Any = [
     {"type": "function", "name": "get_customer_info", "description": "Retrieve customer information and order history",
      "parameters": {"type": "object", "properties": {"customerId": {"type": "string"},
                                                      "includeHistory": {"type": "boolean"}},
@@ -50,7 +58,7 @@ CUSTOMER_TOOLS = [
                                                      "filters": {"type": "object"}},
                     "required": ["metric", "timeframe"]}},
 ]
-LAMP_TOOLS = [
+LAMP_TOOLS: Any = [
     {"type": "function", "name": "set_lamp", "description": "Turn lamp on or off",
      "parameters": {"type": "object", "properties": {"lamp": {"type": "string"}, "state": {"type": "boolean"}},
                     "required": ["lamp", "state"]}},
@@ -61,6 +69,6 @@ LAMP_TOOLS = [
 ]
 
 
-def nested(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def nested(tools: list[dict[str, Any]]) -> Any:
     """Responses' flat tool shape -> Chat Completions / threads' nested shape."""
     return [{"type": "function", "function": {k: v for k, v in tool.items() if k != "type"}} for tool in tools]
