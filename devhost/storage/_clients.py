@@ -74,7 +74,9 @@ class ServiceClients:
     blobs: BlobServiceClient
 
     @classmethod
-    def create(cls, connection_string: str, options: StorageOptions, *, probe: bool = False) -> ServiceClients:
+    def create(
+        cls, connection_string: str, options: StorageOptions, *, probe: bool = False
+    ) -> ServiceClients:
         kwargs = _retry_kwargs(options, probe=probe)
         storage_kwargs = {
             "retry_policy": _storage_retry(options, probe=probe),
@@ -109,14 +111,17 @@ async def probe(connection_string: str, options: StorageOptions) -> None:
             if isinstance(result, ServiceRequestError | ServiceResponseError | TimeoutError):
                 problems.append(f"{service} service at {url} is unreachable ({_first_line(result)})")
             elif isinstance(result, ClientAuthenticationError):
-                problems.append(f"{service} service at {url} rejected the credentials ({_first_line(result)})")
+                problems.append(
+                    f"{service} service at {url} rejected the credentials ({_first_line(result)})"
+                )
             elif isinstance(result, HttpResponseError):
                 continue  # it answered: reachable (e.g. a SAS without service-level rights)
             elif isinstance(result, BaseException):
                 raise result
         if problems:
             raise StorageUnavailableError(
-                "Azure Storage is not available: " + "; ".join(problems)
+                "Azure Storage is not available: "
+                + "; ".join(problems)
                 + ". Start Azurite (devhost starts one unless told otherwise) or fix the connection string."
             )
     finally:

@@ -51,7 +51,9 @@ class HistoryStore:
         partition_key = escape_partition_key(instance_id)
         rows = [
             row
-            async for row in self._table.query_entities("PartitionKey eq @pk", parameters={"pk": partition_key})
+            async for row in self._table.query_entities(
+                "PartitionKey eq @pk", parameters={"pk": partition_key}
+            )
         ]
         sentinel = next((row for row in rows if row["RowKey"] == SENTINEL_ROW_KEY), None)
         if sentinel is None:
@@ -59,7 +61,11 @@ class HistoryStore:
         execution_id = sentinel["ExecutionId"]
         # Continue-as-new rewrites RowKeys from 0 and leaves higher rows of older executions behind.
         current = sorted(
-            (row for row in rows if row["RowKey"] != SENTINEL_ROW_KEY and row.get("ExecutionId") == execution_id),
+            (
+                row
+                for row in rows
+                if row["RowKey"] != SENTINEL_ROW_KEY and row.get("ExecutionId") == execution_id
+            ),
             key=lambda row: row["RowKey"],
         )
         inflated = await asyncio.gather(*(self._inflate(row) for row in current))
@@ -87,12 +93,18 @@ class HistoryStore:
         await asyncio.gather(*(self._offload(entity) for entity in entities))
         batches = _split(entities)
         for number, batch in enumerate(batches):
-            sentinel = sentinel_entity(partition_key, execution_id, complete=number == len(batches) - 1, now=utcnow())
+            sentinel = sentinel_entity(
+                partition_key, execution_id, complete=number == len(batches) - 1, now=utcnow()
+            )
             operations: list[Any] = [("upsert", entity, {"mode": UpdateMode.REPLACE}) for entity in batch]
             if etag is None:
                 operations.append(("create", sentinel))
             else:
-                options = {"mode": UpdateMode.REPLACE, "etag": etag, "match_condition": MatchConditions.IfNotModified}
+                options = {
+                    "mode": UpdateMode.REPLACE,
+                    "etag": etag,
+                    "match_condition": MatchConditions.IfNotModified,
+                }
                 operations.append(("update", sentinel, options))
             try:
                 results = await self._table.submit_transaction(operations)
@@ -116,7 +128,9 @@ class HistoryStore:
         ]
         for start in range(0, len(keys), _DELETE_BATCH):
             chunk = keys[start : start + _DELETE_BATCH]
-            operations: list[Any] = [("delete", {"PartitionKey": partition_key, "RowKey": key}) for key in chunk]
+            operations: list[Any] = [
+                ("delete", {"PartitionKey": partition_key, "RowKey": key}) for key in chunk
+            ]
             try:
                 await self._table.submit_transaction(operations)
             except TableTransactionError:

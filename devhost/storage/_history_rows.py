@@ -19,7 +19,17 @@ COMMON_COLUMNS = ("PartitionKey", "RowKey", "ExecutionId", "EventType", "EventId
 MESSAGE_ID_COLUMN = "MessageId"
 _RESERVED = frozenset({*COMMON_COLUMNS, MESSAGE_ID_COLUMN, "Timestamp", "odata.etag"})
 # Properties DTFx offloads to blobs when large (AzureTableTrackingStore.CompressLargeMessageAsync).
-LARGE_PROPERTIES = ("Name", "Input", "Result", "Output", "Reason", "Details", "Correlation", "FailureDetails", "Tags")
+LARGE_PROPERTIES = (
+    "Name",
+    "Input",
+    "Result",
+    "Output",
+    "Reason",
+    "Details",
+    "Correlation",
+    "FailureDetails",
+    "Tags",
+)
 BLOB_NAME_SUFFIX = "BlobName"
 SENTINEL_COLUMNS = ("ExecutionId", "IsCheckpointComplete", "CheckpointCompletedTimestamp")
 
@@ -38,7 +48,9 @@ def history_entity(partition_key: str, execution_id: str, index: int, event: His
         entity[MESSAGE_ID_COLUMN] = event.message_id
     for name, value in event.fields.items():
         if name in _RESERVED or name.endswith(BLOB_NAME_SUFFIX):
-            raise ValueError(f"history field name {name!r} collides with a column devhost.storage writes itself")
+            raise ValueError(
+                f"history field name {name!r} collides with a column devhost.storage writes itself"
+            )
         stored = to_table_value(name, value)
         if stored is not None:
             entity[name] = stored
@@ -64,7 +76,9 @@ def event_from_entity(entity: Mapping[str, Any]) -> tuple[int, HistoryEvent]:
     return history_index(entity["RowKey"]), event
 
 
-def sentinel_entity(partition_key: str, execution_id: str, *, complete: bool, now: datetime) -> dict[str, Any]:
+def sentinel_entity(
+    partition_key: str, execution_id: str, *, complete: bool, now: datetime
+) -> dict[str, Any]:
     """The checkpoint marker; ``CheckpointCompletedTimestamp`` is set only by the final batch, as in DTFx."""
     entity: dict[str, Any] = {
         "PartitionKey": partition_key,

@@ -35,7 +35,10 @@ def instance_entity(record: InstanceRecord, hub_name: str) -> dict[str, Any]:
         "Generation": record.generation,
         "ScheduledStartTime": record.scheduled_start_time,
     }
-    entity: dict[str, Any] = {"PartitionKey": escape_partition_key(record.instance_id), "RowKey": INSTANCE_ROW_KEY}
+    entity: dict[str, Any] = {
+        "PartitionKey": escape_partition_key(record.instance_id),
+        "RowKey": INSTANCE_ROW_KEY,
+    }
     for name, value in columns.items():
         stored = to_table_value(name, value)
         if stored is not None:

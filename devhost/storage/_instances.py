@@ -71,7 +71,9 @@ class InstanceStore:
                 return stored
             except (ResourceModifiedError, ResourceNotFoundError):
                 continue
-        raise StorageError(f"could not create instance {record.instance_id!r}: its row kept changing concurrently")
+        raise StorageError(
+            f"could not create instance {record.instance_id!r}: its row kept changing concurrently"
+        )
 
     async def update(self, record: InstanceRecord) -> None:
         await self._table.upsert_entity(await self._to_entity(record), mode=UpdateMode.MERGE)
@@ -95,7 +97,9 @@ class InstanceStore:
         while len(entities) < top:
             wanted = top - len(entities)
             if query_filter:
-                items = self._table.query_entities(query_filter, parameters=parameters, results_per_page=wanted)
+                items = self._table.query_entities(
+                    query_filter, parameters=parameters, results_per_page=wanted
+                )
             else:
                 items = self._table.list_entities(results_per_page=wanted)
             # The SDK's token is a {"PartitionKey", "RowKey"} dict although the type hints say str.
@@ -129,7 +133,9 @@ class InstanceStore:
             value = entity.get(column)
             if isinstance(value, str) and exceeds_table_limit(value):
                 # DTFx stores the blob's URL in the column itself on this table.
-                entity[column] = self._large.url_of(await self._blob_for(entity["PartitionKey"], column, value))
+                entity[column] = self._large.url_of(
+                    await self._blob_for(entity["PartitionKey"], column, value)
+                )
         for name, value in entity.items():
             if isinstance(value, str) and exceeds_table_limit(value):
                 # Only Input/Output are offloaded (as in DTFx); the SDK limits custom status to 16 KB.

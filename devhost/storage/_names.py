@@ -34,7 +34,9 @@ class TaskHubNames:
     def __post_init__(self) -> None:
         validate_hub_name(self.hub_name)
         if not 1 <= self.partition_count <= MAX_PARTITIONS:
-            raise ValueError(f"partition_count must be between 1 and {MAX_PARTITIONS}, got {self.partition_count}")
+            raise ValueError(
+                f"partition_count must be between 1 and {MAX_PARTITIONS}, got {self.partition_count}"
+            )
 
     @property
     def instances_table(self) -> str:

@@ -57,7 +57,9 @@ class QueueStore:
             blob_name = large_message_blob_name(escape_partition_key(message.instance_id), message)
             await self._large.upload(blob_name, text)
             text = encode_wrapper(message, blob_name)
-        await queue.send_message(to_queue_body(text), visibility_timeout=delay or None, time_to_live=_NEVER_EXPIRE)
+        await queue.send_message(
+            to_queue_body(text), visibility_timeout=delay or None, time_to_live=_NEVER_EXPIRE
+        )
 
     async def receive(
         self, queue: QueueClient, *, max_messages: int, visibility_timeout: float
@@ -66,10 +68,14 @@ class QueueStore:
         timeout = max(1, visibility_seconds(visibility_timeout, what="visibility timeout"))
         # One Get Messages call: iterating the pager itself would call again whenever a page came back short.
         items: list[StorageQueueMessage] = []
-        async for page in queue.receive_messages(messages_per_page=count, visibility_timeout=timeout).by_page():
+        async for page in queue.receive_messages(
+            messages_per_page=count, visibility_timeout=timeout
+        ).by_page():
             items = [item async for item in page]
             break
-        decoded = await asyncio.gather(*(self._decode(str(item.content)) for item in items), return_exceptions=True)
+        decoded = await asyncio.gather(
+            *(self._decode(str(item.content)) for item in items), return_exceptions=True
+        )
         received: list[ReceivedMessage] = []
         for item, message in zip(items, decoded, strict=True):
             if isinstance(message, MessageDecodeError | FileNotFoundError):

@@ -116,8 +116,14 @@ class TaskHubStorage:
         await self._ensure_taskhub_info(clients)  # may adopt the hub's recorded partition count
         names = self._names
         await asyncio.gather(
-            *(_ignore_exists(clients.tables.create_table(t)) for t in (names.instances_table, names.history_table)),
-            *(_ignore_exists(clients.queues.create_queue(q)) for q in [*names.control_queues, names.work_item_queue]),
+            *(
+                _ignore_exists(clients.tables.create_table(t))
+                for t in (names.instances_table, names.history_table)
+            ),
+            *(
+                _ignore_exists(clients.queues.create_queue(q))
+                for q in [*names.control_queues, names.work_item_queue]
+            ),
         )
 
     async def _ensure_taskhub_info(self, clients: ServiceClients) -> None:
@@ -138,7 +144,10 @@ class TaskHubStorage:
             log.warning(
                 "task hub %s was created with %d partitions; keeping %d (configured: %d). "
                 "Use a new hub name to change the partition count.",
-                self._names.hub_name, stored_count, stored_count, self._names.partition_count,
+                self._names.hub_name,
+                stored_count,
+                stored_count,
+                self._names.partition_count,
             )
             self._names = TaskHubNames(self._names.hub_name, stored_count)
 
@@ -154,7 +163,9 @@ class TaskHubStorage:
         return await self._require_open()[0].get(instance_id)
 
     @unavailable_on_connection_failure
-    async def create_instance(self, record: InstanceRecord, *, dedupe: frozenset[RuntimeStatus]) -> InstanceRecord:
+    async def create_instance(
+        self, record: InstanceRecord, *, dedupe: frozenset[RuntimeStatus]
+    ) -> InstanceRecord:
         """Write a new instance row (the start path). Raises ``InstanceAlreadyExistsError`` if a row exists
         whose status is in ``dedupe``; otherwise replaces it with ``Generation`` = old + 1 (record.generation is
         used only for a brand-new id). Returns the record as stored."""
@@ -251,7 +262,9 @@ class TaskHubStorage:
         delay = 0.0
         if visible_at is not None:
             delay = (require_aware("visible_at", visible_at) - utcnow()).total_seconds()
-        await queues.send(queues.control[self.partition_of(message.instance_id)], message, delay_seconds=delay)
+        await queues.send(
+            queues.control[self.partition_of(message.instance_id)], message, delay_seconds=delay
+        )
 
     @unavailable_on_connection_failure
     async def send_work_item(self, message: QueueMessage) -> None:
@@ -270,7 +283,9 @@ class TaskHubStorage:
         )
 
     @unavailable_on_connection_failure
-    async def receive_work_items(self, *, max_messages: int, visibility_timeout: float) -> list[ReceivedMessage]:
+    async def receive_work_items(
+        self, *, max_messages: int, visibility_timeout: float
+    ) -> list[ReceivedMessage]:
         queues = self._require_open()[2]
         return await queues.receive(
             queues.work_items, max_messages=max_messages, visibility_timeout=visibility_timeout

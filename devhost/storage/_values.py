@@ -42,7 +42,14 @@ def plain_utc(value: datetime) -> datetime:
     """A plain ``datetime`` in UTC (the SDK returns its own subclass carrying the service's text)."""
     value = value.astimezone(UTC)
     return datetime(
-        value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond, tzinfo=UTC
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+        tzinfo=UTC,
     )
 
 

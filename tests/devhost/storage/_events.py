@@ -38,8 +38,12 @@ def every_event_type(instance_id: str, execution_id: str) -> list[HistoryEvent]:
             },
             message_id="start-message",
         ),
-        HistoryEvent(EventType.TaskScheduled, event_id=0, timestamp=at(1), fields={"Name": "hello", "Version": ""}),
-        HistoryEvent(EventType.TaskScheduled, event_id=1, timestamp=at(1), fields={"Name": "boom", "Version": ""}),
+        HistoryEvent(
+            EventType.TaskScheduled, event_id=0, timestamp=at(1), fields={"Name": "hello", "Version": ""}
+        ),
+        HistoryEvent(
+            EventType.TaskScheduled, event_id=1, timestamp=at(1), fields={"Name": "boom", "Version": ""}
+        ),
         HistoryEvent(
             EventType.SubOrchestrationInstanceCreated,
             event_id=2,

@@ -35,7 +35,9 @@ def run_hub(connection_string: str) -> Callable[..., Any]:
 
     def run(body: HubBody, *, partition_count: int = 4, hub_name: str | None = None) -> Any:
         async def main() -> Any:
-            storage = TaskHubStorage(connection_string, hub_name or unique_hub_name(), partition_count=partition_count)
+            storage = TaskHubStorage(
+                connection_string, hub_name or unique_hub_name(), partition_count=partition_count
+            )
             async with storage:
                 return await body(storage)
 

@@ -31,7 +31,10 @@ def test_every_event_type_round_trips(run_hub: Any) -> None:
         started = loaded.events[1]
         assert started.event_type is EventType.ExecutionStarted
         assert started.fields["ScheduledStartTime"].tzinfo is not None
-        assert started.fields["ParentInstance"]["OrchestrationInstance"] == {"InstanceId": "p", "ExecutionId": "pe"}
+        assert started.fields["ParentInstance"]["OrchestrationInstance"] == {
+            "InstanceId": "p",
+            "ExecutionId": "pe",
+        }
         assert loaded.events[-2].fields["OrchestrationStatus"] is RuntimeStatus.Completed
 
     run_hub(body)
@@ -58,7 +61,9 @@ def test_rows_have_dtfx_columns_and_edm_types(run_hub: Any, connection_string: s
         assert [(row["EventType"], row["TimerId"]) for row in fired] == [("TimerFired", 4)]
         scheduled = await _raw.query(connection_string, table, base + " and EventId ge 0")
         assert sorted(row["EventId"] for row in scheduled) == [0, 1, 2, 3, 4, 5, 6, 7]
-        dated = await _raw.query(connection_string, table, base + " and _Timestamp ge datetime'2000-01-01T00:00:00Z'")
+        dated = await _raw.query(
+            connection_string, table, base + " and _Timestamp ge datetime'2000-01-01T00:00:00Z'"
+        )
         assert len(dated) == len(events)
         timers = await _raw.query(connection_string, table, base + f" and FireAt eq datetime'{_iso(at(60))}'")
         assert sorted(row["EventType"] for row in timers) == ["TimerCreated", "TimerFired"]
@@ -81,7 +86,9 @@ def test_rows_have_dtfx_columns_and_edm_types(run_hub: Any, connection_string: s
             assert not any(value is None for value in row.values())
         started = by_key[history_row_key(1)]
         assert started["Name"] == "hello_orchestrator" and started["Version"] == ""
-        assert started["OrchestrationInstance"] == f'{{"InstanceId":"dfm-inst","ExecutionId":"{execution_id}"}}'
+        assert (
+            started["OrchestrationInstance"] == f'{{"InstanceId":"dfm-inst","ExecutionId":"{execution_id}"}}'
+        )
         assert started["Tags"] == '{"team":"a"}'
         assert started["MessageId"] == "start-message"
         assert isinstance(started["ScheduledStartTime"], datetime)
@@ -124,7 +131,11 @@ def test_large_integers_are_int64_and_small_ones_int32(run_hub: Any, connection_
         row = await _raw.get_row(connection_string, storage.names.history_table, "ints", history_row_key(0))
         assert row["Big"] == EntityProperty(2**40, EdmType.INT64)
         assert type(row["Small"]) is int
-        assert (await storage.load_history("ints")).events[0].fields == {"Data": "x", "Big": 2**40, "Small": 5}
+        assert (await storage.load_history("ints")).events[0].fields == {
+            "Data": "x",
+            "Big": 2**40,
+            "Small": 5,
+        }
 
     run_hub(body)
 
@@ -145,7 +156,10 @@ def test_sentinel_etag_guards_every_append(run_hub: Any) -> None:
             await storage.append_history("c", execution_id, stale, 2, etag1)
         # The rejected transaction wrote nothing: rows and sentinel are all-or-nothing.
         loaded = await storage.load_history("c")
-        assert [e.event_type for e in loaded.events] == [EventType.OrchestratorStarted, EventType.OrchestratorCompleted]
+        assert [e.event_type for e in loaded.events] == [
+            EventType.OrchestratorStarted,
+            EventType.OrchestratorCompleted,
+        ]
         assert loaded.etag == etag2
 
     run_hub(body)
@@ -164,11 +178,15 @@ def test_appends_over_99_events_are_split_into_batches(run_hub: Any, connection_
         assert loaded.events == events
         assert loaded.etag == etag and loaded.checkpoint_complete
         rows = await _raw.query(connection_string, storage.names.history_table, "PartitionKey eq 'many'")
-        assert sorted(row["RowKey"] for row in rows) == [history_row_key(n) for n in range(250)] + ["sentinel"]
+        assert sorted(row["RowKey"] for row in rows) == [history_row_key(n) for n in range(250)] + [
+            "sentinel"
+        ]
         # A stale writer is stopped at its first batch, so none of its 150 rows land.
         intruder = [HistoryEvent(EventType.GenericEvent, fields={"Data": "x"}) for _ in range(150)]
         with pytest.raises(HistoryConflictError):
-            await storage.append_history("many", execution_id, intruder, 250, "W/\"datetime'2001-01-01T00%3A00%3A00.0000000Z'\"")
+            await storage.append_history(
+                "many", execution_id, intruder, 250, "W/\"datetime'2001-01-01T00%3A00%3A00.0000000Z'\""
+            )
         assert len((await storage.load_history("many")).events) == 250
 
     run_hub(body)
@@ -179,17 +197,27 @@ def test_continue_as_new_rewrites_from_zero_and_reads_only_the_current_execution
 ) -> None:
     async def body(storage: TaskHubStorage) -> None:
         first_execution, second_execution = new_execution_id(), new_execution_id()
-        old = [HistoryEvent(EventType.GenericEvent, timestamp=at(n), fields={"Data": f"old{n}"}) for n in range(10)]
+        old = [
+            HistoryEvent(EventType.GenericEvent, timestamp=at(n), fields={"Data": f"old{n}"})
+            for n in range(10)
+        ]
         etag = await storage.append_history("can", first_execution, old, 0, None)
-        new = [HistoryEvent(EventType.GenericEvent, timestamp=at(n), fields={"Data": f"new{n}"}) for n in range(4)]
+        new = [
+            HistoryEvent(EventType.GenericEvent, timestamp=at(n), fields={"Data": f"new{n}"})
+            for n in range(4)
+        ]
         etag = await storage.append_history("can", second_execution, new, 0, etag)
         loaded = await storage.load_history("can")
         assert loaded.execution_id == second_execution
         assert [e.fields["Data"] for e in loaded.events] == ["new0", "new1", "new2", "new3"]
         table = storage.names.history_table
-        leftovers = await _raw.query(connection_string, table, f"PartitionKey eq 'can' and ExecutionId eq '{first_execution}'")
+        leftovers = await _raw.query(
+            connection_string, table, f"PartitionKey eq 'can' and ExecutionId eq '{first_execution}'"
+        )
         assert sorted(row["RowKey"] for row in leftovers) == [history_row_key(n) for n in range(4, 10)]
-        current = await _raw.query(connection_string, table, f"PartitionKey eq 'can' and ExecutionId eq '{second_execution}'")
+        current = await _raw.query(
+            connection_string, table, f"PartitionKey eq 'can' and ExecutionId eq '{second_execution}'"
+        )
         assert len(current) == 4 + 1  # rows 0-3 and the sentinel
         more = [HistoryEvent(EventType.GenericEvent, timestamp=at(9), fields={"Data": "new4"})]
         await storage.append_history("can", second_execution, more, 4, etag)
@@ -210,8 +238,12 @@ def test_large_values_go_to_blobs_and_come_back(run_hub: Any, connection_string:
         events = [
             HistoryEvent(
                 EventType.ExecutionStarted,
-                fields={"Name": "big", "Version": "", "Input": big_input,
-                        "OrchestrationInstance": {"InstanceId": "big", "ExecutionId": execution_id}},
+                fields={
+                    "Name": "big",
+                    "Version": "",
+                    "Input": big_input,
+                    "OrchestrationInstance": {"InstanceId": "big", "ExecutionId": execution_id},
+                },
             ),
             HistoryEvent(
                 EventType.TaskFailed,
@@ -240,8 +272,11 @@ def test_large_values_go_to_blobs_and_come_back(run_hub: Any, connection_string:
 
 def test_oversized_values_that_cannot_be_offloaded_are_rejected(run_hub: Any) -> None:
     async def body(storage: TaskHubStorage) -> None:
-        event = HistoryEvent(EventType.SubOrchestrationInstanceCreated, event_id=0,
-                             fields={"Name": "c", "Version": "", "InstanceId": "x" * 40_000})
+        event = HistoryEvent(
+            EventType.SubOrchestrationInstanceCreated,
+            event_id=0,
+            fields={"Name": "c", "Version": "", "InstanceId": "x" * 40_000},
+        )
         with pytest.raises(ValueError, match="'InstanceId'"):
             await storage.append_history("huge", new_execution_id(), [event], 0, None)
 
@@ -268,8 +303,17 @@ def test_describe_instance_renders_row_and_history(run_hub: Any) -> None:
         execution_id = new_execution_id()
         events = every_event_type("shown", execution_id)
         await storage.append_history("shown", execution_id, events, 0, None)
-        await storage.update_instance(InstanceRecord("shown", "hello_orchestrator", RuntimeStatus.Completed,
-                                                     execution_id, T0, at(6), output='"' + "o" * 500 + '"'))
+        await storage.update_instance(
+            InstanceRecord(
+                "shown",
+                "hello_orchestrator",
+                RuntimeStatus.Completed,
+                execution_id,
+                T0,
+                at(6),
+                output='"' + "o" * 500 + '"',
+            )
+        )
         return await storage.describe_instance("shown")
 
     text = run_hub(body)
@@ -288,8 +332,9 @@ def test_awkward_instance_ids_are_quoted_and_escaped(run_hub: Any, connection_st
         await storage.append_history(odd, execution_id, events, 0, None)
         await storage.append_history("o'brien and co", execution_id, events, 0, None)
         assert (await storage.load_history(odd)).events == events
-        rows = await _raw.query(connection_string, storage.names.history_table,
-                                "PartitionKey eq 'o''brien and co ^0 ^21^3'")
+        rows = await _raw.query(
+            connection_string, storage.names.history_table, "PartitionKey eq 'o''brien and co ^0 ^21^3'"
+        )
         assert len(rows) == 2  # event row + sentinel under the escaped key
         container = storage.names.large_messages_container
         assert len(await _raw.blob_names(connection_string, container, "o'brien and co ^0 ^21^3/")) == 1
@@ -306,11 +351,29 @@ def test_batches_also_split_by_size(run_hub: Any) -> None:
     async def body(storage: TaskHubStorage) -> None:
         execution_id = new_execution_id()
         events = [
-            HistoryEvent(EventType.EventRaised, timestamp=at(n), fields={"Name": f"e{n}", "Input": "é" * 29_000})
+            HistoryEvent(
+                EventType.EventRaised, timestamp=at(n), fields={"Name": f"e{n}", "Input": "é" * 29_000}
+            )
             for n in range(90)
         ]
         etag = await storage.append_history("wide", execution_id, events, 0, None)
         loaded = await storage.load_history("wide")
         assert loaded.events == events and loaded.etag == etag and loaded.checkpoint_complete
+
+    run_hub(body)
+
+
+def test_append_after_a_purge_is_a_conflict(run_hub: Any) -> None:
+    async def body(storage: TaskHubStorage) -> None:
+        execution_id = new_execution_id()
+        etag = await storage.append_history(
+            "purged", execution_id, [HistoryEvent(EventType.OrchestratorStarted)], 0, None
+        )
+        await storage.purge_instance("purged")
+        with pytest.raises(HistoryConflictError, match="ResourceNotFound"):
+            await storage.append_history(
+                "purged", execution_id, [HistoryEvent(EventType.OrchestratorCompleted)], 1, etag
+            )
+        assert (await storage.load_history("purged")).events == []
 
     run_hub(body)

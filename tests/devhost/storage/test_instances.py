@@ -32,7 +32,9 @@ RUNNING_STATES = frozenset(
 )
 
 
-def record(instance_id: str, status: RuntimeStatus = RuntimeStatus.Pending, created: datetime = T0, **kw: Any) -> InstanceRecord:
+def record(
+    instance_id: str, status: RuntimeStatus = RuntimeStatus.Pending, created: datetime = T0, **kw: Any
+) -> InstanceRecord:
     return InstanceRecord(
         instance_id=instance_id,
         name=kw.pop("name", "hello_orchestrator"),
@@ -59,7 +61,8 @@ def test_new_instance_row_has_dfm_columns_and_types(run_hub: Any, connection_str
         assert isinstance(row["CreatedTime"], datetime) and isinstance(row["LastUpdatedTime"], datetime)
         assert "Output" not in row and "CustomStatus" not in row and "CompletedTime" not in row
         typed = await _raw.query(
-            connection_string, table,
+            connection_string,
+            table,
             "CreatedTime ge datetime'2026-01-01T00:00:00Z' and Generation eq 0 and RowKey eq ''",
         )
         assert [r["ExecutionId"] for r in typed] == [new.execution_id]
@@ -125,7 +128,9 @@ def test_large_input_and_output_are_blob_urls_in_the_row(run_hub: Any, connectio
 
     async def body(storage: TaskHubStorage) -> None:
         started = await storage.create_instance(record("large", input=big_input), dedupe=RUNNING_STATES)
-        await storage.update_instance(replace(started, runtime_status=RuntimeStatus.Completed, output=big_output))
+        await storage.update_instance(
+            replace(started, runtime_status=RuntimeStatus.Completed, output=big_output)
+        )
         current = await storage.get_instance("large")
         assert current is not None and current.input == big_input and current.output == big_output
         listed, _ = await storage.query_instances(InstanceQuery(), top=10, continuation=None)
@@ -142,8 +147,15 @@ def test_large_input_and_output_are_blob_urls_in_the_row(run_hub: Any, connectio
 
 
 def test_query_filters_and_continuation_paging(run_hub: Any) -> None:
-    statuses = [RuntimeStatus.Completed, RuntimeStatus.Running, RuntimeStatus.Failed, RuntimeStatus.Completed,
-                RuntimeStatus.Pending, RuntimeStatus.Terminated, RuntimeStatus.Completed]
+    statuses = [
+        RuntimeStatus.Completed,
+        RuntimeStatus.Running,
+        RuntimeStatus.Failed,
+        RuntimeStatus.Completed,
+        RuntimeStatus.Pending,
+        RuntimeStatus.Terminated,
+        RuntimeStatus.Completed,
+    ]
 
     async def body(storage: TaskHubStorage) -> None:
         for n, status in enumerate(statuses):
@@ -170,12 +182,18 @@ def test_query_filters_and_continuation_paging(run_hub: Any) -> None:
 
         completed = frozenset({RuntimeStatus.Completed})
         assert await ids(InstanceQuery(runtime_statuses=completed)) == ["job-3", "order-0", "order-6"]
-        assert await ids(InstanceQuery(runtime_statuses=frozenset({RuntimeStatus.Running, RuntimeStatus.Pending}))) == [
-            "job-1", "order-4"]
-        assert await ids(InstanceQuery(created_from=at(120), created_to=at(240))) == ["job-3", "order-2", "order-4"]
+        assert await ids(
+            InstanceQuery(runtime_statuses=frozenset({RuntimeStatus.Running, RuntimeStatus.Pending}))
+        ) == ["job-1", "order-4"]
+        assert await ids(InstanceQuery(created_from=at(120), created_to=at(240))) == [
+            "job-3",
+            "order-2",
+            "order-4",
+        ]
         assert await ids(InstanceQuery(instance_id_prefix="job")) == ["job-1", "job-3", "job-5"]
-        assert await ids(InstanceQuery(instance_id_prefix="order-", runtime_statuses=completed,
-                                       created_from=at(60))) == ["order-6"]
+        assert await ids(
+            InstanceQuery(instance_id_prefix="order-", runtime_statuses=completed, created_from=at(60))
+        ) == ["order-6"]
         assert await ids(InstanceQuery(instance_id_prefix="nothing")) == []
 
         with pytest.raises(InvalidContinuationTokenError):
@@ -186,7 +204,9 @@ def test_query_filters_and_continuation_paging(run_hub: Any) -> None:
     run_hub(body)
 
 
-async def _seed_instance_with_everything(storage: TaskHubStorage, instance_id: str, status: RuntimeStatus) -> None:
+async def _seed_instance_with_everything(
+    storage: TaskHubStorage, instance_id: str, status: RuntimeStatus
+) -> None:
     """An instance with two executions of history (continue-as-new leftovers), history and message blobs."""
     first, second = new_execution_id(), new_execution_id()
     await storage.update_instance(record(instance_id, status, execution_id=second))
@@ -212,7 +232,9 @@ def test_purge_one_removes_row_history_and_blobs(run_hub: Any, connection_string
         assert await storage.purge_instance("gone") is False
 
         assert await storage.get_instance("kept") is not None
-        assert len(await _raw.query(connection_string, history, "PartitionKey eq 'kept'")) == 6  # rows 0-4, sentinel
+        assert (
+            len(await _raw.query(connection_string, history, "PartitionKey eq 'kept'")) == 6
+        )  # rows 0-4, sentinel
         assert len(await _raw.blob_names(connection_string, container, "kept/")) == 2
 
     run_hub(body)
@@ -226,7 +248,10 @@ def test_purge_by_filter_only_touches_terminal_instances(run_hub: Any) -> None:
         asked = frozenset({RuntimeStatus.Completed, RuntimeStatus.Running})
         assert await storage.purge_instances(InstanceQuery(runtime_statuses=asked)) == 1
         assert await storage.get_instance("p-Completed") is None
-        assert await storage.purge_instances(InstanceQuery(runtime_statuses=frozenset({RuntimeStatus.Running}))) == 0
+        assert (
+            await storage.purge_instances(InstanceQuery(runtime_statuses=frozenset({RuntimeStatus.Running})))
+            == 0
+        )
         assert await storage.purge_instances(InstanceQuery(created_from=at(3600))) == 0  # all created at T0
         assert await storage.purge_instances(InstanceQuery(created_from=T0 - timedelta(days=1))) == 3
         left, _ = await storage.query_instances(InstanceQuery(), top=100, continuation=None)
@@ -246,8 +271,9 @@ def test_unchanged_large_input_is_not_uploaded_again(run_hub: Any, connection_st
         container = storage.names.large_messages_container
         started = await storage.create_instance(record("again", input=big_input), dedupe=RUNNING_STATES)
         for step in range(3):  # the runtime re-sends the input with every episode
-            await storage.update_instance(replace(started, runtime_status=RuntimeStatus.Running,
-                                                  custom_status=str(step)))
+            await storage.update_instance(
+                replace(started, runtime_status=RuntimeStatus.Running, custom_status=str(step))
+            )
         assert len(await _raw.blob_names(connection_string, container, "again/")) == 1
         await storage.update_instance(replace(started, input=big_input + " "))
         assert len(await _raw.blob_names(connection_string, container, "again/")) == 2

@@ -22,7 +22,9 @@ def timer_fired(timer_id: int = 0) -> HistoryEvent:
     return HistoryEvent(EventType.TimerFired, fields={"TimerId": timer_id, "FireAt": utcnow()})
 
 
-async def receive_until(storage: TaskHubStorage, partition: int, *, attempts: int = 60) -> list[ReceivedMessage]:
+async def receive_until(
+    storage: TaskHubStorage, partition: int, *, attempts: int = 60
+) -> list[ReceivedMessage]:
     for _ in range(attempts):
         received = await storage.receive_control(partition, max_messages=32, visibility_timeout=30)
         if received:
@@ -57,8 +59,11 @@ def test_control_messages_go_to_the_partition_of_their_instance(run_hub: Any, co
 
 def test_work_items_round_trip(run_hub: Any) -> None:
     async def body(storage: TaskHubStorage) -> None:
-        scheduled = HistoryEvent(EventType.TaskScheduled, event_id=3, fields={"Name": "hello", "Version": "",
-                                                                             "Input": '["\\"Tokyo\\""]'})
+        scheduled = HistoryEvent(
+            EventType.TaskScheduled,
+            event_id=3,
+            fields={"Name": "hello", "Version": "", "Input": '["\\"Tokyo\\""]'},
+        )
         message = QueueMessage("work", scheduled, execution_id="x" * 32, episode=1)
         await storage.send_work_item(message)
         (item,) = await storage.receive_work_items(max_messages=5, visibility_timeout=30)
@@ -71,7 +76,9 @@ def test_work_items_round_trip(run_hub: Any) -> None:
 
 def test_large_message_bodies_go_to_a_blob(run_hub: Any, connection_string: str) -> None:
     async def body(storage: TaskHubStorage) -> None:
-        event = HistoryEvent(EventType.EventRaised, fields={"Name": "big", "Input": '"' + "é" * 200_000 + '"'})
+        event = HistoryEvent(
+            EventType.EventRaised, fields={"Name": "big", "Input": '"' + "é" * 200_000 + '"'}
+        )
         message = QueueMessage("bigmsg", event)
         await storage.send_control(message)
         queue = storage.names.control_queue(storage.partition_of("bigmsg"))
@@ -81,7 +88,9 @@ def test_large_message_bodies_go_to_a_blob(run_hub: Any, connection_string: str)
         assert wrapper["compressedBlobName"] == blob_name and len(raw_body) < 1000
         container = storage.names.large_messages_container
         assert decode_message(await _raw.gunzip_blob(connection_string, container, blob_name)) == message
-        (item,) = await storage.receive_control(storage.partition_of("bigmsg"), max_messages=1, visibility_timeout=30)
+        (item,) = await storage.receive_control(
+            storage.partition_of("bigmsg"), max_messages=1, visibility_timeout=30
+        )
         assert item.message == message
 
     run_hub(body)
@@ -106,8 +115,12 @@ def test_timer_messages_stay_invisible_until_visible_at(run_hub: Any) -> None:
 def test_delays_beyond_seven_days_are_rejected(run_hub: Any) -> None:
     async def body(storage: TaskHubStorage) -> None:
         with pytest.raises(ValueError, match="7 days"):
-            await storage.send_control(QueueMessage("far", timer_fired()), visible_at=utcnow() + timedelta(days=8))
-        await storage.send_control(QueueMessage("far", timer_fired()), visible_at=utcnow() + timedelta(days=6))
+            await storage.send_control(
+                QueueMessage("far", timer_fired()), visible_at=utcnow() + timedelta(days=8)
+            )
+        await storage.send_control(
+            QueueMessage("far", timer_fired()), visible_at=utcnow() + timedelta(days=6)
+        )
 
     run_hub(body)
 
@@ -136,11 +149,28 @@ def test_unreadable_messages_are_dropped_not_redelivered(run_hub: Any, connectio
         queue = storage.names.control_queue(0)
         async with QueueClient.from_connection_string(connection_string, queue) as client:
             await client.send_message("this is not base64 json")
-        good = next(QueueMessage(f"ok-{n}", timer_fired()) for n in range(100) if storage.partition_of(f"ok-{n}") == 0)
+        good = next(
+            QueueMessage(f"ok-{n}", timer_fired()) for n in range(100) if storage.partition_of(f"ok-{n}") == 0
+        )
         await storage.send_control(good)
         received = await storage.receive_control(0, max_messages=32, visibility_timeout=30)
         assert [r.message for r in received] == [good]
         await storage.delete_message(received[0])
         assert await _raw.peek_bodies(connection_string, queue) == []
+
+    run_hub(body)
+
+
+def test_receive_returns_at_most_max_messages(run_hub: Any) -> None:
+    async def body(storage: TaskHubStorage) -> None:
+        for n in range(40):
+            await storage.send_work_item(QueueMessage(f"w{n}", timer_fired(n)))
+        first = await storage.receive_work_items(max_messages=5, visibility_timeout=30)
+        assert len(first) == 5
+        rest = await storage.receive_work_items(max_messages=100, visibility_timeout=30)  # Azure's cap is 32
+        assert len(rest) == 32
+        last = await storage.receive_work_items(max_messages=100, visibility_timeout=30)
+        assert len(last) == 3
+        assert len({r.message.message_id for r in first + rest + last}) == 40
 
     run_hub(body)

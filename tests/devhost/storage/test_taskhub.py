@@ -20,9 +20,11 @@ from .conftest import unique_hub_name
 
 
 async def _resources(connection_string: str) -> tuple[set[str], set[str], set[str]]:
-    async with TableServiceClient.from_connection_string(connection_string) as tables, \
-            QueueServiceClient.from_connection_string(connection_string) as queues, \
-            BlobServiceClient.from_connection_string(connection_string) as blobs:
+    async with (
+        TableServiceClient.from_connection_string(connection_string) as tables,
+        QueueServiceClient.from_connection_string(connection_string) as queues,
+        BlobServiceClient.from_connection_string(connection_string) as blobs,
+    ):
         return (
             {t.name async for t in tables.list_tables()},
             {q.name async for q in queues.list_queues()},
@@ -39,11 +41,18 @@ def test_open_creates_the_dtfx_resources(run_hub: Any, connection_string: str) -
         assert {f"{hub}Instances", f"{hub}History"} <= tables
         assert not {t for t in tables if t.endswith("Partitions")}
         assert "DurableTaskPartitions" not in tables
-        assert {f"{lower}-control-00", f"{lower}-control-01", f"{lower}-control-02", f"{lower}-workitems"} <= queues
+        assert {
+            f"{lower}-control-00",
+            f"{lower}-control-01",
+            f"{lower}-control-02",
+            f"{lower}-workitems",
+        } <= queues
         assert f"{lower}-control-03" not in queues
         assert {f"{lower}-largemessages", f"{lower}-leases"} <= containers
         async with BlobServiceClient.from_connection_string(connection_string) as blobs:
-            data = await (await blobs.get_blob_client(f"{lower}-leases", "taskhub.json").download_blob()).readall()
+            data = await (
+                await blobs.get_blob_client(f"{lower}-leases", "taskhub.json").download_blob()
+            ).readall()
         info = json.loads(data)
         assert set(info) == {"TaskHubName", "CreatedAt", "PartitionCount"}
         assert info["TaskHubName"] == hub and info["PartitionCount"] == 3
@@ -78,7 +87,9 @@ def test_invalid_hub_names_fail_before_any_io() -> None:
 
 def test_unreachable_storage_raises_storage_unavailable() -> None:
     closed = (free_port(), free_port(), free_port())  # nothing listens there
-    storage = TaskHubStorage(azurite_connection_string("127.0.0.1", closed), "Nowhere", options=StorageOptions())
+    storage = TaskHubStorage(
+        azurite_connection_string("127.0.0.1", closed), "Nowhere", options=StorageOptions()
+    )
 
     with pytest.raises(StorageUnavailableError, match="unreachable") as caught:
         asyncio.run(storage.open())

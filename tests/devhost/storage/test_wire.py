@@ -62,7 +62,9 @@ def test_naive_datetimes_are_rejected() -> None:
 
 
 def test_dotnet_timestamps_parse_to_aware_utc() -> None:
-    assert parse_timestamp("2026-11-21T12:00:00.1234567Z") == datetime(2026, 11, 21, 12, 0, 0, 123456, tzinfo=UTC)
+    assert parse_timestamp("2026-11-21T12:00:00.1234567Z") == datetime(
+        2026, 11, 21, 12, 0, 0, 123456, tzinfo=UTC
+    )
     assert parse_timestamp("2026-11-21T12:00:00Z") == datetime(2026, 11, 21, 12, tzinfo=UTC)
     shifted = parse_timestamp("2026-11-21T14:00:00.5+02:00")
     assert shifted == datetime(2026, 11, 21, 12, 0, 0, 500000, tzinfo=UTC)
@@ -77,7 +79,7 @@ def test_foreign_bodies_raise_message_decode_error(text: str) -> None:
 
 
 def test_queue_body_is_base64_of_utf8() -> None:
-    assert to_queue_body("{\"a\":\"é\"}") == "eyJhIjoiw6kifQ=="
+    assert to_queue_body('{"a":"é"}') == "eyJhIjoiw6kifQ=="
     assert from_queue_body("eyJhIjoiw6kifQ==") == '{"a":"é"}'
     with pytest.raises(MessageDecodeError):
         from_queue_body("%%% not base64")
