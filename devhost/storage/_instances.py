@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -110,8 +111,8 @@ class InstanceStore:
             token = pager.continuation_token or None
             if token is None:
                 break
-        records = [await self._to_record(entity) for entity in entities]
-        return records, encode_continuation(token)
+        records = await asyncio.gather(*(self._to_record(entity) for entity in entities))
+        return list(records), encode_continuation(token)
 
     async def ids_matching(self, query: InstanceQuery) -> list[str]:
         query_filter, parameters = build_filter(query)
