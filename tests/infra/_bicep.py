@@ -95,6 +95,23 @@ class Template:
         """
         return self._entries(expr, frozenset())
 
+    def array_items(self, expr: Any) -> list[Any]:
+        """Every item an array expression can hold: follows variables, ``concat(...)`` and both branches of
+        ``cond ? a : b``."""
+        return self._items(expr, frozenset())
+
+    def _items(self, expr: Any, seen: frozenset[str]) -> list[Any]:
+        if isinstance(expr, list):
+            return list(expr)
+        if isinstance(expr, str) and expr in self.variables and expr not in seen:
+            return self._items(self.variables[expr]["value"], seen | {expr})
+        if isinstance(expr, dict) and set(expr) == {"function"} and expr["function"].get("type") == "concat":
+            return [item for arg in expr["function"].get("parameters", {}).values() for item in self._items(arg, seen)]
+        if isinstance(expr, dict) and set(expr) == {"operator"} and expr["operator"].get("type") == "conditional":
+            operands = expr["operator"]["operands"]
+            return self._items(operands["true_value"], seen) + self._items(operands["false_value"], seen)
+        return []
+
     def _entries(self, expr: Any, seen: frozenset[str]) -> dict[str, Any]:
         if isinstance(expr, str):
             if expr in self.variables and expr not in seen:
