@@ -71,6 +71,8 @@ class AzuriteProcess:
     host: str = "127.0.0.1"
     ports: tuple[int, int, int] = DEFAULT_PORTS
     startup_timeout: float = 30.0
+    in_memory: bool = False
+    """Keep data in memory only (``--inMemoryPersistence``): for throw-away test instances, which then stop fast."""
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -97,6 +99,8 @@ class AzuriteProcess:
             "--queueHost", self.host, "--queuePort", str(queue),
             "--tableHost", self.host, "--tablePort", str(table),
         ]
+        if self.in_memory:
+            args.append("--inMemoryPersistence")
         log = open(self.data_dir / "azurite.log", "ab")  # noqa: SIM115 - handed to the child process
         self._proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()

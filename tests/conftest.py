@@ -14,6 +14,6 @@ from devhost.azurite import AzuriteProcess, free_port
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzuriteProcess]:
     """A running Azurite; use ``azurite.connection_string``. Tests isolate themselves by unique hub/table names."""
     data_dir: Path = tmp_path_factory.mktemp("azurite")
-    proc = AzuriteProcess(data_dir=data_dir, ports=(free_port(), free_port(), free_port()))
+    proc = AzuriteProcess(data_dir=data_dir, ports=(free_port(), free_port(), free_port()), in_memory=True)
     with proc:
         yield proc
