@@ -49,16 +49,7 @@ text JSON-encoded once more, as DTFx stores it). ``ExecutionCompleted.Orchestrat
 ``RuntimeStatus``; ``FireAt`` values are aware datetimes.
 """
 
-from devhost.engine._episode import (
-    ActivityRequest,
-    DroppedMessage,
-    EpisodeInput,
-    EpisodeOutcome,
-    ParentNotification,
-    SubOrchestrationRequest,
-    TimerRequest,
-    run_episode,
-)
+from devhost.engine._episode import run_episode
 from devhost.engine._events import (
     activity_completed,
     activity_failed,
@@ -74,6 +65,15 @@ from devhost.engine._events import (
     timer_fired,
 )
 from devhost.engine._invocation import InvocationResult, Invoker, build_context_json, parse_invocation
+from devhost.engine._types import (
+    ActivityRequest,
+    DroppedMessage,
+    EpisodeInput,
+    EpisodeOutcome,
+    ParentNotification,
+    SubOrchestrationRequest,
+    TimerRequest,
+)
 
 __all__ = [
     "ActivityRequest",

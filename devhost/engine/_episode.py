@@ -10,13 +10,20 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from devhost.engine import _messages as msg
 from devhost.engine._events import execution_started, sub_orchestration_completed, sub_orchestration_failed
+from devhost.engine._history import (
+    filter_messages,
+    input_text_of,
+    mark_played,
+    new_event,
+    recorded_sequence,
+    status_of,
+)
 from devhost.engine._invocation import Invoker, build_context_json
 from devhost.engine._replay import (
-    COMPLETION_EVENT_ID_FIELDS,
     Decision,
     DecisionKind,
     NonDeterminismError,
@@ -24,133 +31,20 @@ from devhost.engine._replay import (
     ShadowReplay,
 )
 from devhost.engine._state import InvalidOrchestratorState, OrchestratorState, parse_state
+from devhost.engine._types import (
+    ActivityRequest,
+    DroppedMessage,
+    EpisodeInput,
+    EpisodeOutcome,
+    FunctionExists,
+    ParentNotification,
+    SubOrchestrationRequest,
+    TimerRequest,
+)
 from devhost.model import EventType, HistoryEvent, RuntimeStatus, compact_json
 
 # A runaway orchestrator that continues-as-new without ever waiting would otherwise loop forever in one episode.
 MAX_CONTINUE_AS_NEW_PER_EPISODE = 1000
-
-_SCHEDULING_EVENT_TYPES = frozenset(
-    {
-        EventType.TaskScheduled,
-        EventType.TimerCreated,
-        EventType.SubOrchestrationInstanceCreated,
-        EventType.EventSent,
-    }
-)
-
-FunctionExists = Callable[[str, str], bool]
-"""``function_exists(kind, name)`` with kind "activity" or "orchestrator" (names compared as the host does)."""
-
-
-@dataclass(kw_only=True)
-class EpisodeInput:
-    """The stored state of one instance, as the runtime loaded it."""
-
-    instance_id: str
-    history: list[HistoryEvent]
-    """The current execution's stored events in RowKey order (empty for a new instance)."""
-    name: str = ""
-    """Orchestrator name (Instances.Name); the ExecutionStarted event wins when present."""
-    execution_id: str | None = None
-    """Current execution id; the ExecutionStarted event wins when present."""
-    input_text: str | None = None
-    """ExecutionStarted.Input; the ExecutionStarted event wins when present."""
-    parent: dict[str, Any] | None = None
-    """DTFx ParentInstance (see ``parent_instance``) for sub-orchestrations; the ExecutionStarted event wins."""
-    custom_status: str | None = None
-    """Instances.CustomStatus (JSON text) before this episode; carried when the orchestrator sets none."""
-    suspended: bool = False
-    """Informational: the engine derives suspension from the ExecutionSuspended/Resumed events in history."""
-    generation: int = 0
-
-
-class ActivityRequest(NamedTuple):
-    """Run activity ``name``; ``input_text`` is the SDK's JSON text (the worker passes ``df_loads`` of it)."""
-
-    task_id: int
-    name: str
-    input_text: str | None
-
-
-class TimerRequest(NamedTuple):
-    """Deliver ``timer_fired(timer_id, fire_at)`` at ``fire_at``."""
-
-    timer_id: int
-    fire_at: datetime
-
-
-class SubOrchestrationRequest(NamedTuple):
-    """Start child ``instance_id``; ``input_text`` is already the child's ExecutionStarted.Input."""
-
-    task_id: int
-    name: str
-    instance_id: str
-    input_text: str | None
-
-
-@dataclass
-class ParentNotification:
-    """A child's result for its parent: send ``event`` to ``instance_id`` (execution ``execution_id``)."""
-
-    instance_id: str
-    execution_id: str | None
-    event: HistoryEvent
-    """SubOrchestrationInstanceCompleted/Failed with TaskScheduledId = the parent's task id."""
-
-
-@dataclass
-class DroppedMessage:
-    event: HistoryEvent
-    reason: str
-
-
-@dataclass
-class EpisodeOutcome:
-    """Everything the runtime must persist and send after one episode."""
-
-    instance_id: str
-    name: str
-    """The orchestrator name (from ExecutionStarted)."""
-    execution_id: str
-    """The execution the history belongs to (a new one after continue-as-new)."""
-    history: list[HistoryEvent]
-    """The full history of that execution after the episode."""
-    first_new_index: int
-    """Index of the first row to write (0 after continue-as-new; ``len(history)`` when nothing changed)."""
-    runtime_status: RuntimeStatus
-    custom_status: str
-    """Instances.CustomStatus: compact JSON text, ``"null"`` when unset."""
-    input_text: str | None
-    """Instances.Input of the (possibly new) execution."""
-    generation: int
-    output: str | None = None
-    """Instances.Output text for this status; None = leave the stored value alone."""
-    completed_time: datetime | None = None
-    activities: list[ActivityRequest] = field(default_factory=list)
-    timers: list[TimerRequest] = field(default_factory=list)
-    sub_orchestrations: list[SubOrchestrationRequest] = field(default_factory=list)
-    parent_notification: ParentNotification | None = None
-    """Set when a sub-orchestration reached Completed/Failed/Terminated."""
-    dropped_messages: list[DroppedMessage] = field(default_factory=list)
-    failure: str | None = None
-    """Why the orchestration failed (same text as ``output``), for logs."""
-    nondeterminism: str | None = None
-    """Set (as well as ``failure``) when replay found a history row the code no longer schedules."""
-    warnings: list[str] = field(default_factory=list)
-    """Known Python SDK / DTFx divergences met in this episode (behaviour stays that of the real host)."""
-    continued_as_new: int = 0
-    """How many times the instance continued as new during this episode."""
-    invocations: int = 0
-    """How many times the orchestrator function was called."""
-
-    @property
-    def new_events(self) -> list[HistoryEvent]:
-        return self.history[self.first_new_index :]
-
-    @property
-    def changed(self) -> bool:
-        """False when every message was dropped: nothing to write."""
-        return self.first_new_index < len(self.history)
 
 
 def run_episode(
@@ -166,31 +60,6 @@ def run_episode(
     """Run one episode of one instance (see the package docstring for the rules)."""
     episode = _Episode(instance, now, invoke, function_exists, new_execution_id, known_functions)
     return episode.run(messages)
-
-
-def _event(event_type: EventType, now: datetime, event_id: int = -1, **fields: Any) -> HistoryEvent:
-    return HistoryEvent(event_type, event_id=event_id, is_played=False, timestamp=now, fields=fields)
-
-
-def _status_of(history: Sequence[HistoryEvent]) -> tuple[RuntimeStatus, str | None]:
-    """The runtime status the stored history implies, and the reason text of a suspension."""
-    if not history:
-        return RuntimeStatus.Pending, None
-    status, reason = RuntimeStatus.Running, None
-    for event in history:
-        if event.event_type is EventType.ExecutionCompleted:
-            return RuntimeStatus(str(event.get("OrchestrationStatus", RuntimeStatus.Completed))), None
-        if event.event_type is EventType.ExecutionSuspended:
-            status, reason = RuntimeStatus.Suspended, event.get("Reason")
-        elif event.event_type is EventType.ExecutionResumed:
-            status, reason = RuntimeStatus.Running, None
-    return status, reason
-
-
-def _recorded_sequence(history: Sequence[HistoryEvent]) -> int:
-    """The next sequence id after every decision recorded in history (used when the replay cannot run)."""
-    ids = [e.event_id for e in history if e.event_type in _SCHEDULING_EVENT_TYPES]
-    return max(ids) + 1 if ids else 0
 
 
 def _custom_status_text(state: OrchestratorState, previous: str) -> tuple[str, str | None]:
@@ -250,8 +119,8 @@ class _Episode:
     # ----- entry point ---------------------------------------------------------------------------------------
     def run(self, messages: list[HistoryEvent]) -> EpisodeOutcome:
         history = list(self.instance.history)
-        accepted, dropped = self._filter_messages(history, messages)
-        status, suspend_reason = _status_of(history)
+        accepted, dropped = filter_messages(history, messages)
+        status, suspend_reason = status_of(history)
         if status.is_terminal:
             dropped += [DroppedMessage(e, f"instance is {status.value}") for e in accepted]
             accepted = []
@@ -266,17 +135,17 @@ class _Episode:
             accepted.sort(key=lambda e: e.event_type is not EventType.ExecutionStarted)
         first_new_index = len(history)
         new_events = [dataclasses.replace(e, is_played=False, fields=dict(e.fields)) for e in accepted]
-        history += [_event(EventType.OrchestratorStarted, self.now), *new_events]
+        history += [new_event(EventType.OrchestratorStarted, self.now), *new_events]
         identity = self._identity(history)
 
         terminated = next((e for e in new_events if e.event_type is EventType.ExecutionTerminated), None)
         if terminated is not None:
             return self._terminate(history, first_new_index, identity, terminated, dropped)
 
-        status, suspend_reason = _status_of(history)
+        status, suspend_reason = status_of(history)
         if status is RuntimeStatus.Suspended:
             # While suspended, events are recorded but the orchestrator does not run (spec 2.9).
-            history.append(_event(EventType.OrchestratorCompleted, self.now))
+            history.append(new_event(EventType.OrchestratorCompleted, self.now))
             outcome = self._outcome(history, first_new_index, identity, RuntimeStatus.Suspended, dropped)
             outcome.output = suspend_reason
             return outcome
@@ -288,44 +157,6 @@ class _Episode:
         return outcome
 
     # ----- message filtering ---------------------------------------------------------------------------------
-    @staticmethod
-    def _filter_messages(
-        history: Sequence[HistoryEvent], messages: Sequence[HistoryEvent]
-    ) -> tuple[list[HistoryEvent], list[DroppedMessage]]:
-        seen_message_ids = {e.message_id for e in history if e.message_id}
-        scheduled = {e.event_id for e in history if e.event_type in _SCHEDULING_EVENT_TYPES}
-        completed = {
-            int(e.get(COMPLETION_EVENT_ID_FIELDS[e.event_type], -1))
-            for e in history
-            if e.event_type in COMPLETION_EVENT_ID_FIELDS
-        }
-        started = any(e.event_type is EventType.ExecutionStarted for e in history)
-        accepted: list[HistoryEvent] = []
-        dropped: list[DroppedMessage] = []
-        for event in messages:
-            reason = None
-            if event.message_id and event.message_id in seen_message_ids:
-                reason = f"message {event.message_id} is already in history"
-            elif event.event_type is EventType.ExecutionStarted and started:
-                reason = "duplicate ExecutionStarted"
-            elif event.event_type in COMPLETION_EVENT_ID_FIELDS:
-                task_id = int(event.get(COMPLETION_EVENT_ID_FIELDS[event.event_type], -1))
-                if task_id in completed:
-                    reason = f"duplicate completion for task {task_id}"
-                elif task_id not in scheduled:
-                    reason = f"no task {task_id} was scheduled by this execution"
-                else:
-                    completed.add(task_id)
-            if reason is not None:
-                dropped.append(DroppedMessage(event, reason))
-                continue
-            accepted.append(event)
-            if event.message_id:
-                seen_message_ids.add(event.message_id)
-            if event.event_type is EventType.ExecutionStarted:
-                started = True
-        return accepted, dropped
-
     # ----- outcomes ------------------------------------------------------------------------------------------
     def _identity(self, history: Sequence[HistoryEvent]) -> _Identity:
         started = next((e for e in history if e.event_type is EventType.ExecutionStarted), None)
@@ -388,11 +219,11 @@ class _Episode:
     ) -> EpisodeOutcome:
         """Append ExecutionCompleted + OrchestratorCompleted and build the terminal outcome."""
         history.append(
-            _event(
+            new_event(
                 EventType.ExecutionCompleted, self.now, sequence, OrchestrationStatus=status, Result=result
             )
         )
-        history.append(_event(EventType.OrchestratorCompleted, self.now))
+        history.append(new_event(EventType.OrchestratorCompleted, self.now))
         outcome = self._outcome(history, first_new_index, identity, status, dropped)
         outcome.output = result
         outcome.completed_time = self.now
@@ -417,7 +248,7 @@ class _Episode:
         terminated: HistoryEvent,
         dropped: list[DroppedMessage],
     ) -> EpisodeOutcome:
-        _mark_played(history[first_new_index:])
+        mark_played(history[first_new_index:])
         reason = terminated.get("Input")
         return self._finish(
             history,
@@ -425,7 +256,7 @@ class _Episode:
             identity,
             dropped,
             status=RuntimeStatus.Terminated,
-            sequence=_recorded_sequence(history),
+            sequence=recorded_sequence(history),
             result=reason,
         )
 
@@ -441,7 +272,7 @@ class _Episode:
         continued = 0
         while True:
             step = self._replay_once(history, identity)
-            _mark_played(new_events)
+            mark_played(new_events)
             if not step.continue_as_new:
                 break
             continued += 1
@@ -472,10 +303,10 @@ class _Episode:
             )
             carried = [dataclasses.replace(e, is_played=False, fields=dict(e.fields)) for e in step.carryover]
             history = [
-                _event(EventType.OrchestratorStarted, self.now),
+                new_event(EventType.OrchestratorStarted, self.now),
                 started,
                 *carried,
-                _event(EventType.OrchestratorCompleted, self.now),
+                new_event(EventType.OrchestratorCompleted, self.now),
             ]
             new_events = [started, *carried]
             first_new_index = 0
@@ -499,14 +330,14 @@ class _Episode:
         if result.state is None:
             error = result.error or "the orchestrator returned nothing"
             return _Step(
-                sequence=_recorded_sequence(history), failure=msg.orchestrator_failed(identity.name, error)
+                sequence=recorded_sequence(history), failure=msg.orchestrator_failed(identity.name, error)
             )
         try:
             state = parse_state(result.state)
         except InvalidOrchestratorState as exc:
             detail = f"devhost could not replay the orchestrator's reply: {exc}"
             return _Step(
-                sequence=_recorded_sequence(history), failure=msg.orchestrator_failed(identity.name, detail)
+                sequence=recorded_sequence(history), failure=msg.orchestrator_failed(identity.name, detail)
             )
 
         replay = ShadowReplay(
@@ -582,7 +413,7 @@ class _Episode:
                 sequence=step.sequence,
                 result=step.result,
             )
-        history.append(_event(EventType.OrchestratorCompleted, self.now))
+        history.append(new_event(EventType.OrchestratorCompleted, self.now))
         outcome = self._outcome(history, first_new_index, identity, RuntimeStatus.Running, dropped)
         outcome.activities = step.activities
         outcome.timers = step.timers
@@ -613,16 +444,16 @@ class _Step:
         """Append the history row of a new decision and remember the work to send."""
         task_id = decision.task_id
         if decision.kind is DecisionKind.ACTIVITY:
-            history.append(_event(EventType.TaskScheduled, now, task_id, Name=decision.name, Version=""))
+            history.append(new_event(EventType.TaskScheduled, now, task_id, Name=decision.name, Version=""))
             self.activities.append(ActivityRequest(task_id, decision.name, decision.input_text))
         elif decision.kind is DecisionKind.TIMER:
             assert decision.fire_at is not None
-            history.append(_event(EventType.TimerCreated, now, task_id, FireAt=decision.fire_at))
+            history.append(new_event(EventType.TimerCreated, now, task_id, FireAt=decision.fire_at))
             self.timers.append(TimerRequest(task_id, decision.fire_at))
         else:
             assert decision.instance_id is not None
             history.append(
-                _event(
+                new_event(
                     EventType.SubOrchestrationInstanceCreated,
                     now,
                     task_id,
@@ -636,19 +467,3 @@ class _Step:
                     task_id, decision.name, decision.instance_id, input_text_of(decision.input_text)
                 )
             )
-
-
-def input_text_of(action_input: str | None) -> str | None:
-    """ExecutionStarted.Input for an action's ``input`` (children, continue-as-new; spec 2.10).
-
-    The SDK sends the input as JSON text; .NET holds it as a string and DTFx serializes that string again, so the
-    stored input is a JSON string literal (``6`` -> ``"6"``), which the SDK's ``get_input()`` decodes back.
-    """
-    return None if action_input is None else compact_json(action_input)
-
-
-def _mark_played(events: Sequence[HistoryEvent]) -> None:
-    # DTFx flags every event it processed, except OrchestratorStarted/OrchestratorCompleted markers.
-    for event in events:
-        if event.event_type not in (EventType.OrchestratorStarted, EventType.OrchestratorCompleted):
-            event.is_played = True
