@@ -106,8 +106,16 @@ class Template:
         if isinstance(expr, str) and expr in self.variables and expr not in seen:
             return self._items(self.variables[expr]["value"], seen | {expr})
         if isinstance(expr, dict) and set(expr) == {"function"} and expr["function"].get("type") == "concat":
-            return [item for arg in expr["function"].get("parameters", {}).values() for item in self._items(arg, seen)]
-        if isinstance(expr, dict) and set(expr) == {"operator"} and expr["operator"].get("type") == "conditional":
+            return [
+                item
+                for arg in expr["function"].get("parameters", {}).values()
+                for item in self._items(arg, seen)
+            ]
+        if (
+            isinstance(expr, dict)
+            and set(expr) == {"operator"}
+            and expr["operator"].get("type") == "conditional"
+        ):
             operands = expr["operator"]["operands"]
             return self._items(operands["true_value"], seen) + self._items(operands["false_value"], seen)
         return []
@@ -132,7 +140,10 @@ class Template:
             if op.get("type") != "conditional":
                 return {}
             operands = op["operands"]
-            return {**self._entries(operands["true_value"], seen), **self._entries(operands["false_value"], seen)}
+            return {
+                **self._entries(operands["true_value"], seen),
+                **self._entries(operands["false_value"], seen),
+            }
         return {key.strip("'"): value for key, value in expr.items()}
 
 
@@ -175,7 +186,11 @@ def property_chains(expr: Any) -> list[tuple[str, ...]]:
 def _chain(expr: Any) -> tuple[str, ...] | None:
     if isinstance(expr, str):
         return (expr,)
-    if isinstance(expr, dict) and set(expr) == {"operator"} and expr["operator"].get("type") == "property_accessor":
+    if (
+        isinstance(expr, dict)
+        and set(expr) == {"operator"}
+        and expr["operator"].get("type") == "property_accessor"
+    ):
         operands = expr["operator"]["operands"]
         head = _chain(operands["operand_1"])
         tail = _chain(operands["operand_2"])

@@ -71,7 +71,17 @@ def run_checkov(target: Path) -> CheckovReport:
     require_tools()
     flag = "-d" if target.is_dir() else "-f"
     proc = subprocess.run(
-        [str(CHECKOV), flag, str(target), "--framework", "bicep", "--skip-download", "--compact", "-o", "json"],
+        [
+            str(CHECKOV),
+            flag,
+            str(target),
+            "--framework",
+            "bicep",
+            "--skip-download",
+            "--compact",
+            "-o",
+            "json",
+        ],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -84,7 +94,9 @@ def run_checkov(target: Path) -> CheckovReport:
     try:
         parsed: Any = json.loads(proc.stdout)
     except json.JSONDecodeError as exc:
-        raise AssertionError(f"checkov printed no JSON report ({exc}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}") from exc
+        raise AssertionError(
+            f"checkov printed no JSON report ({exc}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+        ) from exc
     report = CheckovReport()
     for section in parsed if isinstance(parsed, list) else [parsed]:
         _merge(report, section)

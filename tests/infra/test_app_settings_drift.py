@@ -90,7 +90,9 @@ def test_deployed_defaults_equal_the_app_defaults(templates: dict[str, Template]
         assert passed[param] == param, f"main.bicep does not pass its {param} parameter on"
         deployed = main.parameters[param]["default"]
         expected = getattr(app_defaults, attribute)
-        same = float(deployed) == float(expected) if isinstance(expected, (int, float)) else deployed == expected
+        same = (
+            float(deployed) == float(expected) if isinstance(expected, (int, float)) else deployed == expected
+        )
         if not same:
             drift.append(f"{param}: main.bicep {deployed!r} vs app {expected!r}")
     assert not drift, "\n".join(drift)

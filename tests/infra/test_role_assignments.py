@@ -64,7 +64,8 @@ def _grants(main: Template, role_module: str) -> set[tuple[str, str]]:
 def test_each_principal_gets_exactly_the_expected_roles(templates: dict[str, Template]) -> None:
     main = templates[rel(MAIN_TEMPLATE)]
     wrong = {
-        module: _grants(main, module) ^ expected for module, (_, _, expected) in EXPECTED.items()
+        module: _grants(main, module) ^ expected
+        for module, (_, _, expected) in EXPECTED.items()
         if _grants(main, module) != expected
     }
     assert not wrong, f"missing or unexpected grants (symmetric difference): {wrong}"

@@ -40,7 +40,10 @@ def test_openai_account_has_no_keys(templates: dict[str, Template]) -> None:
 
 
 def test_telemetry_ingestion_needs_entra_id(templates: dict[str, Template]) -> None:
-    assert _properties(templates, "monitoring.bicep", "Microsoft.Insights/components")["DisableLocalAuth"] is True
+    assert (
+        _properties(templates, "monitoring.bicep", "Microsoft.Insights/components")["DisableLocalAuth"]
+        is True
+    )
     workspace = _properties(templates, "monitoring.bicep", "Microsoft.OperationalInsights/workspaces")
     assert workspace["features"]["disableLocalAuth"] is True
 
@@ -74,7 +77,10 @@ def test_function_app_runs_on_flex_with_its_managed_identity(templates: dict[str
 def test_basic_auth_publishing_is_off(templates: dict[str, Template]) -> None:
     template = templates[rel(INFRA_DIR / "modules" / "function-app.bicep")]
     policies = template.resources_of_type("Microsoft.Web/sites/basicPublishingCredentialsPolicies").values()
-    assert {p["config"]["name"]: p["config"]["properties"]["allow"] for p in policies} == {"ftp": False, "scm": False}
+    assert {p["config"]["name"]: p["config"]["properties"]["allow"] for p in policies} == {
+        "ftp": False,
+        "scm": False,
+    }
 
 
 @pytest.mark.parametrize("path", bicep_files(), ids=rel)

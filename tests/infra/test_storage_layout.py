@@ -25,7 +25,9 @@ def _exported(suffix: str) -> set[str]:
 def test_app_tables_are_created(templates: dict[str, Template]) -> None:
     tables = _exported("_TABLE")
     assert tables, "the app exports no *_TABLE constant any more: update APP_STORAGE_PACKAGES"
-    deployed = {name.lower() for name in templates[rel(MAIN_TEMPLATE)].parameters["storageTableNames"]["default"]}
+    deployed = {
+        name.lower() for name in templates[rel(MAIN_TEMPLATE)].parameters["storageTableNames"]["default"]
+    }
     # Table names are case-insensitive in Azure Table storage.
     assert {name.lower() for name in tables} <= deployed
 

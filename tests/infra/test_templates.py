@@ -68,7 +68,9 @@ def test_parameters_file_matches_main_template(templates: dict[str, Template]) -
     given: dict[str, Any] = {name: spec["value"] for name, spec in document["parameters"].items()}
 
     # ARM rejects a deployment whose parameters file names a parameter the template lacks.
-    assert set(given) <= set(main.parameters), f"unknown parameters: {sorted(set(given) - set(main.parameters))}"
+    assert set(given) <= set(main.parameters), (
+        f"unknown parameters: {sorted(set(given) - set(main.parameters))}"
+    )
     assert main.required_parameters() <= set(given)
 
     mismatched: list[str] = []
@@ -77,7 +79,11 @@ def test_parameters_file_matches_main_template(templates: dict[str, Template]) -
         assert match, f"{name}: expected an azd ${{VAR}} or ${{VAR=default}} reference, got {value!r}"
         bicep_default = main.parameters[name].get("default")
         # azd always passes the value, so a fallback here silently overrides the Bicep default: keep them equal.
-        if match["default"] is not None and bicep_default is not None and match["default"] != str(bicep_default):
+        if (
+            match["default"] is not None
+            and bicep_default is not None
+            and match["default"] != str(bicep_default)
+        ):
             mismatched.append(f"{name}: parameters file {match['default']!r} vs main.bicep {bicep_default!r}")
     assert not mismatched, "\n".join(mismatched)
 
