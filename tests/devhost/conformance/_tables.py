@@ -86,6 +86,19 @@ class TaskHubTables:
         return DfmHistory(execution_id, rows, by_id, [r["RowKey"] for r in completions])
 
 
+def describe_partition(tables: TaskHubTables, instance_id: str) -> str:
+    """Every History row of an instance, one line each, for assertion messages."""
+    record = tables.instance(instance_id) or {}
+    summary = {k: record.get(k) for k in ("RuntimeStatus", "ExecutionId", "Output", "CustomStatus", "CompletedTime")}
+    lines = [f"Instances: {summary!r:.600}"]
+    for r in tables.partition_rows(instance_id):
+        details = {
+            k: r[k] for k in ("EventId", "Name", "TaskScheduledId", "TimerId", "Result", "OrchestrationStatus") if k in r
+        }
+        lines.append(f"{r['RowKey']} {r.get('EventType', '-')} exec={str(r.get('ExecutionId'))[:8]} {details!r:.300}")
+    return "\n".join(lines)
+
+
 def event_rows(history: DfmHistory) -> list[dict[str, Any]]:
     return [r for r in history.rows if r["RowKey"] != "sentinel"]
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from ._http import TERMINAL, call, status_url
-from ._tables import OC, OS, Expected, assert_history, assert_well_formed, event_rows
+from ._tables import OC, OS, Expected, assert_history, assert_well_formed, describe_partition, event_rows
 from .conftest import Conformance
 
 INSTANCES = 50
@@ -72,8 +72,13 @@ def test_sigkill_restarts_lose_and_duplicate_nothing(conformance: Conformance) -
 
     for k, instance_id in enumerate(ids):
         status = finished[instance_id]
-        assert status["runtimeStatus"] == "Completed", (k, status)
-        assert status["output"] == {"k": k, "total": expected_total(k)}, (k, status)
+        fresh = call("GET", status_url(conformance.webhooks, instance_id)).json()
+        context = (
+            f"instance k={k} {instance_id}; status now: {fresh['runtimeStatus']} output={fresh.get('output')!r}\n"
+            f"{describe_partition(conformance.tables, instance_id)}"
+        )
+        assert status["runtimeStatus"] == "Completed", context
+        assert status["output"] == {"k": k, "total": expected_total(k)}, f"output {status['output']!r}; {context}"
 
         _, history = assert_well_formed(conformance.tables, instance_id)
         assert_history(history, sequential_part(k), prefix=True)
