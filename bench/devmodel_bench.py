@@ -21,6 +21,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +66,7 @@ def scripted_rows(requests: int, log_dir: Path) -> list[Row]:
         created: list[str] = []
         create_ms = [timed(lambda: created.append(
             client.responses.create(model="m", input="weather in Oslo", tools=[WEATHER]).id)) for _ in range(requests)]
-        retrieve_ms = [timed(lambda response_id=response_id: client.responses.retrieve(response_id))
-                       for response_id in created]
+        retrieve_ms = [timed(partial(client.responses.retrieve, response_id)) for response_id in created]
 
         def background_to_completed() -> None:
             response = client.responses.create(model="m", input="hello", background=True)
@@ -110,14 +110,15 @@ def llama_rows(log_dir: Path, repeats: int) -> list[Row]:
     call = GenerationRequest(turns=(Turn("user", "What is the weather in Paris?"),), tools=(tool,),
                              tool_choice=ToolChoice(mode="required"))
     for name, request in (("plain answer", plain), ("grammar-constrained tool call", call)):
-        speeds = []
+        speeds, tokens = [], 0
         for _ in range(repeats):
             engine.generate_blocking(request)
             stats = engine.last_stats
             assert stats is not None
             speeds.append(stats.completion_tokens / stats.seconds)
+            tokens = stats.completion_tokens
         rows.append(Row(f"llama: {name}", f"median {statistics.median(speeds):.0f} / best {max(speeds):.0f} tokens/s",
-                        f"{stats.completion_tokens} tokens incl. prompt processing, n={repeats}"))
+                        f"{tokens} tokens incl. prompt processing, n={repeats}"))
 
     with DevModelProcess(port=free_port(), args=["--engine", "llama", "--seed", "1"],
                          log_path=log_dir / "llama.log") as server:
