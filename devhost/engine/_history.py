@@ -49,6 +49,11 @@ def recorded_sequence(history: Sequence[HistoryEvent]) -> int:
 def filter_messages(
     history: Sequence[HistoryEvent], messages: Sequence[HistoryEvent]
 ) -> tuple[list[HistoryEvent], list[DroppedMessage]]:
+    """Split incoming messages into the ones to record and the duplicates/strays to drop (with reasons).
+
+    After a crash between writing history and deleting queue messages, the same messages come back: they are
+    recognised by ``message_id`` or by a completion for a task that already has one.
+    """
     seen_message_ids = {e.message_id for e in history if e.message_id}
     scheduled = {e.event_id for e in history if e.event_type in SCHEDULING_EVENT_TYPES}
     completed = {
