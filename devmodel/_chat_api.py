@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -99,7 +100,11 @@ class ChatApi:
         fault = self._p.engine.admit(gen_request)
         if fault is not None:
             raise from_fault(fault)
-        generation = await self._p.engine.generate(gen_request)
+        try:
+            generation = await self._p.engine.generate(gen_request)
+        except asyncio.CancelledError:
+            gen_request.cancel.set()  # the client went away: let a token-by-token engine stop early
+            raise
         if generation.outcome in (Outcome.FAILED, Outcome.EXPIRED):
             raise ApiError(500, generation.error_message, error_type="server_error", code=generation.error_code)
         message: JsonObject = {"role": "assistant", "content": generation.text or None, "refusal": None}

@@ -321,6 +321,7 @@ class ThreadsApi:
         try:
             generation = await asyncio.wait_for(self._p.engine.generate(gen_request), timeout=max(0.0, remaining))
         except TimeoutError:
+            gen_request.cancel.set()  # a token-by-token engine stops working on an expired run
             generation = Generation(outcome=Outcome.EXPIRED)
         except asyncio.CancelledError:
             gen_request.cancel.set()
