@@ -14,10 +14,6 @@ from durable_assistant.turn import ActivityNames, get_services
 bp = df.Blueprint()
 
 
-def check_turn(payload: dict[str, Any]) -> bool:
-    return turn.check_turn(get_services(), turn.TurnRef.from_json(payload))
-
-
 async def create_run(payload: dict[str, Any]) -> dict[str, Any]:
     return (await turn.create_run(get_services(), turn.CreateRunInput.from_json(payload))).to_json()
 
@@ -43,6 +39,6 @@ def checkpoint(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 # Registered by call (not decorator syntax) so mypy keeps the functions typed; names must equal ActivityNames.
-for _activity in (check_turn, create_run, watch_run, run_tool, submit_outputs, cancel_run, checkpoint):
+for _activity in (create_run, watch_run, run_tool, submit_outputs, cancel_run, checkpoint):
     assert _activity.__name__ in vars(ActivityNames).values(), _activity.__name__
     bp.activity_trigger(input_name="payload")(_activity)

@@ -26,7 +26,6 @@ from durable_assistant.turn import (
     StepResult,
     SubmitOutputsInput,
     TurnInput,
-    TurnRef,
     WatchRunInput,
 )
 
@@ -35,6 +34,7 @@ bp = df.Blueprint()
 ACTIVE = ("queued", "in_progress")
 TURN_CHECK_FIRST_DELAY = 0.5
 TURN_CHECK_MAX_DELAY = 4.0
+MAX_WAIT_CHECKS_PER_EXECUTION = 20
 FIRST_WATCH_SECONDS = 1.0
 MAX_TRANSIENT_RETRIES = 8
 MAX_TRANSIENT_DELAY = 30.0
@@ -105,28 +105,32 @@ def turn_orchestration(context: df.DurableOrchestrationContext) -> Step:
     status = _Status(context, inp)
     started_at = context.current_utc_datetime
 
-    # 1. Strict per-conversation order: run only once every earlier turn has finished.
+    # 1+2. Create the run once every earlier turn has finished (create_run checks; "not_ready" creates
+    # nothing): strict per-conversation order. The turn deadline starts when the run is created.
+    def create_payload() -> dict[str, Any]:
+        return CreateRunInput(inp.conversation_id, inp.turn, min(FIRST_WATCH_SECONDS, inp.deadline_seconds)).to_json()
+
     delay, checks = TURN_CHECK_FIRST_DELAY, 0
-    status.set("waiting_for_turn", checks=checks)
-    while not (yield context.call_activity(ActivityNames.CHECK_TURN, TurnRef(inp.conversation_id, inp.turn).to_json())):
+    status.set("creating_run" if inp.turn == 1 else "waiting_for_turn", checks=checks)
+    while True:
+        run_created_at = context.current_utc_datetime
+        result: StepResult = yield from _call_step(context, ActivityNames.CREATE_RUN, create_payload, status,
+                                                   run_created_at + timedelta(seconds=inp.deadline_seconds))
+        if result.status != "not_ready":
+            break
         checks += 1
+        if checks > MAX_WAIT_CHECKS_PER_EXECUTION:
+            # A long queue: start afresh with the same input so the waiting loop's history stays bounded.
+            context.continue_as_new(inp.to_json())
+            return None
         status.set("waiting_for_turn", checks=checks)
         yield context.create_timer(context.current_utc_datetime + timedelta(seconds=delay))
         delay = min(delay * 2, TURN_CHECK_MAX_DELAY)
-
-    # 2. Create the run; the turn deadline starts now.
-    run_created_at = context.current_utc_datetime
     deadline = run_created_at + timedelta(seconds=inp.deadline_seconds)
 
     def remaining() -> float:
         left: float = (deadline - context.current_utc_datetime).total_seconds()
         return max(0.0, left)
-
-    status.set("creating_run")
-    result: StepResult = yield from _call_step(
-        context, ActivityNames.CREATE_RUN,
-        lambda: CreateRunInput(inp.conversation_id, inp.turn, min(FIRST_WATCH_SECONDS, remaining())).to_json(),
-        status, deadline)
 
     # 3. Watch / run tools / submit until the run ends.
     window = FIRST_WATCH_SECONDS

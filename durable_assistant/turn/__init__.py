@@ -14,13 +14,11 @@ from durable_assistant.turn._contracts import (
     ToolCallRef,
     ToolRunResult,
     TurnInput,
-    TurnRef,
     WatchRunInput,
 )
 from durable_assistant.turn._services import Services, get_services
 from durable_assistant.turn._steps import (
     cancel_run,
-    check_turn,
     checkpoint,
     create_run,
     run_tool,
@@ -42,10 +40,8 @@ __all__ = [
     "ToolCallRef",
     "ToolRunResult",
     "TurnInput",
-    "TurnRef",
     "WatchRunInput",
     "cancel_run",
-    "check_turn",
     "checkpoint",
     "create_run",
     "get_services",

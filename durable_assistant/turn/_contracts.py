@@ -37,17 +37,13 @@ class TurnInput(_Json):
 
 
 @dataclass(frozen=True)
-class TurnRef(_Json):
-    conversation_id: str
-    turn: int
-
-
-@dataclass(frozen=True)
 class CreateRunInput(_Json):
     conversation_id: str
     turn: int
     wait_seconds: float = 1.0
     """After creating, keep watching the run this long (saves a polling round for fast runs)."""
+    # create_run first checks that every earlier turn has finished (strict per-conversation order); doing
+    # that in the same activity saves an activity round trip (two history events) per turn.
 
 
 @dataclass(frozen=True)
@@ -112,7 +108,8 @@ class StepResult(_Json):
     """What create/watch/submit/cancel report back: the run's status and ids, never payloads."""
 
     status: str
-    """A RunStatus, or "error" when the provider call itself failed (see transient/error)."""
+    """A RunStatus; "error" when the provider call itself failed (see transient/error); "not_ready" when
+    create_run found earlier turns of the conversation still running (nothing was created)."""
     run_id: str | None = None
     thread_id: str | None = None
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
@@ -140,7 +137,6 @@ class CheckpointResult(_Json):
 class ActivityNames:
     """Durable names of the turn's activities (function names in activities/)."""
 
-    CHECK_TURN = "check_turn"
     CREATE_RUN = "create_run"
     WATCH_RUN = "watch_run"
     RUN_TOOL = "run_tool"

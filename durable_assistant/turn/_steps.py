@@ -26,19 +26,16 @@ from durable_assistant.turn._contracts import (
     StepResult,
     SubmitOutputsInput,
     ToolRunResult,
-    TurnRef,
     WatchRunInput,
 )
 from durable_assistant.turn._services import Services
 
 
-def check_turn(services: Services, ref: TurnRef) -> bool:
-    """True when all earlier turns of the conversation have finished."""
-    return services.conversations.is_turn_ready(ref.conversation_id, ref.turn)
-
-
 async def create_run(services: Services, inp: CreateRunInput) -> StepResult:
+    """Create the turn's run once every earlier turn of the conversation has finished."""
     conv = await asyncio.to_thread(services.conversations.get, inp.conversation_id)
+    if conv.completed_seq < inp.turn - 1:
+        return StepResult(status="not_ready")
     message = await asyncio.to_thread(_message_for_turn, services, inp.conversation_id, inp.turn)
     provider = services.provider()
     request = RunRequest(user_message=message, conversation_ref=conv.provider_ref,

@@ -127,7 +127,7 @@ class Replay:
             if action["actionType"] == 5:
                 self.history.append({"EventType": 10, "EventId": task_id, "IsPlayed": False,
                                      "Timestamp": _ts(self.now), "FireAt": action["fireAt"]})
-            else:
+            elif "functionName" in action:
                 self.history.append({"EventType": 4, "EventId": task_id, "IsPlayed": False,
                                      "Timestamp": _ts(self.now), "Name": action["functionName"], "Version": ""})
         self.next_id += len(new)

@@ -112,31 +112,40 @@ def threads_agent(model_url: str) -> str:
 
 
 @contextmanager
+def devhost_app(connection_string: str, log_dir: Path, model: DevModel, provider: str = "responses",
+                model_base_url: str | None = None, settings: dict[str, str] | None = None) -> Iterator[Stack]:
+    """devhost running function_app.py on a free port with a unique hub and storage prefix, using ``model``
+    (or ``model_base_url``, e.g. a proxy in front of it) as the provider."""
+    hub = "h" + uuid.uuid4().hex[:12]
+    env = dict(os.environ)
+    env.update({
+        "AzureWebJobsStorage": connection_string,
+        "TASKHUB_NAME": hub,
+        "ASSISTANT_PROVIDER": provider,
+        "ASSISTANT_BASE_URL": model_base_url or model.base_url,
+        "ASSISTANT_STORAGE_PREFIX": "a" + uuid.uuid4().hex[:10],
+        "PYTHONUNBUFFERED": "1",
+    })
+    if provider == "threads":
+        env["ASSISTANT_AGENT_ID"] = threads_agent(model.base_url)
+    env.update(settings or {})
+    port = free_port()
+    args = [sys.executable, "-m", "devhost", "start", "--app", str(REPO_ROOT), "--host", "127.0.0.1",
+            "--port", str(port), "--storage", connection_string, "--hub", hub]
+    log = log_dir / f"devhost-{port}.log"
+    api = f"http://127.0.0.1:{port}/api"
+    with _process(args, env, log, f"{api}/openapi.json", timeout=90):
+        yield Stack(api, model, hub, env, log)
+
+
+@contextmanager
 def app_stack(connection_string: str, log_dir: Path, provider: str = "responses",
               scenario: Path = SEED_SCENARIOS, latency: str | None = None,
               settings: dict[str, str] | None = None) -> Iterator[Stack]:
     """devmodel + devhost(function_app.py) on free ports, a unique hub and a unique storage prefix."""
-    with devmodel(log_dir, scenario=scenario, latency=latency) as model:
-        hub = "h" + uuid.uuid4().hex[:12]
-        env = dict(os.environ)
-        env.update({
-            "AzureWebJobsStorage": connection_string,
-            "TASKHUB_NAME": hub,
-            "ASSISTANT_PROVIDER": provider,
-            "ASSISTANT_BASE_URL": model.base_url,
-            "ASSISTANT_STORAGE_PREFIX": "a" + uuid.uuid4().hex[:10],
-            "PYTHONUNBUFFERED": "1",
-        })
-        if provider == "threads":
-            env["ASSISTANT_AGENT_ID"] = threads_agent(model.base_url)
-        env.update(settings or {})
-        port = free_port()
-        args = [sys.executable, "-m", "devhost", "start", "--app", str(REPO_ROOT), "--host", "127.0.0.1",
-                "--port", str(port), "--storage", connection_string, "--hub", hub]
-        log = log_dir / f"devhost-{port}.log"
-        api = f"http://127.0.0.1:{port}/api"
-        with _process(args, env, log, f"{api}/openapi.json", timeout=90):
-            yield Stack(api, model, hub, env, log)
+    with devmodel(log_dir, scenario=scenario, latency=latency) as model, \
+            devhost_app(connection_string, log_dir, model, provider, settings=settings) as stack:
+        yield stack
 
 
 @dataclass

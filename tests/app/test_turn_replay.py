@@ -3,6 +3,7 @@ actions the turn orchestration emits and its customStatus at each step."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from orchestrations.turn_orchestration import turn_orchestration
@@ -24,17 +25,11 @@ def checkpoint_result(answer: str | None) -> dict[str, object]:
 def test_happy_path_with_parallel_tools_in_call_order() -> None:
     r = Replay(turn_orchestration, INPUT)
     ep = r.run()
-    assert ep.names() == ["check_turn"]
-    assert ep.custom_status["phase"] == "waiting_for_turn"
-    assert r.activity_input(ep) == {"conversation_id": "conv1", "turn": 1}
-
-    r.complete(0, True)
-    ep = r.run()
     assert ep.names() == ["create_run"] and ep.custom_status["phase"] == "creating_run"
-    assert r.activity_input(ep)["wait_seconds"] == 1.0
+    assert r.activity_input(ep) == {"conversation_id": "conv1", "turn": 1, "wait_seconds": 1.0}
 
     r.advance(1)
-    r.complete(1, step("in_progress", polls=3))
+    r.complete(0, step("in_progress", polls=3))
     ep = r.run()
     assert ep.names() == ["watch_run"]
     assert ep.custom_status == {"phase": "polling", "conversationId": "conv1", "turn": 1, "pollCount": 3,
@@ -44,7 +39,7 @@ def test_happy_path_with_parallel_tools_in_call_order() -> None:
     calls = [{"number": 1, "name": "get_customer_info"}, {"number": 2, "name": "analyze_metrics"},
              {"number": 3, "name": "get_weather"}]
     r.advance(2)
-    r.complete(2, step("requires_action", tool_calls=calls, polls=4))
+    r.complete(1, step("requires_action", tool_calls=calls, polls=4))
     ep = r.run()
     assert ep.names() == ["run_tool", "run_tool", "run_tool"]
     assert [a["actionType"] for _, a in ep.new_actions] == [1, 1, 1]  # with retry options
@@ -55,36 +50,37 @@ def test_happy_path_with_parallel_tools_in_call_order() -> None:
     assert ep.custom_status["tools"] == ["get_customer_info", "analyze_metrics", "get_weather"]
 
     # Tools finish out of order; nothing is submitted until all are done.
-    r.complete(5, {"number": 3, "ok": True})
-    r.complete(3, {"number": 1, "ok": True})
+    r.complete(4, {"number": 3, "ok": True})
+    r.complete(2, {"number": 1, "ok": True})
     assert r.run().new_actions == []
-    r.complete(4, {"number": 2, "ok": False})
+    r.complete(3, {"number": 2, "ok": False})
     ep = r.run()
     assert ep.names() == ["submit_outputs"] and ep.custom_status["phase"] == "submitting"
     assert r.activity_input(ep)["numbers"] == [1, 2, 3]
 
-    r.complete(6, step("completed", run_id="resp_2", polls=2))
+    r.complete(5, step("completed", run_id="resp_2", polls=2))
     ep = r.run()
     assert ep.names() == ["checkpoint"]
     ck = r.activity_input(ep)
     assert ck["status"] == "completed" and ck["polls"] == 9 and ck["instance_id"] == "turn-conv1-000001"
 
-    r.complete(7, checkpoint_result("Here is the report."))
+    r.complete(6, checkpoint_result("Here is the report."))
     ep = r.run()
     assert ep.done and ep.state["output"] == {"conversationId": "conv1", "turn": 1, "status": "completed",
                                               "answer": "Here is the report."}
     assert ep.custom_status["phase"] == "completed"
     # History budget: every event of this turn.
-    assert len(r.history) <= 40
+    assert len(r.history) <= 36
 
 
 def test_waits_for_earlier_turns_on_durable_timers_with_backoff() -> None:
     r = Replay(turn_orchestration, {**INPUT, "turn": 3})
-    r.run()
+    ep = r.run()
+    assert ep.names() == ["create_run"] and ep.custom_status["phase"] == "waiting_for_turn"
     delays = []
     task = 0
     for _ in range(5):
-        r.complete(task, False)
+        r.complete(task, step("not_ready", run_id=None))
         ep = r.run()
         assert ep.names() == ["timer"] and ep.custom_status["phase"] == "waiting_for_turn"
         fire_at = datetime.strptime(ep.new_actions[0][1]["fireAt"], "%Y-%m-%dT%H:%M:%S.%fZ")
@@ -92,38 +88,50 @@ def test_waits_for_earlier_turns_on_durable_timers_with_backoff() -> None:
         r.advance(delays[-1])
         r.fire(task + 1)
         ep = r.run()
-        assert ep.names() == ["check_turn"]
+        assert ep.names() == ["create_run"]
         task += 2
     assert delays == [0.5, 1.0, 2.0, 4.0, 4.0]
-    r.complete(task, True)
-    assert r.run().names() == ["create_run"]
+    r.complete(task, step("in_progress"))
+    assert r.run().names() == ["watch_run"]
+
+
+def test_a_long_queue_continues_as_new_to_bound_history() -> None:
+    r = Replay(turn_orchestration, {**INPUT, "turn": 2})
+    r.run()
+    task = 0
+    for _ in range(20):
+        r.complete(task, step("not_ready", run_id=None))
+        r.run()
+        r.fire(task + 1)
+        r.run()
+        task += 2
+    r.complete(task, step("not_ready", run_id=None))
+    ep = r.run()
+    assert ep.done and ep.new_actions[-1][1]["actionType"] == 4  # ContinueAsNew with the same input
+    assert json.loads(ep.new_actions[-1][1]["input"])["turn"] == 2
 
 
 def test_provider_throttling_waits_retry_after_on_a_timer_then_retries() -> None:
     r = Replay(turn_orchestration, INPUT)
     r.run()
-    r.complete(0, True)
-    r.run()
-    r.complete(1, step("error", run_id=None, transient=True, retry_after=7.0, error="HTTP 429"))
+    r.complete(0, step("error", run_id=None, transient=True, retry_after=7.0, error="HTTP 429"))
     ep = r.run()
     assert ep.names() == ["timer"]
     assert ep.custom_status["phase"] == "retrying" and ep.custom_status["retryAfter"] == 7.0
     assert ep.new_actions[0][1]["fireAt"] == "2026-11-21T12:00:07.000000Z"
     r.advance(7)
-    r.fire(2)
+    r.fire(1)
     assert r.run().names() == ["create_run"]
 
 
 def test_permanent_provider_error_checkpoints_then_fails() -> None:
     r = Replay(turn_orchestration, INPUT)
     r.run()
-    r.complete(0, True)
-    r.run()
-    r.complete(1, step("error", run_id=None, error="responses.create: provider returned HTTP 400: bad model"))
+    r.complete(0, step("error", run_id=None, error="responses.create: provider returned HTTP 400: bad model"))
     ep = r.run()
     assert ep.names() == ["checkpoint"]
     assert r.activity_input(ep)["status"] == "failed"
-    r.complete(2, checkpoint_result(None))
+    r.complete(1, checkpoint_result(None))
     ep = r.run()
     assert r.error is not None and "HTTP 400: bad model" in r.error
     assert ep.custom_status["phase"] == "failed"
@@ -132,16 +140,14 @@ def test_permanent_provider_error_checkpoints_then_fails() -> None:
 def test_deadline_cancels_the_run() -> None:
     r = Replay(turn_orchestration, INPUT)
     r.run()
-    r.complete(0, True)
-    r.run()
-    for task in range(1, 5):
+    for task in range(0, 4):
         r.advance(10)
         r.complete(task, step("in_progress"))
         ep = r.run()
         if ep.names() != ["watch_run"]:
             break
         # Never watch past the deadline.
-        assert r.activity_input(ep)["wait_seconds"] <= max(0.0, 30 - 10 * task)
+        assert r.activity_input(ep)["wait_seconds"] <= max(0.0, 30 - 10 * (task + 1))
     assert ep.names() == ["cancel_run"] and ep.custom_status["phase"] == "cancelling"
     r.complete(task + 1, step("cancelled"))
     ep = r.run()
@@ -154,18 +160,16 @@ def test_deadline_cancels_the_run() -> None:
 def test_a_tool_that_fails_after_retries_still_gets_its_outputs_submitted() -> None:
     r = Replay(turn_orchestration, INPUT)
     r.run()
-    r.complete(0, True)
-    r.run()
-    r.complete(1, step("requires_action", tool_calls=[{"number": 1, "name": "set_lamp"}]))
+    r.complete(0, step("requires_action", tool_calls=[{"number": 1, "name": "set_lamp"}]))
     ep = r.run()
     assert ep.names() == ["run_tool"]
     # Three failed attempts with host-driven retry timers in between (ids follow the SDK's numbering).
-    r.fail(2, "boom")
-    r.host_retry(3, "run_tool")
-    r.fail(4, "boom")
-    r.host_retry(5, "run_tool")
-    r.fail(6, "boom")
-    r.host_final_retry_timer(7)
+    r.fail(1, "boom")
+    r.host_retry(2, "run_tool")
+    r.fail(3, "boom")
+    r.host_retry(4, "run_tool")
+    r.fail(5, "boom")
+    r.host_final_retry_timer(6)
     ep = r.run()
     assert ep.names() == ["submit_outputs"]
     assert r.activity_input(ep)["numbers"] == [1]

@@ -1,0 +1,329 @@
+"""Benchmark of the durable assistant app on the local stack (devhost + Azurite + devmodel scripted engine
+with fixed latency), side by side with the seed's plain polling loop (retrieve, sleep 1 s, repeat).
+
+Measures: end-to-end turn latency vs the provider's own time, reaction delay after the provider finishes
+(p50/p95), orchestration history events per turn (a 5 s and a 60 s run with one round of 3 parallel tools),
+storage operations per turn (app and host), and turns/s with 50 concurrent conversations.
+
+    .venv/bin/python -m bench.app_bench [--repeat 5] [--concurrency 50] [--skip-long]
+
+Provider time comes from the scripted engine's fixed latency per model turn (it sleeps exactly that long
+after a create/submit arrives); a recording proxy in front of devmodel stamps when each request arrived and
+when the app first read a finished run."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from azure.data.tables import TableClient
+from openai import OpenAI
+from rich.console import Console
+from rich.table import Table
+
+from bench.app_proxy import Exchange, RecordingProxy
+from devhost.azurite import AzuriteProcess, connection_string, free_port
+from durable_assistant.config import Settings
+from durable_assistant.storage_clients import StorageClients
+from durable_assistant.tools import ToolContext, default_registry
+from tests.app.stack import SEED_SCENARIOS, HttpClient, devhost_app, devmodel
+
+FIVE_S_LATENCY = 2.5  # two model turns (tool call, answer) = 5 s of provider time
+SIXTY_S_LATENCY = 30.0
+LOAD_LATENCY = 1.0
+TERMINAL = {"completed", "failed", "cancelled", "incomplete", "expired"}
+
+SCENARIOS = [
+    {"name": "bench_five", "match": "(?i)^bench five", "latency_seconds": FIVE_S_LATENCY,
+     "rounds": [{"tool_calls": [{"name": "get_weather", "arguments": {"location": "Seattle, WA"}}]}],
+     "answer": "{{tool:get_weather}}"},
+    {"name": "bench_sixty", "match": "(?i)^bench sixty", "latency_seconds": SIXTY_S_LATENCY,
+     "rounds": [{"tool_calls": [
+         {"name": "get_customer_info", "arguments": {"customerId": "CUST001", "includeHistory": True}},
+         {"name": "analyze_metrics", "arguments": {"metric": "sales", "timeframe": "last_month"}},
+         {"name": "get_weather", "arguments": {"location": "Tokyo"}}]}],
+     "answer": "Done: {{tools}}"},
+    {"name": "bench_load", "match": "(?i)^bench load", "latency_seconds": LOAD_LATENCY,
+     "rounds": [{"tool_calls": [{"name": "get_weather", "arguments": {"location": "London"}}]}],
+     "answer": "{{tool:get_weather}}"},
+]
+
+
+def latency_for(message: str) -> float:
+    text = message.lower()
+    return FIVE_S_LATENCY if "five" in text else SIXTY_S_LATENCY if "sixty" in text else LOAD_LATENCY
+
+
+@dataclass
+class ModelTimeline:
+    """Per provider run: when its create/submit arrived (+ latency = when it finished) and when the client
+    first read it finished."""
+
+    started: dict[str, float] = field(default_factory=dict)
+    latency: dict[str, float] = field(default_factory=dict)
+    first_seen_done: dict[str, float] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def hook(self, ex: Exchange) -> None:
+        if ex.status != 200 or not ex.path.startswith("/v1/responses"):
+            return
+        try:
+            body = json.loads(ex.response_body)
+        except json.JSONDecodeError:
+            return
+        rid, status = body.get("id"), body.get("status")
+        with self.lock:
+            if ex.method == "POST" and ex.path == "/v1/responses":
+                self.started[rid] = ex.started
+                self.latency[rid] = latency_for(json.dumps(json.loads(ex.request_body).get("input")))
+                if "function_call_output" in ex.request_body.decode(errors="ignore"):
+                    # A submit: the scripted engine answers the follow-up with the scenario's latency too.
+                    self.latency[rid] = self._latency_of_chain(ex.request_body)
+            if status in TERMINAL and rid in self.started and rid not in self.first_seen_done:
+                self.first_seen_done[rid] = ex.finished
+
+    def _latency_of_chain(self, request_body: bytes) -> float:
+        previous = json.loads(request_body).get("previous_response_id")
+        return self.latency.get(previous, LOAD_LATENCY)
+
+    def reactions(self, run_ids: set[str] | None = None) -> list[float]:
+        with self.lock:
+            return [self.first_seen_done[r] - (self.started[r] + self.latency[r]) for r in self.first_seen_done
+                    if run_ids is None or r in run_ids]
+
+    def snapshot(self) -> set[str]:
+        with self.lock:
+            return set(self.started)
+
+
+@dataclass
+class StorageCounter:
+    app_prefix: str
+    counts: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def hook_for(self, service: str) -> Any:
+        def hook(ex: Exchange) -> None:
+            owner = "app" if self.app_prefix in ex.path.lower() else "host"
+            with self.lock:
+                self.counts[f"{owner}:{service}"] += 1
+        return hook
+
+    def total(self) -> Counter[str]:
+        with self.lock:
+            return Counter(self.counts)
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+@dataclass
+class TurnMeasure:
+    e2e: float
+    provider: float
+    history_events: int | None = None
+    storage: Counter[str] = field(default_factory=Counter)
+
+
+def history_rows(conn: str, hub: str, instance_id: str) -> int:
+    """Rows of the instance's current execution in the task hub's History table (what DFM shows)."""
+    table = TableClient.from_connection_string(conn, f"{hub}History")
+    rows = table.query_entities("PartitionKey eq @pk", parameters={"pk": instance_id})
+    return sum(1 for row in rows if "EventType" in row)
+
+
+def durable_turn(http: HttpClient, content: str, model_turns: int, storage: StorageCounter,
+                 history: Callable[[str], int]) -> TurnMeasure:
+    cid = http.new_conversation()
+    before = storage.total()
+    start = time.monotonic()
+    resp = http.send(cid, content)
+    status, _ = http.wait(resp.body["statusQueryGetUri"], timeout=600, interval=0.05)
+    e2e = time.monotonic() - start
+    ops = storage.total() - before
+    assert status["runtimeStatus"] == "Completed", status
+    return TurnMeasure(e2e, model_turns * latency_for(content), history(resp.body["id"]), ops)
+
+
+def polling_loop_turn(client: OpenAI, registry: Any, ctx: ToolContext, content: str) -> float:
+    """The seed's approach: create, then retrieve + sleep(1) until done; tools inline, one after another."""
+    start = time.monotonic()
+    response = client.responses.create(model="devmodel", input=[{"role": "user", "content": content}],
+                                       background=True, store=True, tools=[
+                                           {"type": "function", "name": s.name, "description": s.description,
+                                            "parameters": s.parameters, "strict": False}
+                                           for s in registry.specs()])
+    while True:
+        while response.status in ("queued", "in_progress"):
+            time.sleep(1)
+            response = client.responses.retrieve(response.id)
+        calls = [o for o in response.output if o.type == "function_call"]
+        if response.status != "completed" or not calls:
+            break
+        outputs: list[Any] = [{"type": "function_call_output", "call_id": c.call_id,
+                    "output": registry.run(c.name, c.arguments, ctx).output} for c in calls]
+        response = client.responses.create(model="devmodel", input=outputs, previous_response_id=response.id,
+                                           background=True, store=True)
+    return time.monotonic() - start
+
+
+def durable_load(http: HttpClient, n: int) -> float:
+    cids = [http.new_conversation() for _ in range(n)]
+    start = time.monotonic()
+    with ThreadPoolExecutor(16) as pool:
+        urls = list(pool.map(lambda c: http.send(c, "bench load").body["statusQueryGetUri"], cids))
+    pending = set(urls)
+    while pending:
+        for url in list(pending):
+            body = http.request("GET", url).body
+            if body.get("runtimeStatus") in ("Completed", "Failed", "Terminated"):
+                assert body["runtimeStatus"] == "Completed", body
+                pending.discard(url)
+        time.sleep(0.1)
+    return n / (time.monotonic() - start)
+
+
+def loop_load(client: OpenAI, registry: Any, ctx: ToolContext, n: int) -> float:
+    start = time.monotonic()
+    with ThreadPoolExecutor(n) as pool:
+        list(pool.map(lambda _: polling_loop_turn(client, registry, ctx, "bench load"), range(n)))
+    return n / (time.monotonic() - start)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Benchmark the durable assistant app against a plain polling loop.")
+    parser.add_argument("--repeat", type=int, default=5, help="5 s turns per mode (default 5)")
+    parser.add_argument("--concurrency", type=int, default=50, help="concurrent conversations (default 50)")
+    parser.add_argument("--skip-long", action="store_true", help="skip the 60 s history-size run")
+    args = parser.parse_args(argv)
+    if args.repeat < 1 or args.concurrency < 1:
+        parser.error("--repeat and --concurrency must be >= 1")
+    console = Console(width=140)
+    work = Path(tempfile.mkdtemp(prefix="app-bench-"))
+    book = json.loads(SEED_SCENARIOS.read_text())
+    book["scenarios"] = SCENARIOS + book["scenarios"]
+    scenario = work / "bench-scenarios.json"
+    scenario.write_text(json.dumps(book))
+
+    az_ports = (free_port(), free_port(), free_port())
+    proxy_ports = (free_port(), free_port(), free_port())
+    prefix = "b" + uuid.uuid4().hex[:8]
+    storage = StorageCounter(prefix)
+    timeline = ModelTimeline()
+    proxies: list[RecordingProxy] = []
+    with AzuriteProcess(data_dir=work / "azurite", ports=az_ports):
+        try:
+            for port, proxy_port, service in zip(az_ports, proxy_ports, ("blob", "queue", "table"), strict=True):
+                proxies.append(RecordingProxy(f"http://127.0.0.1:{port}", proxy_port,
+                                              storage.hook_for(service)).start())
+            conn = connection_string("127.0.0.1", proxy_ports)
+            with devmodel(work, scenario=scenario) as model:
+                model_port = free_port()
+                proxies.append(RecordingProxy(model.base_url.removesuffix("/v1"), model_port, timeline.hook).start())
+                model_url = f"http://127.0.0.1:{model_port}/v1"
+                with devhost_app(conn, work, model, model_base_url=model_url,
+                                 settings={"ASSISTANT_STORAGE_PREFIX": prefix}) as stack:
+                    direct = connection_string("127.0.0.1", az_ports)  # uncounted: reading rows for the report
+                    history = functools.partial(history_rows, direct, stack.hub)
+                    results = run_all(stack.http, conn, prefix, storage, timeline, model_url, args, console,
+                                      history)
+        finally:
+            for proxy in proxies:
+                proxy.stop()
+    print_table(console, results, args)
+    return 0
+
+
+def run_all(http: HttpClient, conn: str, prefix: str, storage: StorageCounter, timeline: ModelTimeline,
+            model_url: str, args: argparse.Namespace, console: Console,
+            history: Callable[[str], int]) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    durable_turn(http, "bench five warm-up", 2, storage, history)  # first use: table seeding, client pools
+
+    console.print(f"durable app: {args.repeat} x 5 s turns (one tool round)")
+    seen = timeline.snapshot()
+    turns = [durable_turn(http, "bench five", 2, storage, history) for _ in range(args.repeat)]
+    results["durable"] = {"turns": turns, "reactions": timeline.reactions(timeline.snapshot() - seen)}
+
+    if not args.skip_long:
+        console.print("durable app: one 60 s turn with 3 parallel tools")
+        results["durable_60"] = durable_turn(http, "bench sixty", 2, storage, history)
+
+    console.print(f"durable app: {args.concurrency} concurrent conversations")
+    results["durable_load"] = durable_load(http, args.concurrency)
+
+    settings = Settings.from_env({"AzureWebJobsStorage": conn, "ASSISTANT_STORAGE_PREFIX": prefix})
+    ctx = ToolContext(StorageClients(settings.storage, settings.storage_prefix), "bench-loop")
+    registry = default_registry()
+    client = OpenAI(base_url=model_url, api_key="local-dev-key", max_retries=0)
+    console.print(f"plain polling loop: {args.repeat} x 5 s turns")
+    seen = timeline.snapshot()
+    loop_turns = [TurnMeasure(polling_loop_turn(client, registry, ctx, "bench five"), 2 * FIVE_S_LATENCY)
+                  for _ in range(args.repeat)]
+    results["loop"] = {"turns": loop_turns, "reactions": timeline.reactions(timeline.snapshot() - seen)}
+    console.print(f"plain polling loop: {args.concurrency} concurrent conversations")
+    results["loop_load"] = loop_load(client, registry, ctx, args.concurrency)
+    return results
+
+
+def print_table(console: Console, results: dict[str, Any], args: argparse.Namespace) -> None:
+    durable, loop = results["durable"], results["loop"]
+
+    def ratio(turns: list[TurnMeasure]) -> str:
+        return f"{statistics.median(t.e2e / t.provider for t in turns):.3f}"
+
+    def e2e(turns: list[TurnMeasure]) -> str:
+        return f"{statistics.median(t.e2e for t in turns):.2f} s (provider {turns[0].provider:.1f} s)"
+
+    def reaction(values: list[float]) -> tuple[str, str]:
+        return f"{pct(values, 0.5):.3f} s", f"{pct(values, 0.95):.3f} s"
+
+    d50, d95 = reaction(durable["reactions"])
+    l50, l95 = reaction(loop["reactions"])
+    ops = Counter[str]()
+    for t in durable["turns"]:
+        ops.update(t.storage)
+    n = len(durable["turns"])
+    app_ops = sum(v for k, v in ops.items() if k.startswith("app:")) / n
+    host_ops = sum(v for k, v in ops.items() if k.startswith("host:")) / n
+    detail = ", ".join(f"{k} {v / n:.0f}" for k, v in sorted(ops.items()))
+    table = Table(title=f"Durable assistant vs plain polling loop (scripted devmodel, {args.repeat} turns each)")
+    table.add_column("metric")
+    table.add_column("durable app", justify="right")
+    table.add_column("plain loop (sleep 1 s)", justify="right")
+    table.add_column("target", justify="right")
+    table.add_row("end-to-end, 5 s run + 1 tool round (median)", e2e(durable["turns"]), e2e(loop["turns"]), "")
+    table.add_row("end-to-end / provider time (median)", ratio(durable["turns"]), ratio(loop["turns"]), "<= 1.10")
+    table.add_row("reaction after provider finishes p50", d50, l50, "<= 0.5 s")
+    table.add_row("reaction after provider finishes p95", d95, l95, "<= 1.5 s")
+    table.add_row("history events per 5 s turn", f"{statistics.median(t.history_events or 0 for t in durable['turns']):.0f}",
+                  "n/a", "")
+    if "durable_60" in results:
+        table.add_row("history events, 60 s run, 3 parallel tools", str(results["durable_60"].history_events),
+                      "n/a", "<= 60")
+    table.add_row("storage ops per 5 s turn: app", f"{app_ops:.0f}", "0", "")
+    table.add_row("storage ops per 5 s turn: host (devhost)", f"{host_ops:.0f}", "0", "")
+    table.add_row(f"turns/s, {args.concurrency} concurrent conversations (1 s + 1 s run)",
+                  f"{results['durable_load']:.2f}", f"{results['loop_load']:.2f}", "")
+    console.print(table)
+    console.print(f"storage ops per turn by owner:service: {detail}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
