@@ -27,7 +27,9 @@ Public API
       orchestrator run again immediately (``continued_as_new`` counts them); custom status carried over.
     * Failures: ``"Orchestrator function '<name>' failed: <error>"``; non-determinism:
       ``"Non-Deterministic workflow detected: ..."`` (also in ``nondeterminism``); unknown functions: the
-      extension's "doesn't exist" text (``known_functions(kind)`` lists the alternatives).
+      extension's "doesn't exist" text (``known_functions(kind)`` lists the alternatives). Deliberate
+      difference: with Python the real host swallows that error and the instance hangs forever
+      (azure-functions-durable-python issue #132); devhost fails it instead.
     * ``warnings``: known Python SDK / DTFx divergences met (fail-fast ``task_all`` followed by more work).
     * Not supported: CallHttp and entities (call/signal) fail the orchestration with a message naming the gap.
 

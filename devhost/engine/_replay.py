@@ -112,8 +112,8 @@ class ShadowReplay:
     _shim_position: int = 0  # index of the top-level action the shim is awaiting
     _shim_awaiting: Future | None = None
     _when_all_children: dict[int, list[Future]] = field(default_factory=dict)
-    _waiters: dict[str, deque[Future]] = field(default_factory=dict)
-    _buffered_events: dict[str, deque[HistoryEvent]] = field(default_factory=dict)
+    _waiters: dict[str, list[Future]] = field(default_factory=dict)  # stacks, newest last
+    _buffered_events: dict[str, deque[HistoryEvent]] = field(default_factory=dict)  # queues, oldest first
 
     # ----- results -------------------------------------------------------------------------------------------
     @property
@@ -190,7 +190,9 @@ class ShadowReplay:
         key = str(event.get("Name") or "").casefold()  # .NET matches event names case-insensitively
         waiters = self._waiters.get(key)
         if waiters:
-            waiters.popleft().resolve(success=True)
+            # A stack, as in the extension: the newest waiter wins (a WhenAny loop abandons older ones), and
+            # the SDK likewise resolves its most recent task for that name.
+            waiters.pop().resolve(success=True)
         else:
             self._buffered_events.setdefault(key, deque()).append(event)
 
@@ -316,7 +318,7 @@ class ShadowReplay:
             buffered.popleft()
             return completed_future(success=True)
         future = Future()
-        self._waiters.setdefault(key, deque()).append(future)
+        self._waiters.setdefault(key, []).append(future)
         return future
 
     def _retry(self, schedule_attempt: Callable[[], Future], policy: RetryPolicy) -> Coroutine:

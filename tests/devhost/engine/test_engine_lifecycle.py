@@ -318,3 +318,33 @@ def test_an_event_that_overtakes_execution_started_is_recorded_after_it() -> Non
     ]  # fmt: skip
     host.run_until_idle()
     assert host.instances["inst"].output == '[2,"early"]'
+
+
+@app.orchestration_trigger(context_name="context")
+def ping_rounds(context: df.DurableOrchestrationContext):
+    for round_number in range(2):
+        timer = context.create_timer(context.current_utc_datetime + timedelta(minutes=1))
+        ping = context.wait_for_external_event("Ping")
+        winner = yield context.task_any([ping, timer])
+        if winner == ping:  # the timer is deliberately left running
+            done = yield context.call_activity("add_one", round_number)
+            return f"ping in round {round_number}, then {done}"
+    return "no ping"
+
+
+def test_an_event_goes_to_the_newest_waiter_like_the_extension() -> None:
+    """The extension keeps waiters on a stack (a WhenAny loop abandons old ones); the SDK pops the newest too."""
+    host = InMemoryHost(app)
+    host.start("ping_rounds")
+    host.run_episode("inst")
+    host.fire_timer(host.pending_timers[0])  # round 0 times out; its waiter stays registered
+    host.run_episode("inst")
+    host.raise_event("inst", "Ping", None)
+    pinged = host.run_episode("inst")
+    # The newest waiter (round 1) wins, so the follow-up activity is scheduled now, not when timer 1 fires.
+    assert pinged.activities == [(2, "add_one", "1")]
+    host.run_activity("inst", host.pending_activities[0][1])
+    outcome = host.run_episode("inst")
+    assert outcome.runtime_status is RuntimeStatus.Running  # timer 1 is still open
+    host.run_until_idle()
+    assert host.instances["inst"].output == '"ping in round 1, then 2"'
