@@ -36,6 +36,9 @@ TURN_CHECK_FIRST_DELAY = 0.5
 TURN_CHECK_MAX_DELAY = 4.0
 MAX_WAIT_CHECKS_PER_EXECUTION = 20
 FIRST_WATCH_SECONDS = 1.0
+# Watch windows grow 3, 9, 20 (cap) seconds: the provider is read every poll_interval inside the activity, so a
+# longer window costs no reaction time, only a longer-held activity; fewer windows keep history small.
+WATCH_WINDOW_GROWTH = 3.0
 MAX_TRANSIENT_RETRIES = 8
 MAX_TRANSIENT_DELAY = 30.0
 # Tool activities: infrastructure hiccups (storage throttling, worker restarts) get three attempts.
@@ -154,7 +157,7 @@ def turn_orchestration(context: df.DurableOrchestrationContext) -> Step:
             if result.retry_after:
                 pause = min(result.retry_after, remaining())
                 yield context.create_timer(context.current_utc_datetime + timedelta(seconds=pause))
-            window = min(window * 2, inp.poll_window_max_seconds)
+            window = min(window * WATCH_WINDOW_GROWTH, inp.poll_window_max_seconds)
             watched: StepResult = yield from _call_step(
                 context, ActivityNames.WATCH_RUN,
                 _watch_payload(inp, run_id, thread_id, window, remaining), status, deadline)

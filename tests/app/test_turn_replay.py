@@ -34,7 +34,7 @@ def test_happy_path_with_parallel_tools_in_call_order() -> None:
     assert ep.names() == ["watch_run"]
     assert ep.custom_status == {"phase": "polling", "conversationId": "conv1", "turn": 1, "pollCount": 3,
                                 "runId": "resp_1", "runStatus": "in_progress"}
-    assert r.activity_input(ep)["wait_seconds"] == 2.0  # exponential window
+    assert r.activity_input(ep)["wait_seconds"] == 3.0  # exponential window
 
     calls = [{"number": 1, "name": "get_customer_info"}, {"number": 2, "name": "analyze_metrics"},
              {"number": 3, "name": "get_weather"}]
