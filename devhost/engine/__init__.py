@@ -3,7 +3,8 @@ episode of one orchestration instance, with no I/O (spec: shared/reference/durab
 
 Public API
 ----------
-``run_episode(*, instance, messages, now, invoke, function_exists, new_execution_id, known_functions=None)``
+``run_episode(*, instance, messages, now, invoke, function_exists, new_execution_id, known_functions=None,
+max_orchestration_actions=100_000)``
     One episode: ``OrchestratorStarted(now)`` + the deduplicated ``messages`` are appended to
     ``instance.history``; the orchestrator is invoked ONCE with the full history through
     ``invoke(orchestrator_name, context_json)``; its actions are replayed against the whole history like DTFx (one

@@ -24,6 +24,7 @@ from devhost.engine._history import (
 )
 from devhost.engine._invocation import Invoker, build_context_json
 from devhost.engine._replay import (
+    DEFAULT_MAX_ORCHESTRATION_ACTIONS,
     Decision,
     DecisionKind,
     NonDeterminismError,
@@ -56,9 +57,14 @@ def run_episode(
     function_exists: FunctionExists,
     new_execution_id: Callable[[], str],
     known_functions: Callable[[str], Sequence[str]] | None = None,
+    max_orchestration_actions: int = DEFAULT_MAX_ORCHESTRATION_ACTIONS,
 ) -> EpisodeOutcome:
-    """Run one episode of one instance (see the package docstring for the rules)."""
+    """Run one episode of one instance (see the package docstring for the rules).
+
+    ``max_orchestration_actions`` is host.json ``extensions.durableTask.maxOrchestrationActions``.
+    """
     episode = _Episode(instance, now, invoke, function_exists, new_execution_id, known_functions)
+    episode.max_actions = max_orchestration_actions
     return episode.run(messages)
 
 
@@ -113,6 +119,7 @@ class _Episode:
         self.function_exists = function_exists
         self.new_execution_id = new_execution_id
         self.known_functions = known_functions
+        self.max_actions = DEFAULT_MAX_ORCHESTRATION_ACTIONS
         self.custom_status = instance.custom_status or "null"
         self.invocations = 0
 
@@ -348,6 +355,7 @@ class _Episode:
                 parent_instance_id=identity.parent_instance_id,
                 function_exists=self.function_exists,
                 known_functions=self.known_functions,
+                max_actions=self.max_actions,
             ),
         )
         try:

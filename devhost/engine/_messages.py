@@ -86,3 +86,10 @@ def task_all_fails_fast(later_actions: int) -> str:
         "If a remaining child fails and retries meanwhile, DTFx and the SDK assign different task ids and the "
         "orchestrator receives wrong results (spec 2.5). Let such children return errors as values instead."
     )
+
+
+def too_many_actions(limit: int) -> str:
+    return (
+        f"Maximum amount of orchestration actions ({limit}) has been reached. This value can be configured in "
+        "host.json file as MaxOrchestrationActions."
+    )

@@ -51,6 +51,9 @@ _COMPLETION_EVENTS = {
     EventType.SubOrchestrationInstanceFailed: ("TaskScheduledId", False),
     EventType.TimerFired: ("TimerId", True),
 }
+# The extension's MaxOrchestrationActions default (DurableTaskOptions).
+DEFAULT_MAX_ORCHESTRATION_ACTIONS = 100_000
+
 COMPLETION_EVENT_ID_FIELDS = {event_type: key for event_type, (key, _) in _COMPLETION_EVENTS.items()}
 
 
@@ -94,6 +97,7 @@ class ReplayContext:
     parent_instance_id: str | None
     function_exists: Callable[[str, str], bool]
     known_functions: Callable[[str], Sequence[str]] | None = None
+    max_actions: int = DEFAULT_MAX_ORCHESTRATION_ACTIONS
 
 
 @dataclass
@@ -109,6 +113,7 @@ class ShadowReplay:
     continue_as_new: ContinueAsNew | None = None
     carryover_events: list[HistoryEvent] = field(default_factory=list)
     _shim: Future | None = None
+    _action_count: int = 0  # the extension counts every activity/sub-orchestration call and durable timer
     _shim_position: int = 0  # index of the top-level action the shim is awaiting
     _shim_awaiting: Future | None = None
     _when_all_children: dict[int, list[Future]] = field(default_factory=dict)
@@ -208,7 +213,17 @@ class ShadowReplay:
                 return False
         return True
 
+    def _count_action(self) -> bool:
+        """False (and the shim fails) once MaxOrchestrationActions is exceeded."""
+        if self._action_count >= self.context.max_actions:
+            self._fail_shim(msg.too_many_actions(self.context.max_actions))
+            return False
+        self._action_count += 1
+        return True
+
     def _start(self, action: Action) -> Future:
+        if isinstance(action, CallActivity | CallSubOrchestrator | CreateTimer) and not self._count_action():
+            return Future()
         if isinstance(action, CallActivity):
             activity = action
             if activity.retry is not None:

@@ -81,6 +81,7 @@ class InMemoryHost:
         self.pending_timers: list[PendingTimer] = []
         self._ids = (f"{n:032x}" for n in itertools.count(1))
         self.invocations = 0
+        self.max_orchestration_actions = 100_000
 
     # ----- client operations ---------------------------------------------------------------------------------
     def start(self, name: str, input_value: Any = None, *, instance_id: str = "inst") -> str:
@@ -146,6 +147,7 @@ class InMemoryHost:
             function_exists=self.function_exists,
             new_execution_id=lambda: next(self._ids),
             known_functions=self.known_functions,
+            max_orchestration_actions=self.max_orchestration_actions,
         )
         self._apply(stored, outcome)
         return outcome

@@ -318,3 +318,26 @@ def test_failure_inside_child_is_delivered_to_the_parent_as_sub_orchestration_fa
     assert note.get("TaskScheduledId") == 4
     assert note.get("Reason") == "Orchestrator function 'boom' failed: kaboom"
     assert note.get("Details") == "Message: kaboom, StackTrace: "
+
+
+@app.orchestration_trigger(context_name="context")
+def busy(context: df.DurableOrchestrationContext):
+    results = yield context.task_all([context.call_activity("echo", str(n)) for n in range(5)])
+    return results
+
+
+def test_max_orchestration_actions_fails_the_orchestration() -> None:
+    host = InMemoryHost(app)
+    host.max_orchestration_actions = 3
+    host.start("busy")
+    outcome = host.run_episode("inst")
+    # The first three calls were made; completion waits for them, then the failure surfaces.
+    assert [a.task_id for a in outcome.activities] == [0, 1, 2]
+    assert outcome.runtime_status is RuntimeStatus.Running
+    host.run_until_idle()
+    stored = host.instances["inst"]
+    assert stored.status is RuntimeStatus.Failed
+    assert stored.output == (
+        "Orchestrator function 'busy' failed: Maximum amount of orchestration actions (3) has been reached. "
+        "This value can be configured in host.json file as MaxOrchestrationActions."
+    )
