@@ -78,10 +78,10 @@ def _page(request: web.Request, items: list[JsonObject]) -> web.Response:
         raise bad_request("Invalid value for 'limit': expected an integer between 1 and 100.", param="limit")
     ordered = items if order == "asc" else list(reversed(items))
     ids = [item["id"] for item in ordered]
-    if (after := request.query.get("after")) and after in ids:
+    if (after := request.query.get("after")) in ids:
         ordered = ordered[ids.index(after) + 1 :]
-    if (before := request.query.get("before")) and before in ids:
-        ordered = ordered[: [i["id"] for i in ordered].index(before)] if before in [i["id"] for i in ordered] else []
+    elif (before := request.query.get("before")) in ids:
+        ordered = ordered[: ids.index(before)]
     data = [_public(item) for item in ordered[:limit]]
     return web.json_response({"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
                               "last_id": data[-1]["id"] if data else None, "has_more": len(ordered) > limit})
