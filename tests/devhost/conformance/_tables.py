@@ -99,6 +99,27 @@ def describe_partition(tables: TaskHubTables, instance_id: str) -> str:
     return "\n".join(lines)
 
 
+def status_history_from_rows(rows: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
+    """Spec 5: what ``historyEvents`` must list for these rows, as (EventType, FunctionName or Name) pairs.
+
+    OrchestratorStarted/Completed are dropped; a TaskScheduled / SubOrchestrationInstanceCreated with a completion
+    is folded into that completion (which takes its Name as FunctionName); ExecutionStarted shows FunctionName.
+    """
+    completions = {c for pair in SCHEDULING.values() for c in pair}
+    completed_ids = {(r["EventType"], r["TaskScheduledId"]) for r in rows if r["EventType"] in completions}
+    names = {r["EventId"]: r.get("Name") for r in rows if r["EventType"] in SCHEDULING}
+    out: list[tuple[str, str | None]] = []
+    for row in rows:
+        kind = row["EventType"]
+        if kind in ("OrchestratorStarted", "OrchestratorCompleted"):
+            continue
+        if kind in SCHEDULING and any((c, row["EventId"]) in completed_ids for c in SCHEDULING[kind]):
+            continue
+        name = names.get(row["TaskScheduledId"]) if kind in completions else row.get("Name")
+        out.append((kind, name))
+    return out
+
+
 def event_rows(history: DfmHistory) -> list[dict[str, Any]]:
     return [r for r in history.rows if r["RowKey"] != "sentinel"]
 

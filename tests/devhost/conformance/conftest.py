@@ -14,8 +14,8 @@ import pytest
 from bench.devhost_launcher import CONFORMANCE_APP_DIR, DevhostConfig, DevhostProcess
 from devhost.azurite import AzuriteProcess
 
-from ._http import TERMINAL, HttpResult, call, wait_for_status
-from ._tables import TaskHubTables
+from ._http import TERMINAL, HttpResult, call, status_url, wait_for_status
+from ._tables import TaskHubTables, event_rows, status_history_from_rows
 
 
 def unique_hub(label: str) -> str:
@@ -69,6 +69,16 @@ class Conformance:
     def client_status(self, instance_id: str) -> HttpResult:
         """The status as the SDK's DurableOrchestrationClient.get_status sees it (via a client-bound function)."""
         return call("GET", f"{self.api}/client/status/{instance_id}")
+
+    def assert_status_history(self, instance_id: str) -> list[dict[str, Any]]:
+        """The status API's historyEvents must be the spec-5 transformation of the History table rows."""
+        status = call("GET", status_url(self.webhooks, instance_id, showHistory="true", showHistoryOutput="true"))
+        assert status.status in (200, 202), status.body[:300]
+        events: list[dict[str, Any]] = status.json()["historyEvents"]
+        rows = event_rows(self.tables.dfm_history(instance_id))
+        actual = [(e["EventType"], e.get("FunctionName", e.get("Name"))) for e in events]
+        assert actual == status_history_from_rows(rows)
+        return events
 
     def log_tail(self) -> str:
         return self.devhost.log_tail()

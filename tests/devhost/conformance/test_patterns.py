@@ -75,6 +75,7 @@ def test_chaining_rows_match_spec_section_9(conformance: Conformance) -> None:
     assert status["output"] == greetings
 
     record, history = assert_well_formed(conformance.tables, instance_id)
+    conformance.assert_status_history(instance_id)
     assert record["Name"] == "hello_sequence"
     assert record["Version"] == ""
     assert record["Input"] == sdk_text({"a": 1})
@@ -107,6 +108,7 @@ def test_chaining_isplayed_flags(conformance: Conformance) -> None:
     """Spec 2.2/9: events the orchestrator processed are IsPlayed=true (except OrchestratorStarted); decisions false."""
     instance_id, _ = conformance.run("hello_sequence", {"a": 1})
     _, history = assert_well_formed(conformance.tables, instance_id)
+    conformance.assert_status_history(instance_id)
     flags = [(r["EventType"], r["IsPlayed"]) for r in rows_of(history)]
     played = {"ExecutionStarted", "TaskCompleted"}
     assert flags == [(kind, kind in played) for kind, _ in flags]
@@ -159,6 +161,7 @@ def test_fan_out_fan_in_50(conformance: Conformance) -> None:
     assert status["output"] == {"count": count, "sum": sum(i * i for i in range(count))}
 
     _, history = assert_well_formed(conformance.tables, instance_id)
+    conformance.assert_status_history(instance_id)
     first_episode = [OS, ("ExecutionStarted", -1, {"Name": "fan_out"})] + [scheduled(i, "square") for i in range(count)]
     assert_history(history, [*first_episode, OC], prefix=True)
     rows = rows_of(history)
@@ -183,6 +186,7 @@ def test_activity_retry_succeeds_on_third_attempt(conformance: Conformance) -> N
     assert attempts(conformance, instance_id) == 3
 
     _, history = assert_well_formed(conformance.tables, instance_id)
+    conformance.assert_status_history(instance_id)
     failed = "Activity function 'flaky' failed:  ValueError: flaky attempt {} failed"  # double space: spec 3
     assert_history(
         history,
@@ -214,6 +218,7 @@ def test_activity_retry_exhausted_fails_the_orchestration(conformance: Conforman
     assert attempts(conformance, instance_id) == 3
 
     record, history = assert_well_formed(conformance.tables, instance_id)
+    conformance.assert_status_history(instance_id)
     # The status API parses Output like .NET's ParseToJToken (which trims), so compare without edge whitespace.
     assert record["Output"].strip() == output.strip()
     expected: list[Expected] = [OS, ("ExecutionStarted", -1, {"Name": "retry_always_fails"}), scheduled(0, "always_fails"), OC]
@@ -238,6 +243,7 @@ def test_sub_orchestrations_default_and_explicit_ids(conformance: Conformance) -
     assert status["output"] == [first, second]
 
     record, history = assert_well_formed(conformance.tables, instance_id)
+    conformance.assert_status_history(instance_id)
     generated_id = f"{record['ExecutionId']}:0"
     explicit_id = f"{instance_id}-explicit"
     created = "SubOrchestrationInstanceCreated"
@@ -273,6 +279,7 @@ def test_sub_orchestration_with_retry(conformance: Conformance) -> None:
     assert status["output"] == {"attempt": 2}
 
     record, history = assert_well_formed(conformance.tables, instance_id)
+    conformance.assert_status_history(instance_id)
     execution = record["ExecutionId"]
     created = "SubOrchestrationInstanceCreated"
     assert_history(
@@ -300,6 +307,7 @@ def test_durable_timer(conformance: Conformance) -> None:
     assert status["runtimeStatus"] == "Completed", status
 
     _, history = assert_well_formed(conformance.tables, instance_id)
+    conformance.assert_status_history(instance_id)
     assert_history(
         history,
         [
@@ -326,6 +334,7 @@ def test_external_event_beats_timer_raw_http(conformance: Conformance) -> None:
     assert status["output"] == {"approved": {"ok": True}}
 
     _, history = assert_well_formed(conformance.tables, instance_id)
+    conformance.assert_status_history(instance_id)
     expected: list[Expected] = [
         OS, ("ExecutionStarted", -1, {"Name": "approval"}), ("TimerCreated", 0, {}), OC,
         OS, ("EventRaised", -1, {"Name": "Approval", "Input": '{"ok":true}'}), completed(1, {"approved": {"ok": True}}), OC,
@@ -347,6 +356,7 @@ def test_external_event_via_sdk_client_is_double_encoded(conformance: Conformanc
     status = conformance.wait(instance_id)
     assert status["output"] == {"approved": '{"ok": true}'}, "SDK events arrive as JSON text (spec 2.10, issue 295)"
     _, history = assert_well_formed(conformance.tables, instance_id)
+    conformance.assert_status_history(instance_id)
     raised_row = next(r for r in rows_of(history) if r["EventType"] == "EventRaised")
     assert raised_row["Input"] == sdk_text({"ok": True})
 
@@ -357,6 +367,7 @@ def test_timer_beats_external_event(conformance: Conformance) -> None:
     status = conformance.wait(instance_id)
     assert status["output"] == "timeout"
     _, history = assert_well_formed(conformance.tables, instance_id)
+    conformance.assert_status_history(instance_id)
     assert_history(
         history,
         [
@@ -378,6 +389,7 @@ def test_continue_as_new_counts_to_10(conformance: Conformance) -> None:
     assert stored_input == {"count": 10}, "Instances.Input is reset to the latest generation's input"
 
     record, history = assert_well_formed(conformance.tables, instance_id)
+    conformance.assert_status_history(instance_id)
     assert_history(
         history,
         # DTFx starts a continued execution as [OS, ES, OC] and runs it in the same work item (spec 2.9).
@@ -424,6 +436,7 @@ def test_large_payloads_200_kb(conformance: Conformance) -> None:
     assert status["input"] == json.dumps({"blob": blob})
 
     record, history = assert_well_formed(conformance.tables, instance_id)
+    conformance.assert_status_history(instance_id)
     container = f"{conformance.hub.lower()}-largemessages"
     assert f"{container}/" in record["Input"], "large Instances.Input is stored as the blob URL"
     assert f"{container}/" in record["Output"], "large Instances.Output is stored as the blob URL"
@@ -451,6 +464,7 @@ def test_orchestrator_exception(conformance: Conformance) -> None:
     assert status["output"] == message
 
     record, history = assert_well_formed(conformance.tables, instance_id)
+    conformance.assert_status_history(instance_id)
     assert record["Output"] == message
     assert_history(
         history,
@@ -477,6 +491,7 @@ def test_sdk_client_suspend_resume_terminate_purge(conformance: Conformance) -> 
     assert final["output"] == "stop now"
     assert conformance.client_status(instance_id).json()["runtimeStatus"] == "Terminated"
     _, history = assert_well_formed(conformance.tables, instance_id)
+    conformance.assert_status_history(instance_id)
     types = [r["EventType"] for r in rows_of(history)]
     assert types.count("ExecutionSuspended") == 1 and types.count("ExecutionResumed") == 1
     assert types.index("ExecutionSuspended") < types.index("ExecutionResumed") < types.index("ExecutionTerminated")
