@@ -111,9 +111,12 @@ def counter(context: df.DurableEntityContext) -> None:
     context.set_state((context.get_state(lambda: 0) or 0) + 1)
 
 
+TIMER_CALLS: list[dict[str, Any]] = []  # read by the tests through sys.modules["function_app"]
+
+
 @app.timer_trigger(schedule="*/1 * * * * *", arg_name="timer", run_on_startup=True)
 def every_second(timer: func.TimerRequest) -> None:
-    pass
+    TIMER_CALLS.append({"past_due": timer.past_due, "status": getattr(timer, "schedule_status", None)})
 
 
 @app.queue_trigger(arg_name="msg", queue_name="%FRONT_TEST_QUEUE%", connection="AzureWebJobsStorage")
