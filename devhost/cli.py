@@ -24,7 +24,14 @@ from rich.console import Console
 
 from devhost import azurite
 from devhost.config import ConfigError, HostConfig, load_config
-from devhost.functions import AppLoadError, FunctionInvoker, TriggerConfigError, TriggerHost, load_app
+from devhost.functions import (
+    AppLoadError,
+    FunctionIndex,
+    FunctionInvoker,
+    TriggerConfigError,
+    TriggerHost,
+    load_app,
+)
 from devhost.http import AuthKeys, HostServer, RouteTemplateError, ServerOptions
 from devhost.logs import configure_logging
 
@@ -169,7 +176,7 @@ async def serve(options: StartOptions, *, stop: asyncio.Event | None = None) -> 
             raise StartupError(f"cannot listen on {options.host}:{port}: {exc.strerror or exc}") from None
         await runtime.start()
         triggers.start()
-        _print_banner(console, server, config, keys, index_size=len(index))
+        _print_banner(console, server, config, keys, index)
 
         stop_event = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -214,8 +221,10 @@ def _connection_resolver(storage_connection: str) -> Callable[[str], str | None]
     return resolve
 
 
-def _print_banner(console: Console, server: HostServer, config: HostConfig, keys: AuthKeys, *, index_size: int) -> None:
-    console.print(f"devhost: {index_size} functions from {config.app_dir}; task hub [bold]{config.hub_name}[/]")
+def _print_banner(
+    console: Console, server: HostServer, config: HostConfig, keys: AuthKeys, index: FunctionIndex
+) -> None:
+    console.print(f"devhost: {len(index)} functions from {config.app_dir}; task hub [bold]{config.hub_name}[/]")
     console.print(f"Listening on [bold]{server.origin}[/] (management API: {server.origin}/runtime/webhooks/durabletask)")
     urls = server.function_urls()
     if urls:
@@ -224,6 +233,13 @@ def _print_banner(console: Console, server: HostServer, config: HostConfig, keys
             shown = ",".join(methods) if methods else "GET,POST,PUT,DELETE,PATCH,HEAD,OPTIONS"
             console.print(f"        {name}: [{shown}] {url}", markup=False)
         console.print()
+    for setting in config.settings_skipped:
+        console.print(f"Skipping '{setting}' from local settings as it's already defined in current environment "
+                      "variables.", markup=False)
+    for info in index.with_unsupported_bindings():
+        console.print(f"warning: function '{info.name}' uses bindings devhost does not provide "
+                      f"({', '.join(info.unsupported_bindings)}): output values are dropped and inputs fail",
+                      markup=False)
     if keys.enforce:
         for which in keys.generated:
             key = keys.function_key if which == "function" else keys.master_key

@@ -138,5 +138,8 @@ class FunctionIndex:
         """The engine's ``function_exists(kind, name)`` with kind "activity" | "orchestrator" | "entity"."""
         return self._durable.get((FunctionKind(kind), name.lower())) is not None
 
+    def with_unsupported_bindings(self) -> list[FunctionInfo]:
+        return [f for f in self._functions if f.unsupported_bindings]
+
     def of_kind(self, kind: FunctionKind) -> list[FunctionInfo]:
         return [f for f in self._functions if f.kind is kind]
