@@ -41,6 +41,9 @@ class FakeBackend:
         self.instances[instance_id] = record
         return record
 
+    def last_call(self) -> tuple[str, ...]:
+        return self.calls[-1]
+
     def status_of(self, instance_id: str) -> RuntimeStatus:
         return self.instances[instance_id].runtime_status
 
