@@ -31,7 +31,9 @@ max_orchestration_actions=100_000)``
       extension's "doesn't exist" text (``known_functions(kind)`` lists the alternatives). Deliberate
       difference: with Python the real host swallows that error and the instance hangs forever
       (azure-functions-durable-python issue #132); devhost fails it instead.
-    * ``warnings``: known Python SDK / DTFx divergences met (fail-fast ``task_all`` followed by more work).
+    * ``warnings``: Python SDK / DTFx divergences (the real host has them too): a fail-fast ``task_all`` followed
+      by more work, and any sequence id that DTFx and the SDK assign to different work (found by replaying a
+      second time with the SDK's semantics). Behaviour stays that of the real host; log these.
     * Not supported: CallHttp and entities (call/signal) fail the orchestration with a message naming the gap.
 
 ``build_context_json(*, instance_id, history, input_text, parent_instance_id) -> str``

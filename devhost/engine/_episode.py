@@ -365,6 +365,9 @@ class _Episode:
             return _Step(sequence=replay.sequence, failure=text, nondeterminism=text)
 
         step = _Step(sequence=replay.sequence, warnings=replay.divergence_warnings())
+        divergence = self._id_divergence(replay, history)
+        if divergence is not None:
+            step.warnings.append(divergence)
         for decision in replay.new_decisions():
             step.record(decision, history, self.now)
 
@@ -389,6 +392,13 @@ class _Episode:
             step.result = compact_json(state.output if state.has_output else None)
             step.completed = True
         return step
+
+    @staticmethod
+    def _id_divergence(replay: ShadowReplay, history: list[HistoryEvent]) -> str | None:
+        """Replay once more with the SDK's semantics; report the first id both sides assign differently."""
+        sdk_view = ShadowReplay(replay.state, dataclasses.replace(replay.context, sdk_semantics=True))
+        sdk_view.run(history)
+        return replay.first_id_divergence(sdk_view)
 
     def _settle(
         self,

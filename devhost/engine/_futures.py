@@ -99,6 +99,23 @@ def when_all(children: list[Future]) -> Future:
     return result
 
 
+def when_all_fail_fast(children: list[Future]) -> Future:
+    """The Python SDK's ``task_all``: fails as soon as one child fails, else completes with the last child."""
+    result = Future()
+
+    def child_done() -> None:
+        if any(child.done and not child.succeeded for child in children):
+            result.resolve(success=False)
+        elif all(child.done for child in children):
+            result.resolve(success=True)
+
+    if not children:
+        result.resolve(success=True)
+    for child in children:
+        child.add_done_callback(child_done)
+    return result
+
+
 def when_any(children: list[Future]) -> Future:
     """Like ``Task.WhenAny``: completes (successfully) as soon as the first child completes."""
     result = Future()

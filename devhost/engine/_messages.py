@@ -93,3 +93,11 @@ def too_many_actions(limit: int) -> str:
         f"Maximum amount of orchestration actions ({limit}) has been reached. This value can be configured in "
         "host.json file as MaxOrchestrationActions."
     )
+
+
+def id_divergence(dtfx: str, sdk: str) -> str:
+    return (
+        f"DTFx scheduled {dtfx}, but the Python SDK expects {sdk}: from here on the orchestrator receives results "
+        "meant for other tasks. This is how the real Durable Functions host behaves too (fail-fast task_all or a "
+        "cancelled timer racing a retry; spec 2.5)."
+    )

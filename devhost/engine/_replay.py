@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from devhost.engine import _messages as msg
-from devhost.engine._futures import Coroutine, Future, completed_future, spawn, when_all, when_any
+from devhost.engine._futures import (
+    Coroutine,
+    Future,
+    completed_future,
+    spawn,
+    when_all,
+    when_all_fail_fast,
+    when_any,
+)
 from devhost.engine._state import (
     Action,
     CallActivity,
@@ -98,6 +106,9 @@ class ReplayContext:
     function_exists: Callable[[str, str], bool]
     known_functions: Callable[[str], Sequence[str]] | None = None
     max_actions: int = DEFAULT_MAX_ORCHESTRATION_ACTIONS
+    sdk_semantics: bool = False
+    """Replay as the Python SDK sees it (fail-fast task_all, cancelled timers stay pending, no host checks):
+    used only to detect where the SDK and DTFx assign different ids."""
 
 
 @dataclass
@@ -140,6 +151,14 @@ class ShadowReplay:
             return [msg.task_all_fails_fast(later)]
         return []
 
+    def first_id_divergence(self, sdk_view: ShadowReplay) -> str | None:
+        """Compare with a replay under SDK semantics: the first id the two assign to different work."""
+        for task_id in sorted(self.decisions.keys() & sdk_view.decisions.keys()):
+            ours, theirs = self.decisions[task_id], sdk_view.decisions[task_id]
+            if ours.kind is not theirs.kind or ours.name.casefold() != theirs.name.casefold():
+                return msg.id_divergence(ours.describe(), theirs.describe())
+        return None
+
     def new_decisions(self) -> list[Decision]:
         return [
             self.decisions[task_id]
@@ -172,12 +191,14 @@ class ShadowReplay:
                 decision.future.resolve(success=success)
         elif kind is EventType.EventRaised:
             self._deliver_event(event)
-        elif kind is EventType.EventSent:
+        elif kind is EventType.EventSent and not self.context.sdk_semantics:
             raise NonDeterminismError(
                 msg.nondeterministic(f"an entity or event message with sequence ID {event.event_id}", None)
             )
 
     def _match_scheduling_event(self, event: HistoryEvent, kind: DecisionKind) -> None:
+        if self.context.sdk_semantics:
+            return  # the SDK never checks scheduling rows
         recorded = _describe_recorded(event, kind)
         decision = self.decisions.get(event.event_id)
         if decision is None:
@@ -215,6 +236,8 @@ class ShadowReplay:
 
     def _count_action(self) -> bool:
         """False (and the shim fails) once MaxOrchestrationActions is exceeded."""
+        if self.context.sdk_semantics:
+            return True
         if self._action_count >= self.context.max_actions:
             self._fail_shim(msg.too_many_actions(self.context.max_actions))
             return False
@@ -249,7 +272,7 @@ class ShadowReplay:
                     return Future()
             if isinstance(action, WhenAny):
                 return when_any(children)
-            combined = when_all(children)
+            combined = when_all_fail_fast(children) if self.context.sdk_semantics else when_all(children)
             self._when_all_children[id(combined)] = children
             return combined
         assert isinstance(action, Unsupported)
@@ -270,7 +293,7 @@ class ShadowReplay:
         return self.now
 
     def _function_missing(self, kind: str, name: str) -> bool:
-        if self.context.function_exists(kind, name):
+        if self.context.sdk_semantics or self.context.function_exists(kind, name):
             return False
         known = self.context.known_functions(kind) if self.context.known_functions is not None else None
         self._fail_shim(msg.unknown_function(kind, name, known))
@@ -321,7 +344,7 @@ class ShadowReplay:
         task_id = self._next_id()
         decision = Decision(task_id, DecisionKind.TIMER, Future(), fire_at=fire_at, canceled=canceled)
         self.decisions[task_id] = decision
-        if canceled:
+        if canceled and not self.context.sdk_semantics:
             # DTFx still records the timer but cancels its task at once, so it never counts as open.
             decision.future.resolve(success=False)
         return decision.future

@@ -277,6 +277,10 @@ def test_suppressed_task_all_failure_waits_for_all_children_like_dotnet() -> Non
     assert timeline(outcome.new_events) == [
         "OrchestratorStarted", "TaskFailed->1", "TimerCreated#5", "OrchestratorCompleted",
     ]  # fmt: skip
+    assert outcome.warnings[-1].startswith(
+        "DTFx scheduled a timer task with sequence ID 5, but the Python SDK expects an activity task with "
+        "sequence ID 5 and name 'submit'"
+    )
 
     # The SDK resolves its "submit" (id 5 on its side) with TimerFired(5) and returns None; the real submit runs
     # later as task 8 and its result is ignored. This is the real host's behaviour, reproduced on purpose.
@@ -285,3 +289,45 @@ def test_suppressed_task_all_failure_waits_for_all_children_like_dotnet() -> Non
     assert final.status is RuntimeStatus.Completed
     assert final.output == "null"
     assert "TaskScheduled#8:submit" in timeline(final.history)
+
+
+ONE_ATTEMPT = df.RetryOptions(first_retry_interval_in_milliseconds=1000, max_number_of_attempts=1)
+
+
+@app.orchestration_trigger(context_name="context")
+def race_with_retry(context: df.DurableOrchestrationContext):
+    deadline = context.create_timer(context.current_utc_datetime + timedelta(hours=1))
+    retried = context.call_activity_with_retry("always_fails", ONE_ATTEMPT, 1)
+    ping = context.wait_for_external_event("Ping")
+    yield context.task_any([ping, deadline, retried])
+    if not deadline.is_completed:
+        deadline.cancel()
+    result = yield context.call_activity("submit", 0)
+    return result
+
+
+def test_cancelled_timer_replays_its_task_any_early_like_dotnet() -> None:
+    """Second known divergence: DTFx replays with the final actions, where the deadline is already cancelled, so
+    its task_any completes at once and ``submit`` takes id 2 before the retry's back-compat timer (3). The SDK saw
+    the failure first and gave the timer 2 and ``submit`` 3. devhost reproduces the real host."""
+    host = InMemoryHost(app)
+    host.start("race_with_retry")
+    host.run_episode("inst")
+    host.pending_activities.clear()
+    host.send("inst", activity_failed(1, "always_fails", "ValueError: nope"))
+    host.raise_event("inst", "Ping", "now")
+    outcome = host.run_episode("inst")
+    assert timeline(outcome.new_events) == [
+        "OrchestratorStarted", "TaskFailed->1", "EventRaised:Ping", "TaskScheduled#2:submit", "TimerCreated#3",
+        "OrchestratorCompleted",
+    ]  # fmt: skip
+    assert outcome.warnings == [
+        "DTFx scheduled an activity task with sequence ID 2 and name 'submit' (version ''), but the Python SDK "
+        "expects a timer task with sequence ID 2: from here on the orchestrator receives results meant for other "
+        "tasks. This is how the real Durable Functions host behaves too (fail-fast task_all or a cancelled timer "
+        "racing a retry; spec 2.5)."
+    ]
+    host.run_until_idle()
+    final = host.instances["inst"]
+    assert final.status is RuntimeStatus.Completed
+    assert final.output == "null"  # the SDK took TimerFired(3) as submit's result
