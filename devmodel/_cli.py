@@ -32,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="threads/runs: a run not finished by then becomes expired (default 600)")
     serve.add_argument("--max-tool-rounds", type=int, default=1,
                        help="llama engine: tool rounds per user message before it must answer (default 1)")
-    serve.add_argument("--threads", type=int, help="llama engine: CPU threads (default: all cores)")
+    serve.add_argument("--threads", type=int, help="llama engine: CPU threads (default: all cores but one)")
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 

@@ -37,4 +37,4 @@ class ServerConfig:
     max_tool_rounds: int = 1
     """Llama engine: after this many tool rounds for one user message it answers instead of calling again."""
     threads: int | None = None
-    """Llama engine: CPU threads (default: all cores)."""
+    """Llama engine: CPU threads (default: all cores but one)."""

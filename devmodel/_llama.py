@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import os
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -51,6 +52,13 @@ def default_model_path() -> Path:
     return path
 
 
+def default_threads() -> int:
+    """All cores but one: the HTTP loop, the client and Azurite need a core, and llama.cpp's threads wait on
+    each other, so an oversubscribed CPU slows decoding several times over (measured on 2 cores: 1 thread was 3-6x
+    faster than 2 under load)."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
 @dataclass(frozen=True)
 class LlamaSettings:
     model_path: Path | None = None
@@ -59,12 +67,19 @@ class LlamaSettings:
     max_tool_rounds: int = 1
     """Tool rounds per user message before the engine answers in text: small models tend to call forever."""
     threads: int | None = None
+    """CPU threads for llama.cpp; None means ``default_threads()``."""
     context_tokens: int = 4096
     max_answer_tokens: int = 200
     max_call_tokens: int = 256
     answer_temperature: float = 0.2
     call_threshold: float = 0.0004
     """Call a tool (tool_choice auto) when the model gives at least this probability to opening a call list."""
+
+
+class _PromptTooLong(Exception):
+    def __init__(self, tokens: int) -> None:
+        super().__init__(tokens)
+        self.tokens = tokens
 
 
 @dataclass(frozen=True)
@@ -91,11 +106,15 @@ class LlamaEngine:
         started = time.perf_counter()
         try:
             self._llm: Any = llama_cpp.Llama(
-                model_path=str(self._path), n_ctx=settings.context_tokens, n_threads=settings.threads,
+                model_path=str(self._path), n_ctx=settings.context_tokens, n_threads=settings.threads or default_threads(),
                 seed=settings.seed if settings.seed is not None else llama_cpp.LLAMA_DEFAULT_SEED, verbose=False,
             )
         except (ValueError, RuntimeError) as exc:
             raise EngineUnavailableError(f"cannot load GGUF model {self._path}: {exc}") from exc
+        vocabulary = range(self._llm.n_vocab())
+        texts = (bytes(self._llm.detokenize([i])).decode(errors="ignore").lstrip() for i in vocabulary)
+        # Which vocabulary entries open a call list: the call/answer decision sums their probability.
+        self._call_tokens = numpy.fromiter((text.startswith("[") for text in texts), dtype=bool)
         self.load_seconds = time.perf_counter() - started
         metadata: dict[str, str] = self._llm.metadata
         self._renderer = PromptRenderer(metadata.get("tokenizer.chat_template"),
@@ -105,7 +124,6 @@ class LlamaEngine:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="devmodel-llama")
         self.last_stats: LlamaStats | None = None
         self.last_call_probability: float | None = None
-        self._call_tokens: Any = None  # which vocabulary entries open a call list; computed on first use
 
     def _token_text(self, token_id: str | None) -> str:
         if token_id is None:
@@ -132,6 +150,14 @@ class LlamaEngine:
     # -- in the worker thread --------------------------------------------------------------------------------
 
     def generate_blocking(self, request: GenerationRequest) -> Generation:
+        try:
+            return self._generate(request)
+        except _PromptTooLong as exc:
+            return Generation(prompt_tokens=exc.tokens, outcome=Outcome.FAILED, error_code="invalid_prompt",
+                              error_message=f"the conversation ({exc.tokens} tokens) does not fit the model's "
+                                            f"{self._settings.context_tokens}-token context")
+
+    def _generate(self, request: GenerationRequest) -> Generation:
         if request.cancel.is_set():
             return Generation(outcome=Outcome.FAILED, error_message="cancelled before generation started")
         started = time.perf_counter()
@@ -145,10 +171,6 @@ class LlamaEngine:
                 return self._done(started, Generation(tool_calls=calls, prompt_tokens=len(prompt),
                                                       completion_tokens=used))
         prompt = self._tokens(self._renderer.render(request, ()))
-        if len(prompt) >= self._settings.context_tokens - 16:
-            return Generation(prompt_tokens=len(prompt), outcome=Outcome.FAILED, error_code="invalid_prompt",
-                              error_message=f"the conversation ({len(prompt)} tokens) does not fit the model's "
-                                            f"{self._settings.context_tokens}-token context")
         limit = min(request.max_output_tokens or self._settings.max_answer_tokens, self._settings.max_answer_tokens)
         text, used, finish = self._complete(prompt, request, None, limit, self._settings.answer_temperature)
         outcome = Outcome.INCOMPLETE if finish == "length" and request.max_output_tokens else Outcome.COMPLETED
@@ -157,7 +179,9 @@ class LlamaEngine:
 
     def _tokens(self, prompt: str) -> list[int]:
         tokens: list[int] = self._llm.tokenize(prompt.encode(), add_bos=False, special=True)
-        return tokens[-(self._settings.context_tokens - self._settings.max_call_tokens) :]
+        if len(tokens) > self._settings.context_tokens - self._settings.max_call_tokens:
+            raise _PromptTooLong(len(tokens))
+        return tokens
 
     def _wants_call(self, prompt: list[int]) -> bool:
         """The model's own probability of opening a call list (``[``) as its first token, against a threshold.
@@ -166,10 +190,6 @@ class LlamaEngine:
         there than for chit-chat; the threshold (``call_threshold``) is calibrated for SmolLM2-135M.
         """
         llama_cpp = self._llama_cpp
-        if self._call_tokens is None:
-            vocab = range(self._llm.n_vocab())
-            texts = (bytes(self._llm.detokenize([i])).decode(errors="ignore").lstrip() for i in vocab)
-            self._call_tokens = numpy.fromiter((t.startswith("[") for t in texts), dtype=bool)
         self._llm.reset()
         self._llm.eval(prompt)
         logits = numpy.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self._llm.ctx, -1),
