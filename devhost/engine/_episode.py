@@ -127,7 +127,8 @@ class _Episode:
     def run(self, messages: list[HistoryEvent]) -> EpisodeOutcome:
         history = list(self.instance.history)
         accepted, dropped = filter_messages(history, messages)
-        status, suspend_reason = status_of(history)
+        status, _ = status_of(history)
+        was_suspended = status is RuntimeStatus.Suspended
         if status.is_terminal:
             dropped += [DroppedMessage(e, f"instance is {status.value}") for e in accepted]
             accepted = []
@@ -159,11 +160,11 @@ class _Episode:
 
         resumed = [e for e in new_events if e.event_type is EventType.ExecutionResumed]
         outcome = self._execute(history, first_new_index, identity, new_events, dropped)
-        if resumed and outcome.runtime_status is RuntimeStatus.Running and outcome.continued_as_new == 0:
+        resumed_now = was_suspended and bool(resumed)
+        if resumed_now and outcome.runtime_status is RuntimeStatus.Running and outcome.continued_as_new == 0:
             outcome.output = resumed[-1].get("Reason")  # the provider overwrites Output with the reason
         return outcome
 
-    # ----- message filtering ---------------------------------------------------------------------------------
     # ----- outcomes ------------------------------------------------------------------------------------------
     def _identity(self, history: Sequence[HistoryEvent]) -> _Identity:
         started = next((e for e in history if e.event_type is EventType.ExecutionStarted), None)
