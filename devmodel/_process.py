@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import IO
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,8 +33,9 @@ class DevModelProcess:
     host: str = "127.0.0.1"
     startup_timeout: float = 60.0
     log_path: Path | None = None
-    """Where the server's output goes (default: kept in a pipe and shown if start-up fails)."""
+    """Where the server's output goes (default: a temporary file); shown in the error if start-up fails."""
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _log: IO[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
     def base_url(self) -> str:
@@ -52,13 +55,18 @@ class DevModelProcess:
 
     def start(self) -> None:
         command = [sys.executable, "-m", "devmodel", "serve", "--host", self.host, "--port", str(self.port), *self.args]
-        out = open(self.log_path, "wb") if self.log_path else subprocess.PIPE  # noqa: SIM115 - owned by the child
-        self._proc = subprocess.Popen(command, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT)
+        # A file, never a pipe: a pipe nobody reads would block the server once its buffer fills.
+        log: IO[bytes] = open(self.log_path, "w+b") if self.log_path else tempfile.TemporaryFile()  # noqa: SIM115
+        self._log = log
+        self._proc = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                output = self._proc.stdout.read().decode(errors="replace") if self._proc.stdout else ""
-                raise DevModelStartError(f"devmodel exited with {self._proc.returncode}: {output.strip()}")
+                log.seek(0)
+                output = log.read().decode(errors="replace")
+                code = self._proc.returncode
+                self.stop()
+                raise DevModelStartError(f"devmodel exited with {code}: {output.strip()}")
             if self.health() is not None:
                 return
             time.sleep(0.05)
@@ -75,8 +83,9 @@ class DevModelProcess:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
-        if self._proc.stdout:
-            self._proc.stdout.close()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
         self._proc = None
 
     def __enter__(self) -> DevModelProcess:

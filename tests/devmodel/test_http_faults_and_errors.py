@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -12,10 +13,11 @@ import pytest
 from openai import AzureOpenAI, OpenAI
 from openai.types import Model
 
-from devmodel import DevModelProcess
+from devhost.azurite import free_port
+from devmodel import DevModelProcess, DevModelStartError
 
 from .conftest import StartServer
-from .support import API_KEY, WEATHER_TOOL, make_client, nested
+from .support import API_KEY, WEATHER_TOOL, make_client, nested, wait_for
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK marks Assistants deprecated
 
@@ -180,3 +182,30 @@ def test_chat_completions_tool_loop_and_plain_answer(client: OpenAI) -> None:
     with pytest.raises(openai.BadRequestError, match="role 'tool' must be a response"):
         client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"},
                                                             {"role": "tool", "tool_call_id": "zzz", "content": "x"}])
+
+
+def test_per_scenario_latency_and_faults_and_the_global_latency_flag(start_server: StartServer) -> None:
+    scenario = {"scenarios": [
+        {"name": "sluggish", "match": "sluggish", "latency_seconds": 0.5, "answer": "finally"},
+        {"name": "doomed", "match": "doomed", "faults": [{"kind": "fail", "message": "doomed by its scenario"}]},
+        {"name": "ok", "match": ".", "answer": "fine"},
+    ]}
+    client = make_client(start_server(scenario=scenario))
+    slow = client.responses.create(model="m", input="a sluggish one", background=True)
+    assert wait_for(lambda: client.responses.retrieve(slow.id), lambda r: r.status != "queued").status == "in_progress"
+    assert wait_for(lambda: client.responses.retrieve(slow.id), lambda r: r.status == "completed").output_text == "finally"
+    with pytest.raises(openai.InternalServerError, match="doomed by its scenario"):
+        client.chat.completions.create(model="m", messages=[{"role": "user", "content": "doomed"}])
+    assert client.responses.create(model="m", input="anything else").output_text == "fine"
+
+    slow_everywhere = make_client(start_server("--latency", "0.4:0.5"))
+    created = slow_everywhere.responses.create(model="m", input="hello", background=True)
+    seen = wait_for(lambda: slow_everywhere.responses.retrieve(created.id), lambda r: r.status != "queued")
+    assert seen.status == "in_progress"
+
+
+def test_a_server_that_cannot_start_reports_why(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    with pytest.raises(DevModelStartError, match="is not JSON"):
+        DevModelProcess(port=free_port(), args=["--scenario", str(bad)]).start()
