@@ -189,9 +189,10 @@ class ManagementApi:
         input_text: str | None = None
         if body.strip():
             try:
-                input_text = compact_json(json.loads(body))
+                parsed = json.loads(body)
             except json.JSONDecodeError as exc:
                 return error_response(400, "Invalid JSON content", exc)
+            input_text = None if parsed is None else compact_json(parsed)  # a JSON null body means no input
         try:
             new_id = await self._backend.start_new(name, instance_id, input_text)
         except InstanceAlreadyExists as exc:
