@@ -1,0 +1,53 @@
+"""HTTP API logic (validation and bodies) against real Azurite storage, without a host."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from durable_assistant import api
+from durable_assistant.turn import Services
+
+
+def error_of(fn: object, *args: object) -> tuple[int, str]:
+    with pytest.raises(api.ApiError) as err:
+        fn(*args)  # type: ignore[operator]
+    return err.value.status, err.value.code
+
+
+def test_accepting_messages_validates_and_is_idempotent(services: Services) -> None:
+    cid = api.create_conversation(services).body["conversationId"]
+    accepted = api.accept_message(services, cid, json.dumps({"content": "hi", "messageId": "a-1"}).encode())
+    assert accepted.record.created and accepted.record.seq == 1
+    assert accepted.turn_input.to_json() == {"conversation_id": cid, "turn": 1, "message_id": "a-1",
+                                             "deadline_seconds": 300.0, "poll_window_max_seconds": 20.0}
+    again = api.accept_message(services, cid, json.dumps({"content": "hi", "messageId": "a-1"}).encode())
+    assert not again.record.created and again.record.instance_id == accepted.record.instance_id
+    generated = api.accept_message(services, cid, b'{"content": "second"}')
+    assert generated.record.seq == 2 and len(generated.record.message_id) == 32
+
+    assert error_of(api.accept_message, services, cid, b"") == (400, "invalid_json")
+    assert error_of(api.accept_message, services, cid, b"[1]") == (400, "invalid_json")
+    assert error_of(api.accept_message, services, cid, b'{"content": 5}') == (400, "invalid_content")
+    assert error_of(api.accept_message, services, cid, b'{"content": "x", "messageId": "a/b"}') == (
+        400, "invalid_message_id")
+    assert error_of(api.accept_message, services, cid, json.dumps({"content": "y" * 8001}).encode()) == (
+        413, "content_too_long")
+    assert error_of(api.accept_message, services, cid, b'{"content": "other", "messageId": "a-1"}') == (
+        409, "message_id_reused")
+    assert error_of(api.accept_message, services, "missing", b'{"content": "x"}') == (404, "unknown_conversation")
+
+
+def test_transcript_and_tools(services: Services) -> None:
+    cid = api.create_conversation(services).body["conversationId"]
+    body = api.get_conversation(services, cid).body
+    assert body["turns"] == [] and body["turnsAccepted"] == 0
+    assert error_of(api.get_conversation, services, "nope") == (404, "unknown_conversation")
+    ok = api.run_tool_directly(services, "get_weather", b'{"location": "London"}')
+    assert ok.status == 200 and ok.body["data"]["condition"] == "light rain"
+    assert error_of(api.run_tool_directly, services, "get_weather", b"{}") == (400, "invalid_arguments")
+    assert api.run_tool_directly(services, "get_weather", b'{"location": "Mars"}').status == 422
+    names = [t["name"] for t in api.list_tools(services).body["tools"]]
+    doc = api.openapi_document(services.tools.specs(), 8000)
+    assert doc["paths"]["/tools/{name}"]["post"]["parameters"][0]["schema"]["enum"] == names
