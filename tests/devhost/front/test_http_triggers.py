@@ -106,6 +106,14 @@ def test_enforced_keys_follow_auth_levels() -> None:
                 assert response.status == 401
             async with get("/runtime/webhooks/durabletask/instances/x?code=master-secret") as response:
                 assert response.status == 404
+            # The SDK inside a function uses the loopback RPC path (no key needed, like the extension's local
+            # listener); the URLs it hands out carry the system key.
+            async with host.session.post("/api/orchestrators/hello_orchestrator/keyed", json=1) as response:
+                assert response.status == 202
+                status_url = (await response.json())["statusQueryGetUri"]
+            assert status_url.endswith("&code=master-secret")
+            async with get(status_url) as response:
+                assert response.status == 202
 
     asyncio.run(scenario())
 
