@@ -145,6 +145,8 @@ def test_raise_event_rejects_non_json(conformance: Conformance) -> None:
     url = f"{conformance.webhooks}/instances/{instance_id}/raiseEvent/Next"
     bad = call("POST", url, raw_body=b"hello", content_type="text/plain")
     assert bad.status == 400, bad.body
+    broken = call("POST", url, raw_body=b"{not json", content_type="application/json")
+    assert broken.status == 400, broken.body
     for event in ("Next", "Finish"):
         assert call("POST", f"{conformance.webhooks}/instances/{instance_id}/raiseEvent/{event}", json_body=1).status == 202
     assert conformance.wait(instance_id)["runtimeStatus"] == "Completed"
@@ -162,6 +164,11 @@ def test_purge_deletes_instance_and_history(conformance: Conformance) -> None:
     assert conformance.tables.instance(instance_id) is None
     assert conformance.tables.partition_rows(instance_id) == [], "purge removes every History row and the sentinel"
     assert call("DELETE", start["purgeHistoryDeleteUri"]).status == 404
+
+
+def test_purge_by_filter_requires_created_time_from(conformance: Conformance) -> None:
+    result = call("DELETE", f"{conformance.webhooks}/instances?runtimeStatus=Completed")
+    assert result.status == 400, result.body
 
 
 def test_list_instances_pages_with_continuation(conformance: Conformance) -> None:

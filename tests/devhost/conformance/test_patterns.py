@@ -324,7 +324,7 @@ def test_durable_timer(conformance: Conformance) -> None:
 
 
 def test_external_event_beats_timer_raw_http(conformance: Conformance) -> None:
-    start = conformance.start("approval", {"timeout_seconds": 6}).json()
+    start = conformance.start("approval", {"timeout_seconds": 8}).json()
     instance_id = start["id"]
     conformance.wait(instance_id, frozenset({"Running"}))
     raised = call("POST", start["sendEventPostUri"].replace("{eventName}", "Approval"), json_body={"ok": True})
