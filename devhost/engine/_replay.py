@@ -127,7 +127,7 @@ class ShadowReplay:
     _action_count: int = 0  # the extension counts every activity/sub-orchestration call and durable timer
     _shim_position: int = 0  # index of the top-level action the shim is awaiting
     _shim_awaiting: Future | None = None
-    _when_all_children: dict[int, list[Future]] = field(default_factory=dict)
+    _when_all_children: dict[Future, list[Future]] = field(default_factory=dict)
     _waiters: dict[str, list[Future]] = field(default_factory=dict)  # stacks, newest last
     _buffered_events: dict[str, deque[HistoryEvent]] = field(default_factory=dict)  # queues, oldest first
 
@@ -145,7 +145,7 @@ class ShadowReplay:
         awaiting = self._shim_awaiting
         if self.shim_finished or awaiting is None or awaiting.done:
             return []
-        children = self._when_all_children.get(id(awaiting), [])
+        children = self._when_all_children.get(awaiting, [])
         later = len(self.state.actions) - self._shim_position - 1
         if later > 0 and any(child.done and not child.succeeded for child in children):
             return [msg.task_all_fails_fast(later)]
@@ -273,7 +273,7 @@ class ShadowReplay:
             if isinstance(action, WhenAny):
                 return when_any(children)
             combined = when_all_fail_fast(children) if self.context.sdk_semantics else when_all(children)
-            self._when_all_children[id(combined)] = children
+            self._when_all_children[combined] = children
             return combined
         assert isinstance(action, Unsupported)
         return self._fail_shim(msg.unsupported_action(action.description))
