@@ -227,4 +227,30 @@ def _validate_parameters(name: str, fn: Any, bindings: list[dict[str, Any]]) -> 
         raise FunctionLoadError(
             name, f"the following parameters are declared in function.json but not in Python: {missing!r}"
         )
+    _check_annotations(name, params, bound, annotations)
     return requires_context, has_return
+
+
+def _check_annotations(
+    name: str, params: dict[str, inspect.Parameter], bound: dict[str, dict[str, Any]], annotations: dict[str, Any]
+) -> None:
+    """The worker's annotation check for input bindings: the binding's converter must accept the Python type
+    (``str``/``bytes`` always pass: the worker then uses the generic binding)."""
+    from azure.functions import meta
+
+    registry: Any = meta.get_binding_registry()  # type: ignore[no-untyped-call]
+    for param in params:
+        binding = bound[param]
+        annotation = annotations.get(param)
+        if annotation is None or not isinstance(annotation, type) or annotation in (str, bytes):
+            continue  # unannotated, generic (list[int], Out[...]) or the generic binding
+        if str(binding.get("direction", "IN")).upper() != "IN":
+            continue
+        converter = registry.get(binding["type"]) if registry is not None else None
+        if converter is None:
+            continue
+        if not converter.check_input_type_annotation(annotation):
+            raise FunctionLoadError(
+                name, f'type of {param} binding in function.json "{binding["type"]}" does not match its Python '
+                      f'annotation "{annotation.__name__}"'
+            )

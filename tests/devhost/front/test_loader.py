@@ -145,3 +145,10 @@ def test_activity_invocation_decodes_encodes_and_reports_failures() -> None:
         assert failed.details is not None and "failing_activity" in failed.details
 
     asyncio.run(scenario())
+
+
+def test_trigger_annotation_must_match_the_binding() -> None:
+    with pytest.raises(FunctionLoadError, match=r'cannot load the typed function: type of req binding in '
+                                                r'function.json "httpTrigger" does not match its Python '
+                                                r'annotation "TimerRequest"'):
+        load_app(APPS / "bad_annotation")
