@@ -106,7 +106,8 @@ class ChatApi:
             gen_request.cancel.set()  # the client went away: let a token-by-token engine stop early
             raise
         if generation.outcome in (Outcome.FAILED, Outcome.EXPIRED):
-            raise ApiError(500, generation.error_message, error_type="server_error", code=generation.error_code)
+            raise ApiError(500, generation.error_message or "The model run failed.", error_type="server_error",
+                           code=generation.error_code)
         message: JsonObject = {"role": "assistant", "content": generation.text or None, "refusal": None}
         finish_reason = "length" if generation.outcome is Outcome.INCOMPLETE else "stop"
         if generation.tool_calls:

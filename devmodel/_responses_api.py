@@ -235,7 +235,8 @@ class ResponsesApi:
         }
         if generation.outcome in (Outcome.FAILED, Outcome.EXPIRED):
             response["status"] = "failed"
-            response["error"] = {"code": generation.error_code, "message": generation.error_message}
+            response["error"] = {"code": generation.error_code,
+                                 "message": generation.error_message or "The model run failed."}
             return
         conversation = list(gen_request.turns)
         if generation.tool_calls:

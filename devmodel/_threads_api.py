@@ -357,7 +357,8 @@ class ThreadsApi:
             run.update(status="expired")
         else:
             run.update(status="failed", failed_at=now,
-                       last_error={"code": generation.error_code, "message": generation.error_message})
+                       last_error={"code": generation.error_code,
+                                   "message": generation.error_message or "The model run failed."})
         self._finish(thread, run)
 
     def _finish(self, thread: JsonObject, run: JsonObject) -> None:
