@@ -94,13 +94,12 @@ class AzuriteProcess:
             "--silent",
             "--skipApiVersionCheck",
             "--disableProductStyleUrl",
-            "--location", str(self.data_dir),
             "--blobHost", self.host, "--blobPort", str(blob),
             "--queueHost", self.host, "--queuePort", str(queue),
             "--tableHost", self.host, "--tablePort", str(table),
         ]
-        if self.in_memory:
-            args.append("--inMemoryPersistence")
+        # Azurite refuses --location together with --inMemoryPersistence.
+        args += ["--inMemoryPersistence"] if self.in_memory else ["--location", str(self.data_dir)]
         log = open(self.data_dir / "azurite.log", "ab")  # noqa: SIM115 - handed to the child process
         self._proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
