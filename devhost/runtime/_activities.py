@@ -13,11 +13,11 @@ import logging
 import time
 
 from devhost import engine
+from devhost.logs import log_invocation
 from devhost.model import QueueMessage
 from devhost.storage import ReceivedMessage, TaskHubStorage
 
 from ._functions import ActivityOutcome, DurableFunctions
-from ._invocation_log import log_invocation
 from ._options import RuntimeOptions
 from ._wakeup import Backoff, Wakeup
 
@@ -88,11 +88,12 @@ class ActivityDispatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
         log_invocation(
-            "activity",
-            name,
-            message.instance_id,
-            time.perf_counter() - started,
-            "Succeeded" if outcome.succeeded else "Failed",
+            function=name,
+            kind="activity",
+            instance_id=message.instance_id,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            outcome="Succeeded" if outcome.succeeded else "Failed",
+            error=outcome.error,
         )
         if outcome.succeeded:
             result = engine.activity_completed(scheduled.event_id, outcome.result_json)

@@ -7,7 +7,13 @@ import re
 import uuid
 
 from devhost import engine
-from devhost.errors import InstanceAlreadyExists, InstanceGone, InstanceNotFound, InvalidInstanceId, UnknownOrchestrator
+from devhost.errors import (
+    InstanceAlreadyExists,
+    InstanceGone,
+    InstanceNotFound,
+    InvalidInstanceId,
+    UnknownOrchestrator,
+)
 from devhost.model import HistoryEvent, InstanceRecord, QueueMessage, RuntimeStatus, new_execution_id, utcnow
 from devhost.storage import InstanceAlreadyExistsError, InstanceQuery, TaskHubStorage
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from devhost import engine
+from devhost.logs import log_invocation
 from devhost.model import (
     EventType,
     HistoryEvent,
@@ -26,7 +27,6 @@ from devhost.model import (
 from devhost.storage import HistoryConflictError, HistorySnapshot, ReceivedMessage, TaskHubStorage
 
 from ._functions import DurableFunctions
-from ._invocation_log import log_invocation
 from ._options import RuntimeOptions
 from ._wakeup import Backoff, Wakeup
 
@@ -221,8 +221,15 @@ class OrchestrationDispatcher:
             started = time.perf_counter()
             raw = self._functions.invoke_orchestrator(name, context_json)
             result = engine.parse_invocation(raw)
-            outcome = "Failed" if result.error or (result.state or {}).get("error") else "Succeeded"
-            log_invocation("orchestrator", name, instance_id, time.perf_counter() - started, outcome)
+            error = result.error or (result.state or {}).get("error")
+            log_invocation(
+                function=name,
+                kind="orchestrator",
+                instance_id=instance_id,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                outcome="Failed" if error else "Succeeded",
+                error=str(error) if error else None,
+            )
             return result
 
         return invoke
