@@ -4,14 +4,17 @@ while they watch their runs; tool and storage steps are sync (they run on the wo
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from azure import durable_functions as df
 
 from durable_assistant import turn
-from durable_assistant.turn import ActivityNames, get_services
+from durable_assistant.turn import TURN_READY_EVENT, ActivityNames, get_services
 
 bp = df.Blueprint()
+log = logging.getLogger("durable_assistant.activities")
 
 
 async def create_run(payload: dict[str, Any]) -> dict[str, Any]:
@@ -34,11 +37,22 @@ async def cancel_run(payload: dict[str, Any]) -> dict[str, Any]:
     return (await turn.cancel_run(get_services(), turn.CancelRunInput.from_json(payload))).to_json()
 
 
-def checkpoint(payload: dict[str, Any]) -> dict[str, Any]:
-    return turn.checkpoint(get_services(), turn.CheckpointInput.from_json(payload)).to_json()
+async def checkpoint(payload: dict[str, Any], client: df.DurableOrchestrationClient) -> dict[str, Any]:
+    result = await asyncio.to_thread(turn.checkpoint, get_services(), turn.CheckpointInput.from_json(payload))
+    if result.next_instance_id is not None:
+        # Wake the next turn now instead of at its next check. Best effort: it may not have started yet
+        # (it then finds the conversation ready on its first check) or may already be past waiting.
+        try:
+            await client.raise_event(result.next_instance_id, TURN_READY_EVENT, {"after": payload.get("turn")})
+        except Exception as exc:
+            log.info("could not wake %s: %s", result.next_instance_id, exc)
+    return result.to_json()
 
 
 # Registered by call (not decorator syntax) so mypy keeps the functions typed; names must equal ActivityNames.
-for _activity in (create_run, watch_run, run_tool, submit_outputs, cancel_run, checkpoint):
-    assert _activity.__name__ in vars(ActivityNames).values(), _activity.__name__
+for _activity in (create_run, watch_run, run_tool, submit_outputs, cancel_run):
     bp.activity_trigger(input_name="payload")(_activity)
+bp.activity_trigger(input_name="payload")(bp.durable_client_input(client_name="client")(checkpoint))
+_names = {f.__name__ for f in (create_run, watch_run, run_tool, submit_outputs, cancel_run, checkpoint)}
+if _names != {v for k, v in vars(ActivityNames).items() if not k.startswith("_")}:
+    raise RuntimeError(f"activity functions {sorted(_names)} do not match ActivityNames")

@@ -17,6 +17,7 @@ from azure import durable_functions as df
 
 from durable_assistant.turn import (
     TURN_ORCHESTRATION,
+    TURN_READY_EVENT,
     ActivityNames,
     CancelRunInput,
     CheckpointInput,
@@ -33,7 +34,7 @@ bp = df.Blueprint()
 
 ACTIVE = ("queued", "in_progress")
 TURN_CHECK_FIRST_DELAY = 0.5
-TURN_CHECK_MAX_DELAY = 4.0
+TURN_CHECK_MAX_DELAY = 15.0
 MAX_WAIT_CHECKS_PER_EXECUTION = 20
 FIRST_WATCH_SECONDS = 1.0
 # Watch windows grow 3, 9, 20 (cap) seconds: the provider is read every poll_interval inside the activity, so a
@@ -127,7 +128,12 @@ def turn_orchestration(context: df.DurableOrchestrationContext) -> Step:
             context.continue_as_new(inp.to_json())
             return None
         status.set("waiting_for_turn", checks=checks)
-        yield context.create_timer(context.current_utc_datetime + timedelta(seconds=delay))
+        # The previous turn's checkpoint raises TURN_READY_EVENT; the timer is the fallback if that is lost.
+        timer = context.create_timer(context.current_utc_datetime + timedelta(seconds=delay))
+        woken = context.wait_for_external_event(TURN_READY_EVENT)
+        winner = yield context.task_any([woken, timer])
+        if winner is woken:
+            timer.cancel()
         delay = min(delay * 2, TURN_CHECK_MAX_DELAY)
     deadline = run_created_at + timedelta(seconds=inp.deadline_seconds)
 

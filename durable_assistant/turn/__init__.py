@@ -3,6 +3,7 @@ the process-wide services they share. The orchestrator itself lives in ``orchest
 
 from durable_assistant.turn._contracts import (
     TURN_ORCHESTRATION,
+    TURN_READY_EVENT,
     ActivityNames,
     CancelRunInput,
     CheckpointInput,
@@ -28,6 +29,7 @@ from durable_assistant.turn._steps import (
 
 __all__ = [
     "TURN_ORCHESTRATION",
+    "TURN_READY_EVENT",
     "ActivityNames",
     "CancelRunInput",
     "CheckpointInput",

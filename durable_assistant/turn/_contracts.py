@@ -132,6 +132,8 @@ class ToolRunResult(_Json):
 class CheckpointResult(_Json):
     answer: str | None
     record_written: bool
+    next_instance_id: str | None = None
+    """The conversation's next turn, if its message has arrived: it is told (TURN_READY_EVENT) to go on."""
 
 
 class ActivityNames:
@@ -146,3 +148,5 @@ class ActivityNames:
 
 
 TURN_ORCHESTRATION = "turn_orchestration"
+TURN_READY_EVENT = "turn_ready"
+"""Raised by a turn's checkpoint at the conversation's next turn, which may be waiting for it."""

@@ -16,6 +16,7 @@ from durable_assistant.providers import (
     ToolOutput,
     TransientProviderError,
 )
+from durable_assistant.store import instance_id_for
 from durable_assistant.tools import ToolContext
 from durable_assistant.turn._contracts import (
     CancelRunInput,
@@ -118,7 +119,9 @@ def checkpoint(services: Services, inp: CheckpointInput) -> CheckpointResult:
     written = turns.write_record(record)
     provider_ref = latest.conversation_ref if latest is not None and inp.status == "completed" else None
     services.conversations.complete_turn(inp.conversation_id, inp.turn, provider_ref)
-    return CheckpointResult(answer=answer, record_written=written)
+    following = services.conversations.get(inp.conversation_id).next_seq > inp.turn + 1
+    next_instance = instance_id_for(inp.conversation_id, inp.turn + 1) if following else None
+    return CheckpointResult(answer=answer, record_written=written, next_instance_id=next_instance)
 
 
 def _message_for_turn(services: Services, conversation_id: str, turn: int) -> str:

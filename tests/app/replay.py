@@ -45,8 +45,14 @@ class Episode:
         return bool(self.state.get("isDone"))
 
     def names(self) -> list[str]:
-        return [a.get("functionName") or ("timer" if a["actionType"] == 5 else str(a["actionType"]))
-                for _, a in self.new_actions]
+        def name(a: dict[str, Any]) -> str:
+            if a["actionType"] == 5:
+                return "timer"
+            if a["actionType"] == 6:
+                return "event:" + str(a["externalEventName"])
+            return str(a.get("functionName") or a["actionType"])
+
+        return [name(a) for _, a in self.new_actions]
 
 
 @dataclass
@@ -79,6 +85,10 @@ class Replay:
     def fail(self, task_id: int, reason: str) -> None:
         self.pending.append({"EventType": 6, "EventId": -1, "IsPlayed": False, "Timestamp": _ts(self.now),
                              "TaskScheduledId": task_id, "Reason": reason, "Details": "details"})
+
+    def raise_event(self, name: str, data: Any) -> None:
+        self.pending.append({"EventType": 15, "EventId": -1, "IsPlayed": False, "Timestamp": _ts(self.now),
+                             "Name": name, "Input": json.dumps(data)})
 
     def fire(self, timer_id: int) -> None:
         self.pending.append({"EventType": 11, "EventId": -1, "IsPlayed": False, "Timestamp": _ts(self.now),
@@ -122,15 +132,22 @@ class Replay:
         else:
             state = json.loads(raw)
         leaves = leaf_actions(state["actions"][0]) if state["actions"] else []
-        new = [(self.next_id + k, a) for k, a in enumerate(leaves[self.seen_leaves:])]
+        new: list[tuple[int, dict[str, Any]]] = []
+        for action in leaves[self.seen_leaves:]:
+            if action["actionType"] == 6:  # WaitForExternalEvent: matched by name, takes no sequence id
+                new.append((-1, action))
+            else:
+                new.append((self.next_id, action))
+                self.next_id += 1
         for task_id, action in new:
+            if task_id < 0:
+                continue
             if action["actionType"] == 5:
                 self.history.append({"EventType": 10, "EventId": task_id, "IsPlayed": False,
                                      "Timestamp": _ts(self.now), "FireAt": action["fireAt"]})
             elif "functionName" in action:
                 self.history.append({"EventType": 4, "EventId": task_id, "IsPlayed": False,
                                      "Timestamp": _ts(self.now), "Name": action["functionName"], "Version": ""})
-        self.next_id += len(new)
         self.seen_leaves = len(leaves)
         self.history.append({"EventType": 13, "EventId": -1, "IsPlayed": False, "Timestamp": _ts(self.now)})
         return Episode(state, new)

@@ -79,20 +79,34 @@ def test_waits_for_earlier_turns_on_durable_timers_with_backoff() -> None:
     assert ep.names() == ["create_run"] and ep.custom_status["phase"] == "waiting_for_turn"
     delays = []
     task = 0
-    for _ in range(5):
+    for _ in range(6):
         r.complete(task, step("not_ready", run_id=None))
         ep = r.run()
-        assert ep.names() == ["timer"] and ep.custom_status["phase"] == "waiting_for_turn"
-        fire_at = datetime.strptime(ep.new_actions[0][1]["fireAt"], "%Y-%m-%dT%H:%M:%S.%fZ")
+        assert ep.names() == ["event:turn_ready", "timer"] and ep.custom_status["phase"] == "waiting_for_turn"
+        fire_at = datetime.strptime(ep.new_actions[1][1]["fireAt"], "%Y-%m-%dT%H:%M:%S.%fZ")
         delays.append((fire_at - r.now.replace(tzinfo=None)).total_seconds())
         r.advance(delays[-1])
         r.fire(task + 1)
         ep = r.run()
         assert ep.names() == ["create_run"]
         task += 2
-    assert delays == [0.5, 1.0, 2.0, 4.0, 4.0]
+    assert delays == [0.5, 1.0, 2.0, 4.0, 8.0, 15.0]
     r.complete(task, step("in_progress"))
     assert r.run().names() == ["watch_run"]
+
+
+def test_the_previous_turns_event_wakes_a_waiting_turn_at_once() -> None:
+    r = Replay(turn_orchestration, {**INPUT, "turn": 2})
+    r.run()
+    r.complete(0, step("not_ready", run_id=None))
+    ep = r.run()
+    assert ep.names() == ["event:turn_ready", "timer"]
+    r.advance(0.2)
+    r.raise_event("turn_ready", {"after": 1})
+    ep = r.run()
+    assert ep.names() == ["create_run"]
+    timers = [a for a in ep.state["actions"][0][1]["compoundActions"] if a["actionType"] == 5]
+    assert timers[0]["isCanceled"] is True  # the fallback timer no longer keeps the instance open
 
 
 def test_a_long_queue_continues_as_new_to_bound_history() -> None:
