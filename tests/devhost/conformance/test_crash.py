@@ -55,8 +55,11 @@ def test_sigkill_restarts_lose_and_duplicate_nothing(conformance: Conformance) -
     rng = random.Random(SEED)
     ids = [conformance.start_id("crash_mix", {"k": k}) for k in range(INSTANCES)]
 
-    for _ in range(KILLS):
+    for kill in range(KILLS):
         time.sleep(rng.uniform(0.5, 3.0))
+        if kill == 0:
+            # Guard against a vacuous test: the first crash must hit orchestrations in flight.
+            assert len(all_terminal(conformance, ids)) < len(ids), "everything finished before the first SIGKILL"
         conformance.devhost.kill()
         time.sleep(rng.uniform(0.0, 0.5))
         conformance.devhost.start()
