@@ -66,6 +66,10 @@ def test_seed_000_customer_info_and_sales_analytics_in_parallel(stack: Stack) ->
     assert json.loads(turn["toolCalls"][0]["arguments"]) == {"customerId": "CUST001", "includeHistory": True}
     assert turn["answer"] == text and turn["userMessage"] == SEED_000 and turn["status"] == "completed"
     assert len(turn["providerIds"]) == 2 and turn["usage"]["total_tokens"] > 0
+    settings = Settings.from_env(stack.env)
+    blob = StorageClients(settings.storage, settings.storage_prefix).container("conversations")
+    stored = json.loads(blob.download_blob(f"{cid}/000001.json").readall())
+    assert stored == turn
 
 
 def test_seed_002_four_parallel_lamp_calls_persist(stack: Stack) -> None:
@@ -207,6 +211,14 @@ def test_provider_faults_are_retried_and_the_deadline_cancels(azurite: AzuritePr
         assert answer(status).startswith("Hello!")
         turns = transcript(s.http, cid)["turns"]
         assert [t["status"] for t in turns] == ["completed", "deadline_exceeded", "failed", "completed"]
+        # A 4xx from the provider (here: the previous response is gone) fails the turn at once, clearly.
+        settings = Settings.from_env(s.env)
+        index = StorageClients(settings.storage, settings.storage_prefix).table("conversations")
+        index.update_entity({"PartitionKey": cid, "RowKey": "conversation", "providerRef": "resp_gone"})
+        status, phases = run_turn(s.http, cid, "thanks")
+        assert status["runtimeStatus"] == "Failed"
+        assert "provider returned HTTP 4" in json.dumps(status["output"])
+        assert "retrying" not in [p["phase"] for p in phases]
 
 
 @pytest.mark.parametrize("provider", ["threads", "chat"])
