@@ -7,7 +7,7 @@ import time
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
-from ._http import call, status_url, wait_for_status
+from ._http import call, status_url, wait_for_status, wait_until
 from ._tables import OC, OS, assert_history, assert_well_formed
 from .conftest import Conformance
 
@@ -122,6 +122,30 @@ def test_starting_a_running_instance_id_again_is_500(conformance: Conformance) -
     assert "already exists" in second.json()["ExceptionMessage"]
     assert call("POST", f"{conformance.webhooks}/instances/{instance_id}/terminate?reason=cleanup").status == 202
     conformance.wait(instance_id)
+
+
+def test_reusing_a_completed_instance_id_starts_a_new_generation(conformance: Conformance) -> None:
+    """Spec 6.3: a terminal instance id may be reused; the row is replaced and Generation goes up by one."""
+    instance_id = f"reuse-{uuid.uuid4().hex[:12]}"
+    url = f"{conformance.webhooks}/orchestrators/hello_sequence/{instance_id}"
+    assert call("POST", url, json_body={"run": 1}).status == 202
+    conformance.wait(instance_id)
+    first, _ = assert_well_formed(conformance.tables, instance_id)
+
+    again = call("POST", url, json_body={"run": 2})
+    assert again.status == 202, again.body
+    # The start replaces the row before answering (SetNewExecutionAsync writes it Pending), so the very next
+    # status read already shows the new generation's input.
+    right_after = call("GET", status_url(conformance.webhooks, instance_id)).json()
+    assert right_after["input"] == {"run": 2}, right_after
+    final = wait_until(
+        lambda: (s := conformance.wait(instance_id))["input"] == {"run": 2} and s, what="the second generation"
+    )
+    assert final["runtimeStatus"] == "Completed"
+    second, history = assert_well_formed(conformance.tables, instance_id)
+    assert second["ExecutionId"] != first["ExecutionId"]
+    assert second.get("Generation", 0) == first.get("Generation", 0) + 1
+    assert_history(history, [OS, ("ExecutionStarted", -1, {"Input": '{"run":2}'})], prefix=True)
 
 
 def test_inputs_are_stored_as_the_caller_encoded_them(conformance: Conformance) -> None:

@@ -96,7 +96,13 @@ def test_chaining_rows_match_spec_section_9(conformance: Conformance) -> None:
         expected += [scheduled(step + 1, "hello"), OC] if step < 2 else [completed(3, greetings), OC]
     assert_history(history, expected)
 
-    started = rows_of(history)[1]
+    rows = rows_of(history)
+    # Spec 6.3: CreatedTime is the ExecutionStarted timestamp, LastUpdatedTime the last new event's.
+    assert_close(record["CreatedTime"], rows[1]["_Timestamp"], "Instances.CreatedTime")
+    assert_close(record["LastUpdatedTime"], rows[-1]["_Timestamp"], "Instances.LastUpdatedTime")
+    assert record["CompletedTime"] >= rows[-2]["_Timestamp"] - timedelta(milliseconds=2)
+    assert record.get("Generation", 0) == 0
+    started = rows[1]
     assert json.loads(started["OrchestrationInstance"]) == {
         "InstanceId": instance_id,
         "ExecutionId": history.execution_id,
