@@ -506,3 +506,50 @@ def test_sdk_client_suspend_resume_terminate_purge(conformance: Conformance) -> 
     assert purge.status == 200 and purge.json() == {"instancesDeleted": 1}
     assert conformance.client_status(instance_id).status == 404
     assert call("DELETE", f"{client}/purge/{instance_id}").json() == {"instancesDeleted": 0}
+
+
+def test_events_raised_before_the_wait_are_buffered(conformance: Conformance) -> None:
+    instance_id = conformance.start_id("custom_status")
+    events = f"{conformance.webhooks}/instances/{instance_id}/raiseEvent"
+    for name in ("Next", "Finish"):
+        raised = call("POST", f"{events}/{name}", json_body={"early": name})
+        assert raised.status == 202, raised.body
+    final = conformance.wait(instance_id)
+    assert final["runtimeStatus"] == "Completed", final
+    assert final["output"] == "finished"
+    _, history = assert_well_formed(conformance.tables, instance_id)
+    conformance.assert_status_history(instance_id)
+    raised_names = [r["Name"] for r in rows_of(history) if r["EventType"] == "EventRaised"]
+    assert raised_names == ["Next", "Finish"]
+
+
+def test_timer_in_the_past_fires_immediately(conformance: Conformance) -> None:
+    instance_id, status = conformance.run("timer_wait", {"seconds": -5})
+    assert status["runtimeStatus"] == "Completed", status
+    _, history = assert_well_formed(conformance.tables, instance_id)
+    assert [r["EventType"] for r in rows_of(history)] == [
+        "OrchestratorStarted", "ExecutionStarted", "TimerCreated", "OrchestratorCompleted",
+        "OrchestratorStarted", "TimerFired", "ExecutionCompleted", "OrchestratorCompleted",
+    ]
+
+
+def test_unknown_activity_fails_the_orchestration(conformance: Conformance) -> None:
+    """Spec 2.8: calling a name that is not an activity fails the instance with the extension's message."""
+    instance_id, status = conformance.run("calls_missing_activity")
+    assert status["runtimeStatus"] == "Failed", status
+    expected = "The function 'no_such_activity' doesn't exist, is disabled, or is not an activity function"
+    assert expected in status["output"], status["output"]
+    record, _ = assert_well_formed(conformance.tables, instance_id)
+    assert record["RuntimeStatus"] == "Failed"
+
+
+def test_terminate_a_suspended_instance(conformance: Conformance) -> None:
+    instance_id = conformance.start_id("long_running")
+    conformance.wait(instance_id, frozenset({"Running"}))
+    base = f"{conformance.webhooks}/instances/{instance_id}"
+    assert call("POST", f"{base}/suspend?reason=hold").status == 202
+    conformance.wait(instance_id, frozenset({"Suspended"}))
+    assert call("POST", f"{base}/terminate?reason=cancelled").status == 202
+    final = conformance.wait(instance_id)
+    assert final["runtimeStatus"] == "Terminated" and final["output"] == "cancelled"
+    assert_well_formed(conformance.tables, instance_id)

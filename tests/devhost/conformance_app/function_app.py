@@ -343,3 +343,9 @@ def crash_mix(context: df.DurableOrchestrationContext) -> Orchestration:
         yield context.create_timer(context.current_utc_datetime + timedelta(seconds=1))
     parts = yield context.task_all([context.call_activity("crash_add", {"k": k, "step": 10 + j}) for j in range(3)])
     return {"k": k, "total": total + sum(parts)}
+
+
+@app.orchestration_trigger(context_name="context")
+def calls_missing_activity(context: df.DurableOrchestrationContext) -> Orchestration:
+    result = yield context.call_activity("no_such_activity", "x")
+    return result
