@@ -72,7 +72,7 @@ class LlamaSettings:
     max_answer_tokens: int = 200
     max_call_tokens: int = 256
     answer_temperature: float = 0.2
-    call_threshold: float = 0.0004
+    call_threshold: float = 0.00035
     """Call a tool (tool_choice auto) when the model gives at least this probability to opening a call list."""
 
 

@@ -8,24 +8,12 @@ as user-visible results, which small models follow more reliably than an unknown
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import jinja2
 
 from ._types import GenerationRequest, ToolSpec, Turn
 
 DEFAULT_SYSTEM = "You are a helpful assistant."
-
-
-def _example(tool: ToolSpec) -> str:
-    properties = tool.parameters.get("properties")
-    args: dict[str, Any] = {}
-    if isinstance(properties, dict):
-        required = tool.parameters.get("required")
-        for name in (required if isinstance(required, list) else list(properties))[:2]:
-            kind = properties.get(name, {}).get("type")
-            args[name] = {"boolean": True, "integer": 1, "number": 1}.get(str(kind), "...")
-    return json.dumps([{"name": tool.name, "arguments": args}])
 
 
 def tools_system_text(tools: tuple[ToolSpec, ...]) -> str:
@@ -35,8 +23,10 @@ def tools_system_text(tools: tuple[ToolSpec, ...]) -> str:
         params = ", ".join(f"{name}: {spec.get('type', 'any')}" for name, spec in properties.items()) \
             if isinstance(properties, dict) else ""
         lines.append(f"- {tool.name}({params}): {tool.description}".rstrip(": "))
-    lines.append("To call tools, reply with only a JSON list of calls, for example " + _example(tools[0]) +
-                 ". When the tool results are there, or no tool fits, answer in plain text.")
+    # A generic call shape, not a worked example: a concrete one made SmolLM2 call the example's tool for almost
+    # every request.
+    lines.append('To call tools, reply with only a JSON list of calls: [{"name": "<tool name>", "arguments": '
+                 '{<arguments>}}]. When the tool results are there, or no tool fits, answer in plain text.')
     return "\n".join(lines)
 
 
