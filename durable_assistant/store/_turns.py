@@ -44,41 +44,33 @@ class TurnStore:
         return f"{conversation_id}/{turn:06d}/"
 
     def record_run(self, conversation_id: str, turn: int, state: RunState) -> list[int]:
-        """Store the latest run state; on requires_action also store each call's payload. Returns the call
-        numbers (turn-wide, in call order) the orchestration uses to address those payloads."""
+        """Store the latest run state; on requires_action also store each call's payload (once per round).
+        Returns the call numbers (turn-wide, in call order) the orchestration uses to address the payloads."""
         key = self._prefix(conversation_id, turn) + "run.json"
-        doc = self.work.load(key) or {"providerIds": [], "usage": {}, "calls": 0, "seenRuns": {}}
-        for pid in state.provider_ids:
-            if pid not in doc["providerIds"]:
-                doc["providerIds"].append(pid)
+        doc = self.work.load(key) or {"providerIds": [], "usageByRun": {}, "calls": 0, "rounds": {}}
+        doc["providerIds"] += [pid for pid in state.provider_ids if pid not in doc["providerIds"]]
+        if state.usage:
+            doc["usageByRun"][state.run_id] = state.usage  # a run's usage is cumulative: the latest wins
         numbers: list[int] = []
-        seen: dict[str, Any] = doc["seenRuns"]
         if state.status == "requires_action" and state.tool_calls:
-            if state.run_id in seen and seen[state.run_id].get("numbers"):
-                numbers = list(seen[state.run_id]["numbers"])  # a retried poll: same calls, same numbers
-            else:
+            # threads/runs reuse the run id across rounds, so a round is the run id plus its call ids; a
+            # retried activity that sees the same round again gets the same numbers.
+            round_key = "|".join([state.run_id, *(c.call_id for c in state.tool_calls)])
+            if round_key not in doc["rounds"]:
                 start = int(doc["calls"])
-                numbers = list(range(start + 1, start + 1 + len(state.tool_calls)))
-                doc["calls"] = start + len(state.tool_calls)
-                round_no = sum(1 for r in seen.values() if r.get("numbers")) + 1
-                for n, call in zip(numbers, state.tool_calls, strict=True):
+                fresh = list(range(start + 1, start + 1 + len(state.tool_calls)))
+                for n, call in zip(fresh, state.tool_calls, strict=True):
                     self.work.save(self._call_key(conversation_id, turn, n),
-                                   {"number": n, "round": round_no, "callId": call.call_id, "name": call.name,
-                                    "arguments": call.arguments})
-        if state.run_id not in seen or numbers:
-            seen[state.run_id] = {"numbers": numbers, "usage": state.usage}
-            usage: dict[str, int] = {}
-            for run in seen.values():
-                for k, v in run.get("usage", {}).items():
-                    usage[k] = usage.get(k, 0) + int(v)
-            doc["usage"] = usage
-        elif state.usage:
-            seen[state.run_id]["usage"] = state.usage
-            usage = {}
-            for run in seen.values():
-                for k, v in run.get("usage", {}).items():
-                    usage[k] = usage.get(k, 0) + int(v)
-            doc["usage"] = usage
+                                   {"number": n, "round": len(doc["rounds"]) + 1, "callId": call.call_id,
+                                    "name": call.name, "arguments": call.arguments})
+                doc["rounds"][round_key] = fresh
+                doc["calls"] = start + len(fresh)
+            numbers = list(doc["rounds"][round_key])
+        usage: dict[str, int] = {}
+        for run_usage in doc["usageByRun"].values():
+            for name, value in run_usage.items():
+                usage[name] = usage.get(name, 0) + int(value)
+        doc["usage"] = usage
         doc["latest"] = state.to_json()
         self.work.save(key, doc)
         return numbers

@@ -55,7 +55,7 @@ def get_customer_info(
 
 def analyze_metrics(
     ctx: ToolContext,
-    metric: Annotated[str, Param("The metric to analyze (e.g., 'sales', 'traffic', 'conversion', 'revenue')")],
+    metric: Annotated[str, Param("The metric to analyze: sales, traffic, conversion, revenue or orders")],
     timeframe: Annotated[str, Param("Time period: last_week, last_month, last_quarter or last_year")],
     filters: Annotated[dict[str, Any], Param("Optional filters, e.g. {\"region\": \"EU\"}")] | None = None,
 ) -> dict[str, Any]:
@@ -64,6 +64,7 @@ def analyze_metrics(
     name = metric.strip().lower()
     frame = timeframe.strip().lower().replace(" ", "_")
     region = str((filters or {}).get("region", "ALL")).upper()
+    ignored = sorted(k for k in (filters or {}) if k != "region")
     if name not in METRICS:
         raise ToolError(f"unknown metric {metric!r}; known metrics: {', '.join(sorted(METRICS))}")
     if frame not in METRICS[name]:
@@ -86,6 +87,7 @@ def analyze_metrics(
         "changePercent": change,
         "trend": trend,
         "insights": [f"{name} shows a {abs(change)}% {'increase' if change >= 0 else 'decrease'} over {frame}"],
+        **({"ignoredFilters": ignored} if ignored else {}),
     }
 
 

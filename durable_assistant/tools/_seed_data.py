@@ -46,6 +46,8 @@ METRICS: dict[str, dict[str, tuple[float, float]]] = {
                 "last_year": (1932000, 1700400)},
     "conversion": {"last_week": (3.1, 2.9), "last_month": (3.0, 3.2), "last_quarter": (3.1, 3.0),
                    "last_year": (3.05, 2.8)},
+    "orders": {"last_week": (412, 398), "last_month": (1655, 1590), "last_quarter": (4980, 5120),
+               "last_year": (20140, 18730)},
     "revenue": {"last_week": (21900, 20500), "last_month": (89100, 82700), "last_quarter": (265700, 276100),
                 "last_year": (1082800, 978000)},
 }

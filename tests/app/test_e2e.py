@@ -229,6 +229,10 @@ def test_other_adapters_run_the_seed_scenarios(azurite: AzuriteProcess, tmp_path
         assert "Contoso Retail" in answer(status)
         status, _ = run_turn(s.http, cid, "What is the weather in Seattle, WA?")
         assert "74 degrees and sunny" in answer(status)
+        # Two sequential tool rounds in one turn (threads: both rounds belong to the same run).
+        status, _ = run_turn(s.http, cid, "Look up customer CUST002 and then analyze their orders")
+        assert "Fabrikam Foods" in answer(status) and "1655" in answer(status)
         turns = transcript(s.http, cid)["turns"]
-        assert [t["provider"] for t in turns] == [provider, provider]
-        assert [len(t["toolCalls"]) for t in turns] == [2, 1]
+        assert [t["provider"] for t in turns] == [provider] * 3
+        assert [len(t["toolCalls"]) for t in turns] == [2, 1, 2]
+        assert [c["round"] for c in turns[2]["toolCalls"]] == [1, 2]

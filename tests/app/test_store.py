@@ -61,8 +61,12 @@ def test_tool_call_payloads_and_turn_record(services: Services) -> None:
     assert turns.record_run("c1", 1, done) == []
     doc = turns.run_doc("c1", 1)
     assert doc["providerIds"] == ["resp_1", "resp_2"] and doc["usage"] == {"total_tokens": 15}
+    # threads/runs: the same run asks for tools twice; the second round gets new numbers.
+    again = RunState(status="requires_action", run_id="resp_2", tool_calls=[ToolCall("call_c", "get_weather", "{}")])
+    assert turns.record_run("c1", 1, again) == [3]
+    assert turns.load_call("c1", 1, 3)[1]["round"] == 2
     calls = turns.calls("c1", 1)
-    assert [c["callId"] for c in calls] == ["call_a", "call_b"] and calls[0]["output"] == '{"success": true}'
+    assert [c["callId"] for c in calls] == ["call_a", "call_b", "call_c"] and calls[0]["output"] == '{"success": true}'
     assert turns.write_record({"conversationId": "c1", "turn": 1, "answer": "Sunny."}) is True
     assert turns.write_record({"conversationId": "c1", "turn": 1, "answer": "changed"}) is False
     assert turns.transcript("c1") == [{"schemaVersion": 1, "conversationId": "c1", "turn": 1, "answer": "Sunny."}]
