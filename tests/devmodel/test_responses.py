@@ -240,3 +240,19 @@ def test_ids_and_answers_are_reproducible_under_a_seed(start_server: StartServer
         return [first.id, call_id, second.id, second.output_text]
 
     assert transcript() == transcript()
+
+
+def test_delete_removes_a_stored_response(client: OpenAI) -> None:
+    response = client.responses.create(model="m", input="hello")
+    client.responses.delete(response.id)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(response.id)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.delete(response.id)
+
+
+def test_tool_choice_none_answers_without_calling(client: OpenAI) -> None:
+    response = client.responses.create(model="m", input="Look up customer CUST003 and then analyze their orders",
+                                       tools=CUSTOMER_TOOLS, tool_choice="none")
+    assert [item.type for item in response.output] == ["message"]
+    assert response.tool_choice == "none"

@@ -205,3 +205,25 @@ def test_additional_instructions_and_messages_join_the_run(client: OpenAI) -> No
         "location": "Seattle, WA"}
     time.sleep(0)  # the answer comes after outputs; the staged message is already in the thread
     assert [m.role for m in client.beta.threads.messages.list(thread.id).data] == ["user"]
+
+
+def test_messages_and_runs_can_be_listed_and_retrieved(client: OpenAI) -> None:
+    assistant = _assistant(client, [])
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "hello"}], metadata={"user": "u1"})
+    assert client.beta.threads.retrieve(thread.id).metadata == {"user": "u1"}
+    runs = [client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)]
+    _run_until(client, runs[0], TERMINAL_RUN)
+    client.beta.threads.messages.create(thread.id, role="user", content="thanks")
+    runs.append(client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id))
+    _run_until(client, runs[1], TERMINAL_RUN)
+    listed = client.beta.threads.runs.list(thread_id=thread.id, order="asc")
+    assert [run.id for run in listed.data] == [run.id for run in runs]
+    messages = client.beta.threads.messages.list(thread.id, order="asc", limit=2)
+    assert [m.role for m in messages.data] == ["user", "assistant"] and messages.has_more
+    rest = client.beta.threads.messages.list(thread.id, order="asc", after=messages.data[-1].id)
+    assert [m.role for m in rest.data] == ["user", "assistant"] and not rest.has_more
+    first = messages.data[0]
+    assert client.beta.threads.messages.retrieve(first.id, thread_id=thread.id).content == first.content
+    client.beta.threads.delete(thread.id)
+    with pytest.raises(openai.NotFoundError):
+        client.beta.threads.retrieve(thread.id)
