@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
 from urllib.parse import parse_qs, urlsplit
+
+from azure.storage.blob import BlobServiceClient
+from azure.storage.queue import QueueServiceClient
 
 from ._http import call, status_url, wait_for_status, wait_until
 from ._tables import OC, OS, assert_history, assert_well_formed
@@ -264,3 +268,20 @@ def test_status_with_history_omits_it_for_defaults(conformance: Conformance) -> 
     assert plain["input"] == '{"a": 1}', "showInput defaults to true"
     no_input = call("GET", status_url(conformance.webhooks, instance_id, showInput="false")).json()
     assert no_input.get("input") is None
+
+
+def test_task_hub_resources_follow_the_azure_storage_layout(conformance: Conformance) -> None:
+    """Spec 6.1: control queues -00..-03, the work-item queue, the lease and large-message containers."""
+    conformance.run("hello_sequence", {"a": 1})
+    storage = conformance.devhost.config.storage
+    hub = conformance.hub.lower()
+    queues = {q.name for q in QueueServiceClient.from_connection_string(storage).list_queues(name_starts_with=hub)}
+    assert {f"{hub}-control-0{i}" for i in range(4)} | {f"{hub}-workitems"} <= queues, sorted(queues)
+    assert not any(q.startswith(f"{hub}-control-") and q[-2:] not in {"00", "01", "02", "03"} for q in queues)
+    blobs = BlobServiceClient.from_connection_string(storage)
+    containers = {c.name for c in blobs.list_containers(name_starts_with=hub)}
+    assert f"{hub}-leases" in containers, sorted(containers)
+    taskhub = json.loads(blobs.get_blob_client(f"{hub}-leases", "taskhub.json").download_blob().readall())
+    assert taskhub["TaskHubName"] == conformance.hub
+    assert taskhub["PartitionCount"] == 4
+    assert "CreatedAt" in taskhub
