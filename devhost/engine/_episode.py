@@ -15,6 +15,7 @@ from typing import Any
 from devhost.engine import _messages as msg
 from devhost.engine._events import execution_started, sub_orchestration_completed, sub_orchestration_failed
 from devhost.engine._history import (
+    execution_id_of,
     filter_messages,
     input_text_of,
     mark_played,
@@ -126,7 +127,15 @@ class _Episode:
     # ----- entry point ---------------------------------------------------------------------------------------
     def run(self, messages: list[HistoryEvent]) -> EpisodeOutcome:
         history = list(self.instance.history)
-        accepted, dropped = filter_messages(history, messages)
+        dropped: list[DroppedMessage] = []
+        restart = self._restart_position(history, messages)
+        if restart is not None:
+            # A finished instance id started again: a new execution replaces the old history (RowKeys from 0).
+            status, _ = status_of(history)
+            dropped += [DroppedMessage(e, f"instance is {status.value}") for e in messages[:restart]]
+            history, messages = [], messages[restart:]
+        accepted, duplicates = filter_messages(history, messages)
+        dropped += duplicates
         status, _ = status_of(history)
         was_suspended = status is RuntimeStatus.Suspended
         if status.is_terminal:
@@ -164,6 +173,22 @@ class _Episode:
         if resumed_now and outcome.runtime_status is RuntimeStatus.Running and outcome.continued_as_new == 0:
             outcome.output = resumed[-1].get("Reason")  # the provider overwrites Output with the reason
         return outcome
+
+    @staticmethod
+    def _restart_position(history: Sequence[HistoryEvent], messages: Sequence[HistoryEvent]) -> int | None:
+        """Index of an ExecutionStarted that begins a new execution of a terminal instance, if any."""
+        status, _ = status_of(history)
+        if not history or not status.is_terminal:
+            return None
+        current = execution_id_of(history)
+        for index in range(len(messages) - 1, -1, -1):
+            event = messages[index]
+            if event.event_type is EventType.ExecutionStarted and execution_id_of([event]) not in (
+                None,
+                current,
+            ):
+                return index
+        return None
 
     # ----- outcomes ------------------------------------------------------------------------------------------
     def _identity(self, history: Sequence[HistoryEvent]) -> _Identity:

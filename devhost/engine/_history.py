@@ -40,6 +40,15 @@ def status_of(history: Sequence[HistoryEvent]) -> tuple[RuntimeStatus, str | Non
     return status, reason
 
 
+def execution_id_of(history: Sequence[HistoryEvent]) -> str | None:
+    """The ExecutionId named by the first ExecutionStarted in ``history``."""
+    for event in history:
+        if event.event_type is EventType.ExecutionStarted:
+            value = (event.get("OrchestrationInstance") or {}).get("ExecutionId")
+            return str(value) if value is not None else None
+    return None
+
+
 def recorded_sequence(history: Sequence[HistoryEvent]) -> int:
     """The next sequence id after every decision recorded in history (used when the replay cannot run)."""
     ids = [e.event_id for e in history if e.event_type in SCHEDULING_EVENT_TYPES]

@@ -9,7 +9,7 @@ from datetime import timedelta
 import azure.durable_functions as df
 import pytest
 
-from devhost.engine import execution_resumed, execution_suspended, execution_terminated
+from devhost.engine import execution_resumed, execution_started, execution_suspended, execution_terminated
 from devhost.model import EventType, RuntimeStatus
 
 from ._host import InMemoryHost, timeline
@@ -122,7 +122,7 @@ def test_timer_beats_the_external_event() -> None:
         "OrchestratorStarted", "TimerFired->0", "ExecutionCompleted#1:Completed", "OrchestratorCompleted",
     ]  # fmt: skip
     host.raise_event("inst", "Approval", "too late")
-    assert host.run_episode("inst").dropped_messages[0].reason == "instance is Completed"
+    assert host.run_episode("inst").dropped_messages[0].reason == "duplicate ExecutionStarted"
 
 
 def test_event_raised_before_the_wait_is_buffered() -> None:
@@ -352,3 +352,32 @@ def test_an_event_goes_to_the_newest_waiter_like_the_extension() -> None:
     assert outcome.runtime_status is RuntimeStatus.Running  # timer 1 is still open
     host.run_until_idle()
     assert host.instances["inst"].output == '"ping in round 1, then 2"'
+
+
+def test_starting_a_finished_instance_again_begins_a_new_execution() -> None:
+    host = InMemoryHost(app)
+    host.start("two_steps")
+    host.run_until_idle()
+    first = host.instances["inst"]
+    old_execution = first.execution_id
+    stale = execution_terminated("for the old execution")
+    restart = execution_started(
+        name="two_steps", instance_id="inst", execution_id="f" * 32, input_text=None, generation=1
+    )
+    host.inbox["inst"] = [stale, restart]
+    outcome = host.run_episode("inst")
+    assert outcome.execution_id == "f" * 32 != old_execution
+    assert outcome.first_new_index == 0
+    assert outcome.generation == 1
+    assert [d.reason for d in outcome.dropped_messages] == ["instance is Completed"]
+    assert timeline(outcome.history) == [
+        "OrchestratorStarted", "ExecutionStarted", "TaskScheduled#0:add_one", "OrchestratorCompleted",
+    ]  # fmt: skip
+    host.run_until_idle()
+    assert host.instances["inst"].status is RuntimeStatus.Completed
+
+    duplicate = execution_started(
+        name="two_steps", instance_id="inst", execution_id="f" * 32, input_text=None
+    )
+    host.send("inst", duplicate)
+    assert host.run_episode("inst").dropped_messages[0].reason == "duplicate ExecutionStarted"
