@@ -122,7 +122,7 @@ def test_timer_beats_the_external_event() -> None:
         "OrchestratorStarted", "TimerFired->0", "ExecutionCompleted#1:Completed", "OrchestratorCompleted",
     ]  # fmt: skip
     host.raise_event("inst", "Approval", "too late")
-    assert host.run_episode("inst").dropped_messages[0].reason == "duplicate ExecutionStarted"
+    assert host.run_episode("inst").dropped_messages[0].reason == "instance is Completed"
 
 
 def test_event_raised_before_the_wait_is_buffered() -> None:
