@@ -42,8 +42,12 @@ FIRST_WATCH_SECONDS = 1.0
 WATCH_WINDOW_GROWTH = 3.0
 MAX_TRANSIENT_RETRIES = 8
 MAX_TRANSIENT_DELAY = 30.0
-# Tool activities: infrastructure hiccups (storage throttling, worker restarts) get three attempts.
+# Activity retries cover infrastructure hiccups (storage throttling, worker restarts); provider throttling is
+# reported by the steps themselves and waited out with retry-after (see _call_step).
 TOOL_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=1000, max_number_of_attempts=3)
+STEP_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=1000, max_number_of_attempts=3)
+# The checkpoint releases the conversation's next turn: try harder before giving up on it.
+CHECKPOINT_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2000, max_number_of_attempts=6)
 
 Step = Generator[Any, Any, Any]
 
@@ -64,6 +68,10 @@ class _Status:
         self._context.set_custom_status({"phase": phase, **self._base, "pollCount": self.polls, **extra})
 
 
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
 def _iso(value: datetime) -> str:
     return value.isoformat()
 
@@ -74,7 +82,11 @@ def _call_step(context: df.DurableOrchestrationContext, name: str, payload: Call
     timer and try again. Returns the StepResult (status "error" when retries ran out or the error is 4xx)."""
     attempt = 0
     while True:
-        result = StepResult.from_json((yield context.call_activity(name, payload())))
+        try:
+            raw = yield context.call_activity_with_retry(name, STEP_RETRY, payload())
+        except Exception as exc:  # the activity itself kept failing (storage, bugs): end the turn cleanly
+            return StepResult(status="error", error=f"{name} failed: {_first_line(exc)}")
+        result = StepResult.from_json(raw)
         status.polls += result.polls
         if result.status != "error" or not result.transient or attempt >= MAX_TRANSIENT_RETRIES:
             return result
@@ -154,9 +166,17 @@ def turn_orchestration(context: df.DurableOrchestrationContext) -> Step:
         if waiting and remaining() <= 0:
             outcome, failure = "deadline_exceeded", f"turn deadline of {inp.deadline_seconds:g}s exceeded"
             status.set("cancelling", runId=run_id, error=failure)
-            yield context.call_activity(ActivityNames.CANCEL_RUN,
-                                        CancelRunInput(inp.conversation_id, inp.turn, run_id, thread_id).to_json())
-            failure += f"; run {run_id} cancelled at the provider"
+            # Best effort: the turn ends either way (a run left running expires at the provider).
+            try:
+                cancelled = StepResult.from_json((yield context.call_activity_with_retry(
+                    ActivityNames.CANCEL_RUN, STEP_RETRY,
+                    CancelRunInput(inp.conversation_id, inp.turn, run_id, thread_id).to_json())))
+            except Exception as exc:
+                cancelled = StepResult(status="error", error=_first_line(exc))
+            if cancelled.status == "cancelled":
+                failure += f"; run {run_id} cancelled at the provider"
+            else:
+                failure += f"; cancelling run {run_id} at the provider did not confirm: {cancelled.error}"
             break
         if result.status in ACTIVE:
             status.set("polling", runId=run_id, runStatus=result.status)
@@ -193,7 +213,8 @@ def turn_orchestration(context: df.DurableOrchestrationContext) -> Step:
         break
 
     # 4. Checkpoint (also for failures: it releases the conversation to its next turn).
-    checkpoint = CheckpointResult.from_json((yield context.call_activity(ActivityNames.CHECKPOINT, CheckpointInput(
+    checkpoint = CheckpointResult.from_json((yield context.call_activity_with_retry(
+        ActivityNames.CHECKPOINT, CHECKPOINT_RETRY, CheckpointInput(
         conversation_id=inp.conversation_id, turn=inp.turn, message_id=inp.message_id,
         instance_id=context.instance_id, status=outcome, error=failure, started_at=_iso(started_at),
         run_created_at=_iso(run_created_at), finished_at=_iso(context.current_utc_datetime),

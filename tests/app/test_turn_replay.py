@@ -187,3 +187,23 @@ def test_a_tool_that_fails_after_retries_still_gets_its_outputs_submitted() -> N
     ep = r.run()
     assert ep.names() == ["submit_outputs"]
     assert r.activity_input(ep)["numbers"] == [1]
+
+
+def test_an_activity_that_keeps_failing_still_checkpoints_the_turn() -> None:
+    r = Replay(turn_orchestration, INPUT)
+    ep = r.run()
+    assert ep.new_actions[0][1]["retryOptions"] == {"firstRetryIntervalInMilliseconds": 1000,
+                                                     "maxNumberOfAttempts": 3}
+    r.fail(0, "Activity function 'create_run' failed: LookupError: no message stored")
+    r.host_retry(1, "create_run")
+    r.fail(2, "Activity function 'create_run' failed: LookupError: no message stored")
+    r.host_retry(3, "create_run")
+    r.fail(4, "Activity function 'create_run' failed: LookupError: no message stored")
+    r.host_final_retry_timer(5)
+    ep = r.run()
+    assert ep.names() == ["checkpoint"]
+    ck = r.activity_input(ep)
+    assert ck["status"] == "failed" and ck["error"].startswith("create_run failed: Activity function 'create_run'")
+    r.complete(6, checkpoint_result(None))
+    r.run()
+    assert r.error is not None and "create_run failed" in r.error
