@@ -14,7 +14,7 @@ from ._tables import OC, OS, Expected, assert_history, assert_well_formed, descr
 from .conftest import Conformance
 
 INSTANCES = 50
-KILLS = 4
+KILLS = 6
 SEED = 20261121
 
 
@@ -56,7 +56,7 @@ def test_sigkill_restarts_lose_and_duplicate_nothing(conformance: Conformance) -
     ids = [conformance.start_id("crash_mix", {"k": k}) for k in range(INSTANCES)]
 
     for kill in range(KILLS):
-        time.sleep(rng.uniform(0.5, 3.0))
+        time.sleep(rng.uniform(0.5, 2.5))
         if kill == 0:
             # Guard against a vacuous test: the first crash must hit orchestrations in flight.
             assert len(all_terminal(conformance, ids)) < len(ids), "everything finished before the first SIGKILL"
