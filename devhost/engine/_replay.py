@@ -84,6 +84,11 @@ class Decision:
         """DTFx ``HasOpenTasks``: scheduled, not cancelled, result not yet arrived."""
         return not self.future.done
 
+    def describe_with_payload(self) -> str:
+        if self.kind is DecisionKind.TIMER:
+            return f"{self.describe()} firing at {self.fire_at}"
+        return f"{self.describe()} with input {self.input_text}"
+
     def describe(self) -> str:
         if self.kind is DecisionKind.ACTIVITY:
             return msg.describe_activity(self.task_id, self.name)
@@ -157,6 +162,9 @@ class ShadowReplay:
             ours, theirs = self.decisions[task_id], sdk_view.decisions[task_id]
             if ours.kind is not theirs.kind or ours.name.casefold() != theirs.name.casefold():
                 return msg.id_divergence(ours.describe(), theirs.describe())
+            # Same kind and name can still be different work (fan-outs call one activity many times).
+            if (ours.input_text, ours.fire_at) != (theirs.input_text, theirs.fire_at):
+                return msg.id_divergence(ours.describe_with_payload(), theirs.describe_with_payload())
         return None
 
     def new_decisions(self) -> list[Decision]:
