@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 
 from devhost import engine
 from devhost.errors import (
@@ -42,8 +43,15 @@ def validate_instance_id(instance_id: str) -> None:
 
 
 class DurableClientOperations:
-    def __init__(self, storage: TaskHubStorage, functions: DurableFunctions, control_wakeup: Wakeup) -> None:
+    def __init__(
+        self,
+        storage: TaskHubStorage,
+        functions: DurableFunctions,
+        control_wakeup: Wakeup,
+        forget: Callable[[str | None], None],
+    ) -> None:
         self._storage = storage
+        self._forget = forget  # the dispatcher caches instance state; purges and restarts must invalidate it
         self._functions = functions
         self._control_wakeup = control_wakeup
 
@@ -67,6 +75,7 @@ class DurableClientOperations:
             generation=generation,
             task_hub_name=self._storage.hub_name,
         )
+        self._forget(instance_id)
         try:
             await self._storage.create_instance(record, dedupe=RUNNING_STATES)
         except InstanceAlreadyExistsError as exc:
@@ -117,9 +126,11 @@ class DurableClientOperations:
         return await self.start_new(record.name, None if new_instance_id else instance_id, record.input)
 
     async def purge(self, instance_id: str) -> bool:
+        self._forget(instance_id)
         return await self._storage.purge_instance(instance_id)
 
     async def purge_by(self, query: InstanceQuery) -> int:
+        self._forget(None)
         return await self._storage.purge_instances(query)
 
     async def _require_active(self, instance_id: str) -> InstanceRecord:

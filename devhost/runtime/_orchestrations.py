@@ -61,6 +61,7 @@ class OrchestrationDispatcher:
         # Like extended sessions: the history of recently active instances stays in memory. One devhost owns the
         # hub, so the cache is only invalidated by our own writes (or a conflict, which drops the entry).
         self._history_cache: dict[str, HistorySnapshot] = {}
+        self._instance_cache: dict[str, InstanceRecord] = {}
         self._stopping = False
 
     # -- polling -----------------------------------------------------------------------------------------------
@@ -118,12 +119,21 @@ class OrchestrationDispatcher:
                         await self._episode(instance_id, batch)
                     except Exception:
                         # Messages stay in the queue and come back after their visibility timeout.
-                        self._history_cache.pop(instance_id, None)
+                        self.forget(instance_id)
                         log.exception("episode for %s failed; its messages will be retried", instance_id)
         finally:
             session.task = None
             if not session.pending:
                 self._sessions.pop(instance_id, None)
+
+    def forget(self, instance_id: str | None = None) -> None:
+        """Drop cached state of one instance (or all): after a purge, a conflict or a failed episode."""
+        if instance_id is None:
+            self._history_cache.clear()
+            self._instance_cache.clear()
+        else:
+            self._history_cache.pop(instance_id, None)
+            self._instance_cache.pop(instance_id, None)
 
     async def stop(self) -> None:
         self._stopping = True
@@ -135,17 +145,19 @@ class OrchestrationDispatcher:
 
     async def _episode(self, instance_id: str, batch: list[ReceivedMessage]) -> None:
         snapshot = self._history_cache.get(instance_id) or await self._storage.load_history(instance_id)
-        current = await self._storage.get_instance(instance_id)
+        current = self._instance_cache.get(instance_id) or await self._storage.get_instance(instance_id)
         history = list(snapshot.events)
         execution_id = snapshot.execution_id
 
         starts = [r for r in batch if r.message.event.event_type is EventType.ExecutionStarted]
+        # A start for another execution id begins a new execution only once the stored one has finished (an id
+        # reused after completion; the client's dedupe rule rejects starts while it runs). The Instances row cannot
+        # tell: start_new already replaced it with the new Pending execution.
         fresh_start = bool(starts) and (
             not history
             or (
-                current is not None
-                and current.runtime_status.is_terminal
-                and starts[-1].message.execution_id not in (None, execution_id)
+                starts[-1].message.execution_id not in (None, execution_id)
+                and any(e.event_type is EventType.ExecutionCompleted for e in history)
             )
         )
         if fresh_start:
@@ -180,8 +192,10 @@ class OrchestrationDispatcher:
                 instance_id=instance_id,
                 execution_id=execution_id,
                 history=history,
-                custom_status=current.custom_status if current else None,
-                suspended=current is not None and current.runtime_status is RuntimeStatus.Suspended,
+                custom_status=current.custom_status if current and not fresh_start else None,
+                suspended=not fresh_start
+                and current is not None
+                and current.runtime_status is RuntimeStatus.Suspended,
             ),
             messages=events,
             now=utcnow(),
@@ -199,13 +213,15 @@ class OrchestrationDispatcher:
                 instance_id, outcome.execution_id, new_rows, outcome.first_new_index, snapshot.etag
             )
         except HistoryConflictError:
-            self._history_cache.pop(instance_id, None)
+            self.forget(instance_id)
             raise
         self._history_cache[instance_id] = HistorySnapshot(
             execution_id=outcome.execution_id, events=list(outcome.history), etag=new_etag
         )
-        await self._storage.update_instance(self._instance_record(instance_id, outcome, current))
-        await self._delete(batch)
+        record = self._instance_record(instance_id, outcome, current)
+        # Both only need the history to be durable first; a crash between them is repaired on re-delivery.
+        await asyncio.gather(self._storage.update_instance(record), self._delete(batch))
+        self._instance_cache[instance_id] = record
         log.debug(
             "episode %s: %d new event(s), status %s, %.1f ms",
             instance_id,
@@ -214,7 +230,7 @@ class OrchestrationDispatcher:
             (time.perf_counter() - started) * 1000,
         )
         if outcome.runtime_status.is_terminal:
-            self._history_cache.pop(instance_id, None)
+            self.forget(instance_id)
 
     def _invoker(self, instance_id: str) -> engine.Invoker:
         def invoke(name: str, context_json: str) -> engine.InvocationResult:

@@ -21,10 +21,10 @@ class DurableRuntime:
     def __init__(self, storage: TaskHubStorage, functions: DurableFunctions, options: RuntimeOptions) -> None:
         control_wakeup = Wakeup()
         work_wakeup = Wakeup()
-        self.client = DurableClientOperations(storage, functions, control_wakeup)
         self._orchestrations = OrchestrationDispatcher(
             storage, functions, options, control_wakeup=control_wakeup, work_wakeup=work_wakeup
         )
+        self.client = DurableClientOperations(storage, functions, control_wakeup, self._orchestrations.forget)
         self._activities = ActivityDispatcher(
             storage, functions, options, control_wakeup=control_wakeup, work_wakeup=work_wakeup
         )
