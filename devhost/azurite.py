@@ -101,7 +101,10 @@ class AzuriteProcess:
         # Azurite refuses --location together with --inMemoryPersistence.
         args += ["--inMemoryPersistence"] if self.in_memory else ["--location", str(self.data_dir)]
         log = open(self.data_dir / "azurite.log", "ab")  # noqa: SIM115 - handed to the child process
-        self._proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        # cwd: even in memory, Azurite drops its config and db files into the working directory.
+        self._proc = subprocess.Popen(
+            args, cwd=self.data_dir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         log.close()
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
