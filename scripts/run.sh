@@ -14,7 +14,9 @@ host_port=${DEVHOST_PORT:-7071}
 engine=${DEVMODEL_ENGINE:-scripted}
 mkdir -p .local
 
-model_args=(serve --host 127.0.0.1 --port "$model_port" --engine "$engine")
+# The app chains turns with previous_response_id; keep responses a day so an idle conversation can go on
+# (devmodel's default mirrors the service's ~10 minute background window).
+model_args=(serve --host 127.0.0.1 --port "$model_port" --engine "$engine" --retention-seconds 86400)
 [ "$engine" = scripted ] && model_args+=(--scenario devmodel/scenarios/seeds.json)
 python -m devmodel "${model_args[@]}" > .local/devmodel.log 2>&1 &
 model_pid=$!
