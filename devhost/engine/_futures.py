@@ -102,17 +102,22 @@ def when_all(children: list[Future]) -> Future:
 def when_all_fail_fast(children: list[Future]) -> Future:
     """The Python SDK's ``task_all``: fails as soon as one child fails, else completes with the last child."""
     result = Future()
+    remaining = [len(children)]
 
-    def child_done() -> None:
-        if any(child.done and not child.succeeded for child in children):
-            result.resolve(success=False)
-        elif all(child.done for child in children):
-            result.resolve(success=True)
+    def watch(child: Future) -> Callable[[], None]:
+        def child_done() -> None:
+            remaining[0] -= 1
+            if not child.succeeded:
+                result.resolve(success=False)
+            elif remaining[0] == 0:
+                result.resolve(success=True)
+
+        return child_done
 
     if not children:
         result.resolve(success=True)
     for child in children:
-        child.add_done_callback(child_done)
+        child.add_done_callback(watch(child))
     return result
 
 
