@@ -71,32 +71,40 @@ async def post_message(req: func.HttpRequest, client: df.DurableOrchestrationCli
     try:
         services = await asyncio.to_thread(_services)
         accepted = await asyncio.to_thread(api.accept_message, services, conversation_id, req.get_body())
+        await _ensure_started(client, accepted)
     except api.ApiError as exc:
         return _respond(exc.response())
-    except Exception as exc:
+    except Exception as exc:  # always answer with JSON
         return _server_error(exc)
     record = accepted.record
-    instance_id = record.instance_id
-    # Start the turn unless it already exists: a retried POST (same messageId) finds the same instance.
-    # A retry also repairs a crash between recording the message and starting its orchestration.
-    status = None if record.created else await client.get_status(instance_id)
-    if status is None or not status.runtime_status:
-        try:
-            await client.start_new(TURN_ORCHESTRATION, instance_id, accepted.turn_input.to_json())
-        except Exception:
-            # A concurrent retry of the same message started it first; anything else shows up here.
-            existing = await client.get_status(instance_id)
-            if not existing or not existing.runtime_status:
-                raise
-    response = client.create_check_status_response(req, instance_id)
+    response = client.create_check_status_response(req, record.instance_id)
     body = json.loads(response.get_body())
     body.update({"conversationId": conversation_id, "turn": record.seq, "messageId": record.message_id})
     headers = {k: v for k, v in response.headers.items() if k.lower() in ("location", "retry-after")}
     return _respond(api.ApiResponse(202, body, headers))
 
 
+async def _ensure_started(client: df.DurableOrchestrationClient, accepted: api.AcceptedMessage) -> None:
+    """Start the turn unless it already exists: a retried POST (same messageId) finds the same instance, and a
+    retry also repairs a crash between recording the message and starting its orchestration."""
+    instance_id = accepted.record.instance_id
+    status = None if accepted.record.created else await client.get_status(instance_id)
+    if status is not None and status.runtime_status:
+        return
+    try:
+        await client.start_new(TURN_ORCHESTRATION, instance_id, accepted.turn_input.to_json())
+    except Exception:
+        # A concurrent retry of the same message may have started it first; anything else is a real error.
+        existing = await client.get_status(instance_id)
+        if not existing or not existing.runtime_status:
+            raise
+
+
 def list_tools(req: func.HttpRequest) -> func.HttpResponse:
-    return _respond(api.list_tools(get_services()))
+    try:
+        return _respond(api.list_tools(get_services()))
+    except Exception as exc:  # always answer with JSON
+        return _server_error(exc)
 
 
 def run_tool(req: func.HttpRequest) -> func.HttpResponse:
@@ -109,7 +117,10 @@ def run_tool(req: func.HttpRequest) -> func.HttpResponse:
 
 
 def openapi(req: func.HttpRequest) -> func.HttpResponse:
-    services = get_services()
+    try:
+        services = get_services()
+    except Exception as exc:  # always answer with JSON
+        return _server_error(exc)
     doc: dict[str, Any] = api.openapi_document(services.tools.specs(), services.settings.max_message_chars)
     return _respond(api.ApiResponse(200, doc))
 
