@@ -213,8 +213,18 @@ class _Episode:
     def _unchanged(
         self, history: list[HistoryEvent], status: RuntimeStatus, dropped: list[DroppedMessage]
     ) -> EpisodeOutcome:
+        """Nothing new: describe the stored state completely anyway. After a crash between the History write and
+        the Instances write, the re-delivered (now duplicate) messages land here, and this outcome is what repairs
+        the Instances row, so it must carry the output and completion time the finished history implies."""
         identity = self._identity(history)
-        return self._outcome(history, len(history), identity, status, dropped)
+        outcome = self._outcome(history, len(history), identity, status, dropped)
+        completed = next((e for e in reversed(history) if e.event_type is EventType.ExecutionCompleted), None)
+        if completed is not None:
+            outcome.output = completed.get("Result")
+            outcome.completed_time = completed.timestamp
+        elif status is RuntimeStatus.Suspended:
+            outcome.output = status_of(history)[1]
+        return outcome
 
     def _outcome(
         self,

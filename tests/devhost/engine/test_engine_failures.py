@@ -341,3 +341,29 @@ def test_max_orchestration_actions_fails_the_orchestration() -> None:
         "Orchestrator function 'busy' failed: Maximum amount of orchestration actions (3) has been reached. "
         "This value can be configured in host.json file as MaxOrchestrationActions."
     )
+
+
+def test_a_duplicate_after_completion_still_describes_the_finished_instance() -> None:
+    """A crash between the History and Instances writes re-delivers the last message; the no-change outcome is
+    what repairs the Instances row, so it must carry the output and completion time of the stored history."""
+    host = InMemoryHost(app)
+    host.start("steps")
+    host.run_episode("inst")
+    (_, first), = host.pending_activities
+    host.run_activity("inst", first)
+    host.run_episode("inst")
+    (_, second), = host.pending_activities
+    last = activity_completed(second.task_id, '"b"')
+    last.message_id = "last"
+    host.pending_activities.clear()
+    host.send("inst", last)
+    finished = host.run_episode("inst")
+    assert finished.runtime_status is RuntimeStatus.Completed
+    assert finished.output == '"ab"'
+
+    host.send("inst", last)  # the same message again, as after a crash before it was deleted
+    again = host.run_episode("inst")
+    assert not again.changed
+    assert again.runtime_status is RuntimeStatus.Completed
+    assert again.output == finished.output
+    assert again.completed_time == finished.completed_time
