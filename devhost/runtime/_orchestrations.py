@@ -205,6 +205,15 @@ class OrchestrationDispatcher:
         )
         if outcome.failure or outcome.nondeterminism:
             log.warning("orchestration %s: %s", instance_id, outcome.nondeterminism or outcome.failure)
+        for warning in outcome.warnings:
+            log.warning("orchestration %s: %s", instance_id, warning)
+        if not outcome.changed:
+            # Every message was a duplicate or addressed a finished instance. The History is already durable; the
+            # Instances row is rewritten from it in case a crash came between the two writes.
+            record = self._instance_record(instance_id, outcome, current)
+            await asyncio.gather(self._storage.update_instance(record), self._delete(batch))
+            self._instance_cache[instance_id] = record
+            return
 
         await self._send_outbound(instance_id, outcome)
         new_rows = outcome.history[outcome.first_new_index :]
