@@ -58,8 +58,9 @@ def test_seed_000_customer_info_and_sales_analytics_in_parallel(stack: Stack) ->
     status, phases = run_turn(stack.http, cid, SEED_000)
     text = answer(status)
     assert "Contoso Retail" in text and "74200" in text
-    tools_phase = [p for p in phases if p["phase"] == "running_tools"]
-    assert tools_phase and tools_phase[0]["tools"] == ["get_customer_info", "analyze_metrics"]
+    # running_tools lasts only as long as the tools (tens of ms), so a poller may not catch it; when it does,
+    # the names are in call order.
+    assert all(p["tools"] == ["get_customer_info", "analyze_metrics"] for p in phases if p["phase"] == "running_tools")
     turn = transcript(stack.http, cid)["turns"][0]
     assert [(c["name"], c["round"], c["ok"]) for c in turn["toolCalls"]] == [
         ("get_customer_info", 1, True), ("analyze_metrics", 1, True)]
@@ -76,8 +77,11 @@ def test_seed_002_four_parallel_lamp_calls_persist(stack: Stack) -> None:
     cid = stack.http.new_conversation()
     status, phases = run_turn(stack.http, cid, SEED_002)
     assert "Both lamps are on at half brightness" in answer(status)
-    running = next(p for p in phases if p["phase"] == "running_tools")
-    assert running["tools"] == ["set_lamp", "set_lamp", "set_lamp_brightness", "set_lamp_brightness"]
+    expected = ["set_lamp", "set_lamp", "set_lamp_brightness", "set_lamp_brightness"]
+    assert all(p["tools"] == expected for p in phases if p["phase"] == "running_tools")
+    turn = transcript(stack.http, cid)["turns"][0]
+    assert [c["name"] for c in turn["toolCalls"]] == expected
+    assert {c["round"] for c in turn["toolCalls"]} == {1}
     settings = Settings.from_env(stack.env)
     lamps = lamp_states(ToolContext(StorageClients(settings.storage, settings.storage_prefix), "read"))
     assert lamps["living room"] == {"on": True, "brightness": 50}
@@ -111,8 +115,14 @@ def test_custom_status_shows_the_phases_while_polling(stack: Stack) -> None:
     status, phases = run_turn(stack.http, cid, "slowly tell me the weather in Tokyo")
     assert "in Tokyo" in answer(status)
     names = [p["phase"] for p in phases]
-    for expected in ("creating_run", "polling", "running_tools", "submitting", "completed"):
+    # Phases that last a second or more are always seen; every phase seen comes in the turn's order.
+    for expected in ("creating_run", "polling", "submitting", "completed"):
         assert expected in names, names
+    order = ["creating_run", "polling", "running_tools", "submitting", "polling", "completed"]
+    position = 0
+    for name in names:
+        assert name in order[position:], names
+        position = order.index(name, position)
     polls = [p["pollCount"] for p in phases]
     assert polls == sorted(polls) and polls[-1] >= 2
 
@@ -203,7 +213,8 @@ def test_provider_faults_are_retried_and_the_deadline_cancels(azurite: AzuritePr
         status, phases = run_turn(s.http, cid, "hello [fault:never]")
         assert status["runtimeStatus"] == "Failed"
         assert "deadline of 8s exceeded" in json.dumps(status["output"])
-        assert "cancelling" in [p["phase"] for p in phases]
+        assert "cancelled at the provider" in json.dumps(status["output"])
+        assert phases[-1]["phase"] == "failed" and phases[-1]["reason"] == "deadline_exceeded"
         # A run that fails at the provider fails the turn clearly; the conversation goes on afterwards.
         status, _ = run_turn(s.http, cid, "hello [fault:fail]")
         assert status["runtimeStatus"] == "Failed" and "The model run failed" in json.dumps(status["output"])
