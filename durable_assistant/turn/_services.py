@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -15,7 +16,8 @@ from durable_assistant.tools import ToolRegistry, default_registry
 @dataclass
 class Services:
     settings: Settings
-    _providers: dict[int, Provider] = field(default_factory=dict)
+    _providers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Provider] = field(
+        default_factory=weakref.WeakKeyDictionary)
 
     @cached_property
     def storage(self) -> StorageClients:
@@ -39,11 +41,11 @@ class Services:
 
     def provider(self) -> Provider:
         """One adapter (and HTTP connection pool) per event loop: async clients are bound to their loop."""
-        loop_id = id(asyncio.get_running_loop())
-        provider = self._providers.get(loop_id)
+        loop = asyncio.get_running_loop()
+        provider = self._providers.get(loop)
         if provider is None:
             provider = create_provider(self.settings, self.tools.specs(), self.chat_state)
-            self._providers[loop_id] = provider
+            self._providers[loop] = provider
         return provider
 
     def ensure_storage(self) -> None:

@@ -155,3 +155,12 @@ def test_cancel_a_never_ending_run(services: Services, model: DevModel, agent_id
                 await provider.close()
 
     asyncio.run(scenario())
+
+
+def test_services_keep_one_provider_per_event_loop(services: Services) -> None:
+    async def two() -> tuple[Provider, Provider]:
+        return services.provider(), services.provider()
+
+    a1, a2 = asyncio.run(two())
+    b1, _ = asyncio.run(two())
+    assert a1 is a2 and b1 is not a1  # async clients are bound to their loop
