@@ -162,10 +162,21 @@ def test_retried_posts_are_idempotent(stack: Stack) -> None:
     stack.http.wait(first.body["statusQueryGetUri"])
     after = stack.http.send(cid, "What is the weather in London?", "msg-1")
     assert after.status == 202 and after.body["id"] == first.body["id"]
+    # The same retry sent five times at once: one turn, one instance.
+    burst: list[Any] = []
+    threads = [threading.Thread(target=lambda: burst.append(stack.http.send(cid, "What is the weather in Tokyo?",
+                                                                            "msg-2"))) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r.status for r in burst] == [202] * 5 and len({r.body["id"] for r in burst}) == 1
+    status, _ = stack.http.wait(burst[0].body["statusQueryGetUri"])
+    assert "in Tokyo" in answer(status)
     conflicting = stack.http.send(cid, "something else", "msg-1")
     assert conflicting.status == 409 and conflicting.body["error"]["code"] == "message_id_reused"
     body = transcript(stack.http, cid)
-    assert body["turnsAccepted"] == 1 and len(body["turns"]) == 1
+    assert body["turnsAccepted"] == 2 and [t["messageId"] for t in body["turns"]] == ["msg-1", "msg-2"]
 
 
 def test_bad_requests_get_json_errors(stack: Stack) -> None:
