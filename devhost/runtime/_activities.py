@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 from devhost import engine
 from devhost.logs import log_invocation
@@ -40,14 +41,43 @@ class ActivityDispatcher:
         self._control_wakeup = control_wakeup
         self._work_wakeup = work_wakeup
         self._running: set[asyncio.Task[None]] = set()
+        self._reserved = 0
         self._stopping = False
+        # Where completions go in process (set by the runtime): the orchestration dispatcher's accept().
+        self.deliver_control: Callable[[ReceivedMessage], None] | None = None
+
+    def try_reserve(self, wanted: int) -> int:
+        """Reserve up to ``wanted`` execution slots for work items the caller will send held and ``accept``."""
+        granted = max(0, min(wanted, self._free_slots()))
+        self._reserved += granted
+        return granted
+
+    def release(self, count: int) -> None:
+        """Give back reserved slots that were not used (the held send failed)."""
+        self._reserved = max(0, self._reserved - count)
+
+    def accept(self, received: ReceivedMessage) -> None:
+        """Run a work item this process sent held (it is already invisible to other receivers)."""
+        self._reserved = max(0, self._reserved - 1)
+        self._start(received)
+
+    def _free_slots(self) -> int:
+        return self._options.max_concurrent_activities - len(self._running) - self._reserved
+
+    def _start(self, received: ReceivedMessage) -> None:
+        task = asyncio.create_task(self._execute(received), name="activity")
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
 
     async def run(self) -> None:
         backoff = Backoff(0.05, self._options.max_queue_polling_interval)
         while not self._stopping:
-            free = self._options.max_concurrent_activities - len(self._running)
+            free = self._free_slots()
             if free <= 0:
-                await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
+                if self._running:
+                    await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
+                else:
+                    await asyncio.sleep(0.01)  # slots reserved for held work items about to arrive
                 continue
             try:
                 batch = await self._storage.receive_work_items(
@@ -58,9 +88,7 @@ class ActivityDispatcher:
                 batch = []
                 backoff.grow()
             for received in batch:
-                task = asyncio.create_task(self._execute(received), name="activity")
-                self._running.add(task)
-                task.add_done_callback(self._running.discard)
+                self._start(received)
             if batch:
                 backoff.reset()
                 continue
@@ -100,10 +128,16 @@ class ActivityDispatcher:
         else:
             result = engine.activity_failed(scheduled.event_id, name, outcome.error or "", outcome.details or "")
         try:
-            await self._storage.send_control(
-                QueueMessage(message.instance_id, result, execution_id=message.execution_id)
-            )
-            self._control_wakeup.poke()
+            completion = QueueMessage(message.instance_id, result, execution_id=message.execution_id)
+            if self.deliver_control is None:
+                await self._storage.send_control(completion)
+                self._control_wakeup.poke()
+            else:
+                held = await self._storage.send_control(
+                    completion, hold_for=self._options.control_queue_visibility_timeout
+                )
+                assert held is not None
+                self.deliver_control(held)
             await self._storage.delete_message(received)
         except Exception:
             log.exception("could not report activity %s of %s; it will run again", name, message.instance_id)

@@ -16,10 +16,10 @@ from devhost.errors import (
     UnknownOrchestrator,
 )
 from devhost.model import HistoryEvent, InstanceRecord, QueueMessage, RuntimeStatus, new_execution_id, utcnow
-from devhost.storage import InstanceAlreadyExistsError, InstanceQuery, TaskHubStorage
+from devhost.storage import InstanceAlreadyExistsError, InstanceQuery, ReceivedMessage, TaskHubStorage
 
 from ._functions import DurableFunctions
-from ._wakeup import Wakeup
+from ._options import RuntimeOptions
 
 # overridableExistingInstanceStates = NonRunningStates: starting an id in one of these states fails.
 RUNNING_STATES = frozenset(
@@ -47,13 +47,15 @@ class DurableClientOperations:
         self,
         storage: TaskHubStorage,
         functions: DurableFunctions,
-        control_wakeup: Wakeup,
+        deliver: Callable[[ReceivedMessage], None],
+        options: RuntimeOptions,
         forget: Callable[[str | None], None],
     ) -> None:
         self._storage = storage
-        self._forget = forget  # the dispatcher caches instance state; purges and restarts must invalidate it
         self._functions = functions
-        self._control_wakeup = control_wakeup
+        self._deliver = deliver  # the orchestration dispatcher's accept(): messages are sent held, then handed over
+        self._hold_for = options.control_queue_visibility_timeout
+        self._forget = forget  # the dispatcher caches instance state; purges and restarts must invalidate it
 
     async def start_new(self, name: str, instance_id: str | None, input_text: str | None) -> str:
         if not self._functions.has_orchestrator(name):
@@ -142,5 +144,7 @@ class DurableClientOperations:
         return record
 
     async def _send(self, instance_id: str, event: HistoryEvent, execution_id: str | None) -> None:
-        await self._storage.send_control(QueueMessage(instance_id, event, execution_id=execution_id))
-        self._control_wakeup.poke()
+        message = QueueMessage(instance_id, event, execution_id=execution_id)
+        held = await self._storage.send_control(message, hold_for=self._hold_for)
+        assert held is not None
+        self._deliver(held)

@@ -26,6 +26,7 @@ from devhost.model import (
 )
 from devhost.storage import HistoryConflictError, HistorySnapshot, ReceivedMessage, TaskHubStorage
 
+from ._activities import ActivityDispatcher
 from ._functions import DurableFunctions
 from ._options import RuntimeOptions
 from ._wakeup import Backoff, Wakeup
@@ -62,7 +63,10 @@ class OrchestrationDispatcher:
         # hub, so the cache is only invalidated by our own writes (or a conflict, which drops the entry).
         self._history_cache: dict[str, HistorySnapshot] = {}
         self._instance_cache: dict[str, InstanceRecord] = {}
+        self._commit_tails: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
+        # The activity dispatcher of this process (set by the runtime), to hand held work items to.
+        self.activities: ActivityDispatcher | None = None
 
     # -- polling -----------------------------------------------------------------------------------------------
 
@@ -100,6 +104,10 @@ class OrchestrationDispatcher:
                 self._enqueue(received)
                 count += 1
         return count
+
+    def accept(self, received: ReceivedMessage) -> None:
+        """Take a control message this process sent held (already invisible to other receivers)."""
+        self._enqueue(received)
 
     def _enqueue(self, received: ReceivedMessage) -> None:
         instance_id = received.message.instance_id
@@ -140,6 +148,35 @@ class OrchestrationDispatcher:
         tasks = [s.task for s in self._sessions.values() if s.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=10)
+        tails = [t for t in self._commit_tails.values() if not t.done()]
+        if tails:
+            await asyncio.wait(tails, timeout=10)
+
+    def _finish_commit(self, instance_id: str, record: InstanceRecord, batch: list[ReceivedMessage]) -> None:
+        """The rest of a commit, off the episode's critical path: merge the Instances row, then delete the
+        processed messages. Per instance these run in order; a crash before the delete re-delivers the messages,
+        whose (duplicate) episode rewrites the row, so the row always catches up with the durable History."""
+        self._instance_cache[instance_id] = record
+        previous = self._commit_tails.get(instance_id)
+
+        async def finish() -> None:
+            if previous is not None:
+                await asyncio.wait([previous])
+            try:
+                await self._storage.update_instance(record)
+            except Exception:
+                log.exception("could not update the Instances row of %s; its messages will be retried", instance_id)
+                self.forget(instance_id)
+                return
+            await self._delete(batch)
+
+        def drop_when_last(task: asyncio.Task[None]) -> None:
+            if self._commit_tails.get(instance_id) is task:
+                del self._commit_tails[instance_id]
+
+        tail = asyncio.create_task(finish(), name=f"commit:{instance_id}")
+        self._commit_tails[instance_id] = tail
+        tail.add_done_callback(drop_when_last)
 
     # -- one episode -------------------------------------------------------------------------------------------
 
@@ -210,12 +247,12 @@ class OrchestrationDispatcher:
         if not outcome.changed:
             # Every message was a duplicate or addressed a finished instance. The History is already durable; the
             # Instances row is rewritten from it in case a crash came between the two writes.
-            record = self._instance_record(instance_id, outcome, current)
-            await asyncio.gather(self._storage.update_instance(record), self._delete(batch))
-            self._instance_cache[instance_id] = record
+            self._finish_commit(instance_id, self._instance_record(instance_id, outcome, current), batch)
             return
 
+        ran = time.perf_counter()
         await self._send_outbound(instance_id, outcome)
+        sent = time.perf_counter()
         new_rows = outcome.history[outcome.first_new_index :]
         try:
             new_etag = await self._storage.append_history(
@@ -227,16 +264,17 @@ class OrchestrationDispatcher:
         self._history_cache[instance_id] = HistorySnapshot(
             execution_id=outcome.execution_id, events=list(outcome.history), etag=new_etag
         )
-        record = self._instance_record(instance_id, outcome, current)
-        # Both only need the history to be durable first; a crash between them is repaired on re-delivery.
-        await asyncio.gather(self._storage.update_instance(record), self._delete(batch))
-        self._instance_cache[instance_id] = record
+        self._finish_commit(instance_id, self._instance_record(instance_id, outcome, current), batch)
+        done = time.perf_counter()
         log.debug(
-            "episode %s: %d new event(s), status %s, %.1f ms",
+            "episode %s: %d message(s), %d new event(s), status %s; engine %.1f ms, send %.1f ms, history %.1f ms",
             instance_id,
+            len(batch),
             len(new_rows),
             outcome.runtime_status,
-            (time.perf_counter() - started) * 1000,
+            (ran - started) * 1000,
+            (sent - ran) * 1000,
+            (done - sent) * 1000,
         )
         if outcome.runtime_status.is_terminal:
             self.forget(instance_id)
@@ -265,19 +303,30 @@ class OrchestrationDispatcher:
         return self._functions.has_orchestrator(name)
 
     async def _send_outbound(self, instance_id: str, outcome: engine.EpisodeOutcome) -> None:
+        """Send the episode's messages. Those this process will handle itself are sent held and handed over
+        directly, so the next step does not wait for a queue poll; timers go through the queue's delay."""
         execution_id = outcome.execution_id
-        sends = []
-        for work in outcome.activities:
-            scheduled = HistoryEvent(
-                EventType.TaskScheduled,
-                event_id=work.task_id,
-                fields={"Name": work.name, "Version": "", "Input": work.input_text},
+        hold_control = self._options.control_queue_visibility_timeout
+        work_items = [
+            QueueMessage(
+                instance_id,
+                HistoryEvent(
+                    EventType.TaskScheduled,
+                    event_id=work.task_id,
+                    fields={"Name": work.name, "Version": "", "Input": work.input_text},
+                ),
+                execution_id=execution_id,
             )
-            sends.append(self._storage.send_work_item(QueueMessage(instance_id, scheduled, execution_id=execution_id)))
-        for timer in outcome.timers:
-            fired = engine.timer_fired(timer.timer_id, timer.fire_at)
-            message = QueueMessage(instance_id, fired, execution_id=execution_id)
-            sends.append(self._storage.send_control(message, visible_at=timer.fire_at))
+            for work in outcome.activities
+        ]
+        reserved = self.activities.try_reserve(len(work_items)) if self.activities is not None else 0
+        held_work = work_items[:reserved]
+        queued_work = work_items[reserved:]
+        control = [
+            QueueMessage(instance_id, engine.timer_fired(t.timer_id, t.fire_at), execution_id=execution_id)
+            for t in outcome.timers
+        ]
+        local: list[QueueMessage] = []
         for child in outcome.sub_orchestrations:
             child_execution = new_execution_id()
             start = engine.execution_started(
@@ -292,22 +341,34 @@ class OrchestrationDispatcher:
                     task_scheduled_id=child.task_id,
                 ),
             )
-            sends.append(
-                self._storage.send_control(QueueMessage(child.instance_id, start, execution_id=child_execution))
-            )
+            local.append(QueueMessage(child.instance_id, start, execution_id=child_execution))
         if outcome.parent_notification is not None:
             note = outcome.parent_notification
-            sends.append(
-                self._storage.send_control(
-                    QueueMessage(note.instance_id, note.event, execution_id=note.execution_id)
-                )
+            local.append(QueueMessage(note.instance_id, note.event, execution_id=note.execution_id))
+
+        hold_work = self._options.work_item_visibility_timeout
+        try:
+            held = await asyncio.gather(
+                *(self._storage.send_work_item(m, hold_for=hold_work) for m in held_work),
+                *(self._storage.send_work_item(m) for m in queued_work),
+                *(
+                    self._storage.send_control(m, visible_at=t.fire_at)
+                    for m, t in zip(control, outcome.timers, strict=True)
+                ),
+                *(self._storage.send_control(m, hold_for=hold_control) for m in local),
             )
-        if sends:
-            await asyncio.gather(*sends)
-        if outcome.activities:
+        except BaseException:
+            if self.activities is not None:
+                self.activities.release(reserved)
+            raise
+        for received in held[: len(held_work)]:
+            assert received is not None and self.activities is not None
+            self.activities.accept(received)
+        for received in held[len(held) - len(local) :] if local else []:
+            assert received is not None
+            self._enqueue(received)
+        if queued_work:
             self._work_wakeup.poke()
-        if outcome.sub_orchestrations or outcome.parent_notification is not None:
-            self._control_wakeup.poke()
         now = utcnow()
         for timer in outcome.timers:
             self._control_wakeup.alarm_in(_seconds_until(timer.fire_at, now))

@@ -24,9 +24,14 @@ class DurableRuntime:
         self._orchestrations = OrchestrationDispatcher(
             storage, functions, options, control_wakeup=control_wakeup, work_wakeup=work_wakeup
         )
-        self.client = DurableClientOperations(storage, functions, control_wakeup, self._orchestrations.forget)
         self._activities = ActivityDispatcher(
             storage, functions, options, control_wakeup=control_wakeup, work_wakeup=work_wakeup
+        )
+        # Messages this process sends itself are handed over in process (see OrchestrationDispatcher.accept).
+        self._orchestrations.activities = self._activities
+        self._activities.deliver_control = self._orchestrations.accept
+        self.client = DurableClientOperations(
+            storage, functions, self._orchestrations.accept, options, self._orchestrations.forget
         )
         self._tasks: list[asyncio.Task[None]] = []
 

@@ -50,15 +50,37 @@ class QueueStore:
         self.work_items = service.get_queue_client(names.work_item_queue)
         self._by_name = {queue.queue_name: queue for queue in [*self.control, self.work_items]}
 
-    async def send(self, queue: QueueClient, message: QueueMessage, *, delay_seconds: float = 0.0) -> None:
-        delay = visibility_seconds(delay_seconds, what="message delay")
+    async def send(
+        self,
+        queue: QueueClient,
+        message: QueueMessage,
+        *,
+        delay_seconds: float = 0.0,
+        hold_seconds: float | None = None,
+    ) -> ReceivedMessage | None:
+        """Enqueue ``message``. With ``hold_seconds`` it is put invisible for that long and returned as already
+        received (the Put Message response carries its id and pop receipt): the sender processes it in process
+        and deletes it; should the sender die, it becomes visible and is delivered the ordinary way."""
+        if hold_seconds is not None and delay_seconds:
+            raise ValueError("a message is either delayed or held, not both")
+        delay = visibility_seconds(hold_seconds if hold_seconds is not None else delay_seconds, what="message delay")
         text = encode_message(message)
         if len(text.encode("utf-8")) > QUEUE_BODY_LIMIT:
             blob_name = large_message_blob_name(escape_partition_key(message.instance_id), message)
             await self._large.upload(blob_name, text)
             text = encode_wrapper(message, blob_name)
-        await queue.send_message(
+        sent = await queue.send_message(
             to_queue_body(text), visibility_timeout=delay or None, time_to_live=_NEVER_EXPIRE
+        )
+        if hold_seconds is None:
+            return None
+        return ReceivedMessage(
+            message=message,
+            queue_name=queue.queue_name,
+            queue_message_id=sent.id,
+            pop_receipt=str(sent.pop_receipt),
+            dequeue_count=0,
+            inserted_on=sent.inserted_on,
         )
 
     async def receive(

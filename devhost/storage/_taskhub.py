@@ -255,21 +255,30 @@ class TaskHubStorage:
         return partition_for(instance_id, self._names.partition_count)
 
     @unavailable_on_connection_failure
-    async def send_control(self, message: QueueMessage, *, visible_at: datetime | None = None) -> None:
+    async def send_control(
+        self, message: QueueMessage, *, visible_at: datetime | None = None, hold_for: float | None = None
+    ) -> ReceivedMessage | None:
         """Enqueue to the instance's control queue; ``visible_at`` delays delivery (durable timers).
-        A time in the past means now; more than 7 days ahead raises ``ValueError``."""
+        A time in the past means now; more than 7 days ahead raises ``ValueError``. ``hold_for`` sends it
+        invisible for that many seconds and returns it as received, for the sender to process in process."""
         queues = self._require_open()[2]
         delay = 0.0
         if visible_at is not None:
             delay = (require_aware("visible_at", visible_at) - utcnow()).total_seconds()
-        await queues.send(
-            queues.control[self.partition_of(message.instance_id)], message, delay_seconds=delay
+        return await queues.send(
+            queues.control[self.partition_of(message.instance_id)],
+            message,
+            delay_seconds=delay,
+            hold_seconds=hold_for,
         )
 
     @unavailable_on_connection_failure
-    async def send_work_item(self, message: QueueMessage) -> None:
+    async def send_work_item(
+        self, message: QueueMessage, *, hold_for: float | None = None
+    ) -> ReceivedMessage | None:
+        """Enqueue an activity work item; ``hold_for`` as for ``send_control``."""
         queues = self._require_open()[2]
-        await queues.send(queues.work_items, message)
+        return await queues.send(queues.work_items, message, hold_seconds=hold_for)
 
     @unavailable_on_connection_failure
     async def receive_control(

@@ -174,3 +174,31 @@ def test_receive_returns_at_most_max_messages(run_hub: Any) -> None:
         assert len({r.message.message_id for r in first + rest + last}) == 40
 
     run_hub(body)
+
+
+def test_a_held_message_is_owned_by_its_sender_until_deleted_or_its_hold_expires(run_hub: Any) -> None:
+    """``hold_for`` puts a message invisible and returns it as received: the sender processes it in process.
+    If the sender deletes it, nobody else ever sees it; if the sender dies, it is delivered the ordinary way."""
+
+    async def body(storage: TaskHubStorage) -> None:
+        kept = QueueMessage("held-1", timer_fired(1), execution_id="e" * 32)
+        held = await storage.send_control(kept, hold_for=2)
+        assert held is not None and held.message == kept and held.dequeue_count == 0
+        partition = storage.partition_of("held-1")
+        assert await storage.receive_control(partition, max_messages=32, visibility_timeout=30) == []
+        await storage.delete_message(held)
+
+        abandoned = QueueMessage("held-1", timer_fired(2), execution_id="e" * 32)
+        assert await storage.send_work_item(abandoned, hold_for=1) is not None
+        assert await storage.receive_work_items(max_messages=32, visibility_timeout=30) == []
+        for _ in range(40):  # the hold ends after about a second
+            redelivered = await storage.receive_work_items(max_messages=32, visibility_timeout=30)
+            if redelivered:
+                break
+            await asyncio.sleep(0.25)
+        assert [r.message for r in redelivered] == [abandoned]
+        assert redelivered[0].dequeue_count == 1
+        await asyncio.sleep(1.2)  # the deleted held message never comes back
+        assert await storage.receive_control(partition, max_messages=32, visibility_timeout=30) == []
+
+    run_hub(body)
