@@ -41,14 +41,19 @@ from durable_assistant.tools import ToolContext, default_registry
 from tests.app.stack import SEED_SCENARIOS, HttpClient, devhost_app, devmodel
 
 FIVE_S_LATENCY = 2.5  # two model turns (tool call, answer) = 5 s of provider time
+# Variants 0-4 shift the model latency by 0, 50 ... 200 ms per turn, so the runs' ends fall at different phases
+# of the app's 0.25 s status reads (a latency that is an exact multiple of it would flatter the reaction time).
+FIVE_S_VARIANTS = 5
+FIVE_S_STEP = 0.05
 SIXTY_S_LATENCY = 30.0
 LOAD_LATENCY = 1.0
 TERMINAL = {"completed", "failed", "cancelled", "incomplete", "expired"}
 
 SCENARIOS = [
-    {"name": "bench_five", "match": "(?i)^bench five", "latency_seconds": FIVE_S_LATENCY,
-     "rounds": [{"tool_calls": [{"name": "get_weather", "arguments": {"location": "Seattle, WA"}}]}],
-     "answer": "{{tool:get_weather}}"},
+    *({"name": f"bench_five_{i}", "match": f"(?i)^bench five {i}",
+       "latency_seconds": FIVE_S_LATENCY + i * FIVE_S_STEP,
+       "rounds": [{"tool_calls": [{"name": "get_weather", "arguments": {"location": "Seattle, WA"}}]}],
+       "answer": "{{tool:get_weather}}"} for i in range(FIVE_S_VARIANTS)),
     {"name": "bench_sixty", "match": "(?i)^bench sixty", "latency_seconds": SIXTY_S_LATENCY,
      "rounds": [{"tool_calls": [
          {"name": "get_customer_info", "arguments": {"customerId": "CUST001", "includeHistory": True}},
@@ -63,7 +68,14 @@ SCENARIOS = [
 
 def latency_for(message: str) -> float:
     text = message.lower()
-    return FIVE_S_LATENCY if "five" in text else SIXTY_S_LATENCY if "sixty" in text else LOAD_LATENCY
+    if "bench five" in text:
+        variant = text.split("bench five", 1)[1].strip()[:1]
+        return FIVE_S_LATENCY + (int(variant) if variant.isdigit() else 0) * FIVE_S_STEP
+    return SIXTY_S_LATENCY if "sixty" in text else LOAD_LATENCY
+
+
+def five(i: int) -> str:
+    return f"bench five {i % FIVE_S_VARIANTS}"
 
 
 @dataclass
@@ -254,11 +266,11 @@ def run_all(http: HttpClient, conn: str, prefix: str, storage: StorageCounter, t
             model_url: str, args: argparse.Namespace, console: Console,
             history: Callable[[str], int]) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    durable_turn(http, "bench five warm-up", 2, storage, history)  # first use: table seeding, client pools
+    durable_turn(http, five(0), 2, storage, history)  # first use: table seeding, client pools
 
     console.print(f"durable app: {args.repeat} x 5 s turns (one tool round)")
     seen = timeline.snapshot()
-    turns = [durable_turn(http, "bench five", 2, storage, history) for _ in range(args.repeat)]
+    turns = [durable_turn(http, five(i), 2, storage, history) for i in range(args.repeat)]
     results["durable"] = {"turns": turns, "reactions": timeline.reactions(timeline.snapshot() - seen)}
 
     if not args.skip_long:
@@ -274,8 +286,8 @@ def run_all(http: HttpClient, conn: str, prefix: str, storage: StorageCounter, t
     client = OpenAI(base_url=model_url, api_key="local-dev-key", max_retries=0)
     console.print(f"plain polling loop: {args.repeat} x 5 s turns")
     seen = timeline.snapshot()
-    loop_turns = [TurnMeasure(polling_loop_turn(client, registry, ctx, "bench five"), 2 * FIVE_S_LATENCY)
-                  for _ in range(args.repeat)]
+    loop_turns = [TurnMeasure(polling_loop_turn(client, registry, ctx, five(i)), 2 * latency_for(five(i)))
+                  for i in range(args.repeat)]
     results["loop"] = {"turns": loop_turns, "reactions": timeline.reactions(timeline.snapshot() - seen)}
     console.print(f"plain polling loop: {args.concurrency} concurrent conversations")
     results["loop_load"] = loop_load(client, registry, ctx, args.concurrency)
@@ -289,7 +301,7 @@ def print_table(console: Console, results: dict[str, Any], args: argparse.Namesp
         return f"{statistics.median(t.e2e / t.provider for t in turns):.3f}"
 
     def e2e(turns: list[TurnMeasure]) -> str:
-        return f"{statistics.median(t.e2e for t in turns):.2f} s (provider {turns[0].provider:.1f} s)"
+        return f"{statistics.median(t.e2e for t in turns):.2f} s (provider {statistics.median(t.provider for t in turns):.2f} s)"
 
     def reaction(values: list[float]) -> tuple[str, str]:
         return f"{pct(values, 0.5):.3f} s", f"{pct(values, 0.95):.3f} s"
