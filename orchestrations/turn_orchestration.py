@@ -157,7 +157,10 @@ def turn_orchestration(context: df.DurableOrchestrationContext) -> Step:
     window = FIRST_WATCH_SECONDS
     failure: str | None = None
     outcome = "failed"
-    while True:
+    replayed = result.status == "already_done"  # the turn ran before: skip straight to its record
+    if replayed:
+        outcome = "already_done"
+    while not replayed:
         run_id, thread_id = result.run_id, result.thread_id
         if result.status == "error" or run_id is None:
             failure = result.error or "provider returned no run"
@@ -219,6 +222,11 @@ def turn_orchestration(context: df.DurableOrchestrationContext) -> Step:
         instance_id=context.instance_id, status=outcome, error=failure, started_at=_iso(started_at),
         run_created_at=_iso(run_created_at), finished_at=_iso(context.current_utc_datetime),
         polls=status.polls).to_json())))
+    if outcome == "already_done":
+        # Report what the turn's earlier run recorded; nothing ran again.
+        status.set("completed", replayed=True)
+        return {"conversationId": inp.conversation_id, "turn": inp.turn, "status": checkpoint.status,
+                "answer": checkpoint.answer}
     if outcome != "completed":
         status.set("failed", reason=outcome, error=failure)
         raise TurnFailed(f"turn {inp.turn} of conversation {inp.conversation_id} {outcome}: {failure}")

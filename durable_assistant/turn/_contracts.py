@@ -89,7 +89,7 @@ class CheckpointInput(_Json):
     message_id: str
     instance_id: str
     status: str
-    """completed | failed | deadline_exceeded"""
+    """completed | failed | deadline_exceeded | already_done (the turn ran before: report its record)"""
     error: str | None = None
     started_at: str = ""
     run_created_at: str = ""
@@ -109,7 +109,8 @@ class StepResult(_Json):
 
     status: str
     """A RunStatus; "error" when the provider call itself failed (see transient/error); "not_ready" when
-    create_run found earlier turns of the conversation still running (nothing was created)."""
+    create_run found earlier turns of the conversation still running (nothing was created); "already_done"
+    when the turn itself finished before (its instance was purged and the message re-sent)."""
     run_id: str | None = None
     thread_id: str | None = None
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
@@ -134,6 +135,8 @@ class CheckpointResult(_Json):
     record_written: bool
     next_instance_id: str | None = None
     """The conversation's next turn, if its message has arrived: it is told (TURN_READY_EVENT) to go on."""
+    status: str | None = None
+    """The turn's recorded status (for an already_done turn: the status of its earlier run)."""
 
 
 class ActivityNames:

@@ -16,7 +16,7 @@ from durable_assistant.providers import (
     ToolOutput,
     TransientProviderError,
 )
-from durable_assistant.store import instance_id_for
+from durable_assistant.store import instance_id_for, turn_record_key
 from durable_assistant.tools import ToolContext
 from durable_assistant.turn._contracts import (
     CancelRunInput,
@@ -37,6 +37,9 @@ async def create_run(services: Services, inp: CreateRunInput) -> StepResult:
     conv = await asyncio.to_thread(services.conversations.get, inp.conversation_id)
     if conv.completed_seq < inp.turn - 1:
         return StepResult(status="not_ready")
+    if conv.completed_seq >= inp.turn:
+        # This turn already ran (its instance was purged and the POST retried): never run it twice.
+        return StepResult(status="already_done")
     message = await asyncio.to_thread(_message_for_turn, services, inp.conversation_id, inp.turn)
     provider = services.provider()
     request = RunRequest(user_message=message, conversation_ref=conv.provider_ref,
@@ -91,6 +94,10 @@ def run_tool(services: Services, inp: RunToolInput) -> ToolRunResult:
 def checkpoint(services: Services, inp: CheckpointInput) -> CheckpointResult:
     """Write the turn record (once), then release the conversation to its next turn."""
     turns = services.turns
+    if inp.status == "already_done":
+        existing = turns.transcripts.load(turn_record_key(inp.conversation_id, inp.turn)) or {}
+        return CheckpointResult(answer=existing.get("answer"), record_written=False,
+                                status=existing.get("status", "unknown"))
     run_doc = turns.run_doc(inp.conversation_id, inp.turn)
     latest = RunState.from_json(run_doc["latest"]) if run_doc.get("latest") else None
     answer = latest.final_text if latest is not None and inp.status == "completed" else None
@@ -121,7 +128,8 @@ def checkpoint(services: Services, inp: CheckpointInput) -> CheckpointResult:
     services.conversations.complete_turn(inp.conversation_id, inp.turn, provider_ref)
     following = services.conversations.get(inp.conversation_id).next_seq > inp.turn + 1
     next_instance = instance_id_for(inp.conversation_id, inp.turn + 1) if following else None
-    return CheckpointResult(answer=answer, record_written=written, next_instance_id=next_instance)
+    return CheckpointResult(answer=answer, record_written=written, next_instance_id=next_instance,
+                            status=inp.status)
 
 
 def _message_for_turn(services: Services, conversation_id: str, turn: int) -> str:

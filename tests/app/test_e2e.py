@@ -173,6 +173,13 @@ def test_retried_posts_are_idempotent(stack: Stack) -> None:
     assert [r.status for r in burst] == [202] * 5 and len({r.body["id"] for r in burst}) == 1
     status, _ = stack.http.wait(burst[0].body["statusQueryGetUri"])
     assert "in Tokyo" in answer(status)
+    # Even after the instance's history is purged, re-sending the message does not run the turn again.
+    purged = stack.http.request("DELETE", first.body["purgeHistoryDeleteUri"])
+    assert purged.status == 200, purged
+    rerun = stack.http.send(cid, "What is the weather in London?", "msg-1")
+    assert rerun.status == 202 and rerun.body["id"] == first.body["id"]
+    status, _ = stack.http.wait(rerun.body["statusQueryGetUri"])
+    assert "in London" in answer(status) and status["customStatus"].get("replayed") is True
     conflicting = stack.http.send(cid, "something else", "msg-1")
     assert conflicting.status == 409 and conflicting.body["error"]["code"] == "message_id_reused"
     body = transcript(stack.http, cid)

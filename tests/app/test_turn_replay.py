@@ -207,3 +207,16 @@ def test_an_activity_that_keeps_failing_still_checkpoints_the_turn() -> None:
     r.complete(6, checkpoint_result(None))
     r.run()
     assert r.error is not None and "create_run failed" in r.error
+
+
+def test_a_turn_that_already_ran_reports_its_record_and_runs_nothing() -> None:
+    r = Replay(turn_orchestration, INPUT)
+    r.run()
+    r.complete(0, step("already_done", run_id=None))
+    ep = r.run()
+    assert ep.names() == ["checkpoint"] and r.activity_input(ep)["status"] == "already_done"
+    r.complete(1, {"answer": "Sunny.", "record_written": False, "status": "completed"})
+    ep = r.run()
+    assert ep.done and ep.state["output"] == {"conversationId": "conv1", "turn": 1, "status": "completed",
+                                              "answer": "Sunny."}
+    assert ep.custom_status["replayed"] is True
