@@ -31,6 +31,7 @@ done
 echo "devmodel ($engine engine) on http://127.0.0.1:$model_port/v1 (log: .local/devmodel.log)"
 
 export ASSISTANT_BASE_URL=${ASSISTANT_BASE_URL:-http://127.0.0.1:$model_port/v1}
+export TASKHUB_NAME=${TASKHUB_NAME:-DurableAssistant}   # host.json names the hub %TASKHUB_NAME%
 api="http://127.0.0.1:$host_port/api"
 cat <<EOT
 

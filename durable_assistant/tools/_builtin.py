@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
+from azure.core import MatchConditions
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableTransactionError, UpdateMode
 
@@ -107,6 +108,9 @@ def get_weather(
             "summary": f"Weather is {row['temperatureF']} degrees and {row['condition']} in {location}"}
 
 
+_LAMP_UPDATE_ATTEMPTS = 8
+
+
 def set_lamp(
     ctx: ToolContext,
     lamp: Annotated[str, Param("Name of the lamp, e.g. 'living room'")],
@@ -129,30 +133,37 @@ def set_lamp_brightness(
 
 def _apply_lamp_change(ctx: ToolContext, lamp: str, change: dict[str, Any], describe: Any) -> dict[str, Any]:
     """Apply ``change`` exactly once per call key: the lamp update and the call's record commit in one
-    table transaction, so a retried activity finds the record and returns the first outcome unchanged."""
+    table transaction, so a retried activity finds the record and returns the first outcome unchanged.
+
+    The update is conditional on the ETag of the read, so the state reported back is the lamp's real state just
+    after this change, even while parallel calls (set_lamp and set_lamp_brightness on one lamp) race."""
     ensure_seeded(ctx.storage)
     table = ctx.storage.table(LAMPS_TABLE)
     name = " ".join(lamp.strip().lower().split())
+    row_key = name.translate(_ROWKEY_FORBIDDEN)
     op_key = "op|" + ctx.call_key.translate(_ROWKEY_FORBIDDEN)
-    try:
-        current = table.get_entity(LAMPS_PARTITION, name.translate(_ROWKEY_FORBIDDEN))
-    except ResourceNotFoundError:
-        raise ToolError(f"unknown lamp {lamp!r}") from None
-    result = {"lamp": name, "on": bool(change.get("on", current["on"])),
-              "brightness": int(change.get("brightness", current["brightness"])), "message": describe(name)}
-    try:
-        table.submit_transaction([
-            ("upsert", {"PartitionKey": LAMPS_PARTITION, "RowKey": current["RowKey"], **change},
-             {"mode": UpdateMode.MERGE}),
-            ("create", {"PartitionKey": LAMPS_PARTITION, "RowKey": op_key, "result": json.dumps(result)}),
-        ])
-    except TableTransactionError:
+    for _ in range(_LAMP_UPDATE_ATTEMPTS):
         try:
-            recorded = table.get_entity(LAMPS_PARTITION, op_key)
+            current = table.get_entity(LAMPS_PARTITION, row_key)
         except ResourceNotFoundError:
-            raise  # the transaction failed for another reason: let the activity retry
-        return dict(json.loads(recorded["result"]))
-    return result
+            raise ToolError(f"unknown lamp {lamp!r}") from None
+        result = {"lamp": name, "on": bool(change.get("on", current["on"])),
+                  "brightness": int(change.get("brightness", current["brightness"])), "message": describe(name)}
+        try:
+            table.submit_transaction([
+                ("update", {"PartitionKey": LAMPS_PARTITION, "RowKey": row_key, **change},
+                 {"mode": UpdateMode.MERGE, "etag": current.metadata["etag"],
+                  "match_condition": MatchConditions.IfNotModified}),
+                ("create", {"PartitionKey": LAMPS_PARTITION, "RowKey": op_key, "result": json.dumps(result)}),
+            ])
+            return result
+        except TableTransactionError:
+            try:
+                recorded = table.get_entity(LAMPS_PARTITION, op_key)
+            except ResourceNotFoundError:
+                continue  # another call changed the lamp since the read: read again
+            return dict(json.loads(recorded["result"]))
+    raise ToolError(f"lamp {lamp!r} is changing too often right now; try again")
 
 
 def lamp_states(ctx: ToolContext) -> dict[str, dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any
 
 from durable_assistant.tools import Param, ToolContext, ToolRegistry, lamp_states
@@ -84,6 +85,23 @@ def test_lamp_changes_persist_and_apply_once_per_call(services: Services) -> Non
     assert replay["data"]["brightness"] == 50  # the recorded outcome of the first application
     assert lamp_states(ctx(services))["living room"]["brightness"] == 80
     assert run(services, "set_lamp", {"lamp": "garage", "state": True}, key="c:1:d")["error"] == "unknown lamp 'garage'"
+
+
+def test_parallel_changes_to_one_lamp_report_the_real_state(services: Services) -> None:
+    """The seed-002 pattern: set_lamp and set_lamp_brightness on the same lamp run in parallel. Whatever the
+    interleaving, each call reports the lamp as it was right after its own change, and none is lost."""
+    calls = [("set_lamp", {"lamp": "kitchen", "state": True}), ("set_lamp_brightness", {"lamp": "kitchen", "brightness": 50})]
+    for round_ in range(4):
+        run(services, "set_lamp", {"lamp": "kitchen", "state": False}, key=f"p:{round_}:off")
+        run(services, "set_lamp_brightness", {"lamp": "kitchen", "brightness": 100}, key=f"p:{round_}:full")
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            outs = list(pool.map(lambda c, r=round_: run(services, c[0], c[1], key=f"p:{r}:{c[0]}"), calls))
+        assert all(o["success"] for o in outs)
+        assert lamp_states(ctx(services))["kitchen"] == {"on": True, "brightness": 50}
+        reported = sorted((o["data"]["on"], o["data"]["brightness"]) for o in outs)
+        # One of them went second and saw both changes; the first saw only its own.
+        assert (True, 50) in reported
+        assert reported in ([(False, 50), (True, 50)], [(True, 50), (True, 100)])
 
 
 def test_outputs_are_capped_and_custom_tools_get_schemas(services: Services) -> None:
