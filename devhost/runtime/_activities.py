@@ -120,7 +120,7 @@ class ActivityDispatcher:
             kind="activity",
             instance_id=message.instance_id,
             duration_ms=(time.perf_counter() - started) * 1000,
-            outcome="Succeeded" if outcome.succeeded else "Failed",
+            outcome="succeeded" if outcome.succeeded else "failed",
             error=outcome.error,
         )
         if outcome.succeeded:

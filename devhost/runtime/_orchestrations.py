@@ -290,7 +290,7 @@ class OrchestrationDispatcher:
                 kind="orchestrator",
                 instance_id=instance_id,
                 duration_ms=(time.perf_counter() - started) * 1000,
-                outcome="Failed" if error else "Succeeded",
+                outcome="failed" if error else "succeeded",
                 error=str(error) if error else None,
             )
             return result
