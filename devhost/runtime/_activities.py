@@ -16,30 +16,20 @@ from collections.abc import Callable
 from devhost import engine
 from devhost.logs import log_invocation
 from devhost.model import QueueMessage
-from devhost.storage import ReceivedMessage, TaskHubStorage
+from devhost.storage import ReceivedMessage
 
-from ._functions import ActivityOutcome, DurableFunctions
-from ._options import RuntimeOptions
-from ._wakeup import Backoff, Wakeup
+from ._functions import ActivityOutcome
+from ._polling import DispatchContext, poll_until_stopped
 
 log = logging.getLogger("devhost.activities")
 
 
 class ActivityDispatcher:
-    def __init__(
-        self,
-        storage: TaskHubStorage,
-        functions: DurableFunctions,
-        options: RuntimeOptions,
-        *,
-        control_wakeup: Wakeup,
-        work_wakeup: Wakeup,
-    ) -> None:
-        self._storage = storage
-        self._functions = functions
-        self._options = options
-        self._control_wakeup = control_wakeup
-        self._work_wakeup = work_wakeup
+    def __init__(self, ctx: DispatchContext) -> None:
+        self._ctx = ctx
+        self._storage = ctx.storage
+        self._functions = ctx.functions
+        self._options = ctx.options
         self._running: set[asyncio.Task[None]] = set()
         self._reserved = 0
         self._stopping = False
@@ -70,32 +60,28 @@ class ActivityDispatcher:
         task.add_done_callback(self._running.discard)
 
     async def run(self) -> None:
-        backoff = Backoff(0.05, self._options.max_queue_polling_interval)
-        while not self._stopping:
-            free = self._free_slots()
-            if free <= 0:
-                if self._running:
-                    await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
-                else:
-                    await asyncio.sleep(0.01)  # slots reserved for held work items about to arrive
-                continue
-            try:
-                batch = await self._storage.receive_work_items(
-                    max_messages=min(32, free), visibility_timeout=self._options.work_item_visibility_timeout
-                )
-            except Exception:
-                log.exception("work-item queue poll failed; retrying")
-                batch = []
-                backoff.grow()
-            for received in batch:
-                self._start(received)
-            if batch:
-                backoff.reset()
-                continue
-            if await self._work_wakeup.wait(backoff.current):
-                backoff.reset()
+        await poll_until_stopped(
+            self._poll_once,
+            self._ctx.work_wakeup,
+            self._options.max_queue_polling_interval,
+            lambda: self._stopping,
+            log,
+        )
+
+    async def _poll_once(self) -> int:
+        free = self._free_slots()
+        if free <= 0:
+            if self._running:
+                await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
             else:
-                backoff.grow()
+                await asyncio.sleep(0.01)  # slots reserved for held work items about to arrive
+            return 1  # a slot is (about to be) free: poll again without backing off
+        batch = await self._storage.receive_work_items(
+            max_messages=min(32, free), visibility_timeout=self._options.work_item_visibility_timeout
+        )
+        for received in batch:
+            self._start(received)
+        return len(batch)
 
     async def stop(self) -> None:
         self._stopping = True
@@ -131,7 +117,7 @@ class ActivityDispatcher:
             completion = QueueMessage(message.instance_id, result, execution_id=message.execution_id)
             if self.deliver_control is None:
                 await self._storage.send_control(completion)
-                self._control_wakeup.poke()
+                self._ctx.control_wakeup.poke()
             else:
                 held = await self._storage.send_control(
                     completion, hold_for=self._options.control_queue_visibility_timeout

@@ -24,12 +24,10 @@ from devhost.model import (
     new_execution_id,
     utcnow,
 )
-from devhost.storage import HistoryConflictError, HistorySnapshot, ReceivedMessage, TaskHubStorage
+from devhost.storage import HistoryConflictError, HistorySnapshot, ReceivedMessage
 
 from ._activities import ActivityDispatcher
-from ._functions import DurableFunctions
-from ._options import RuntimeOptions
-from ._wakeup import Backoff, Wakeup
+from ._polling import DispatchContext, poll_until_stopped
 
 log = logging.getLogger("devhost.orchestrations")
 
@@ -43,22 +41,13 @@ class _Session:
 
 
 class OrchestrationDispatcher:
-    def __init__(
-        self,
-        storage: TaskHubStorage,
-        functions: DurableFunctions,
-        options: RuntimeOptions,
-        *,
-        control_wakeup: Wakeup,
-        work_wakeup: Wakeup,
-    ) -> None:
-        self._storage = storage
-        self._functions = functions
-        self._options = options
-        self._control_wakeup = control_wakeup
-        self._work_wakeup = work_wakeup
+    def __init__(self, ctx: DispatchContext) -> None:
+        self._ctx = ctx
+        self._storage = ctx.storage
+        self._functions = ctx.functions
+        self._options = ctx.options
         self._sessions: dict[str, _Session] = {}
-        self._slots = asyncio.Semaphore(options.max_concurrent_orchestrations)
+        self._slots = asyncio.Semaphore(ctx.options.max_concurrent_orchestrations)
         # Like extended sessions: the history of recently active instances stays in memory. One devhost owns the
         # hub, so the cache is only invalidated by our own writes (or a conflict, which drops the entry).
         self._history_cache: dict[str, HistorySnapshot] = {}
@@ -71,21 +60,13 @@ class OrchestrationDispatcher:
     # -- polling -----------------------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        backoff = Backoff(0.05, self._options.max_queue_polling_interval)
-        while not self._stopping:
-            try:
-                received = await self._poll_once()
-            except Exception:
-                log.exception("control queue poll failed; retrying")
-                received = 0
-                backoff.grow()
-            if received:
-                backoff.reset()
-                continue
-            if await self._control_wakeup.wait(backoff.current):
-                backoff.reset()
-            else:
-                backoff.grow()
+        await poll_until_stopped(
+            self._poll_once,
+            self._ctx.control_wakeup,
+            self._options.max_queue_polling_interval,
+            lambda: self._stopping,
+            log,
+        )
 
     async def _poll_once(self) -> int:
         batches = await asyncio.gather(
@@ -368,10 +349,10 @@ class OrchestrationDispatcher:
             assert received is not None
             self._enqueue(received)
         if queued_work:
-            self._work_wakeup.poke()
+            self._ctx.work_wakeup.poke()
         now = utcnow()
         for timer in outcome.timers:
-            self._control_wakeup.alarm_in(_seconds_until(timer.fire_at, now))
+            self._ctx.control_wakeup.alarm_in(_seconds_until(timer.fire_at, now))
 
     def _instance_record(
         self, instance_id: str, outcome: engine.EpisodeOutcome, current: InstanceRecord | None

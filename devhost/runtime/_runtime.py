@@ -12,21 +12,16 @@ from ._client import DurableClientOperations
 from ._functions import DurableFunctions
 from ._options import RuntimeOptions
 from ._orchestrations import OrchestrationDispatcher
-from ._wakeup import Wakeup
+from ._polling import DispatchContext, Wakeup
 
 
 class DurableRuntime:
     """Runs the durable engine of devhost. ``client`` implements the management API's backend."""
 
     def __init__(self, storage: TaskHubStorage, functions: DurableFunctions, options: RuntimeOptions) -> None:
-        control_wakeup = Wakeup()
-        work_wakeup = Wakeup()
-        self._orchestrations = OrchestrationDispatcher(
-            storage, functions, options, control_wakeup=control_wakeup, work_wakeup=work_wakeup
-        )
-        self._activities = ActivityDispatcher(
-            storage, functions, options, control_wakeup=control_wakeup, work_wakeup=work_wakeup
-        )
+        ctx = DispatchContext(storage, functions, options, control_wakeup=Wakeup(), work_wakeup=Wakeup())
+        self._orchestrations = OrchestrationDispatcher(ctx)
+        self._activities = ActivityDispatcher(ctx)
         # Messages this process sends itself are handed over in process (see OrchestrationDispatcher.accept).
         self._orchestrations.activities = self._activities
         self._activities.deliver_control = self._orchestrations.accept

@@ -1,11 +1,21 @@
-"""A wake-up signal for a polling loop: pokes from in-process senders plus alarms at known future times."""
+"""Queue polling for the dispatchers: a wake-up signal (pokes and alarms), backoff, and the shared loop."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import heapq
+import logging
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from devhost.storage import TaskHubStorage
+
+    from ._functions import DurableFunctions
+    from ._options import RuntimeOptions
 
 
 class Wakeup:
@@ -62,3 +72,42 @@ class Backoff:
 
     def grow(self) -> None:
         self.current = min(self._cap, self.current * 2)
+
+
+@dataclass(frozen=True)
+class DispatchContext:
+    """What both dispatchers work with."""
+
+    storage: TaskHubStorage
+    functions: DurableFunctions
+    options: RuntimeOptions
+    control_wakeup: Wakeup
+    """Poked when the control queues have new work for the orchestration dispatcher."""
+    work_wakeup: Wakeup
+    """Poked when the work-item queue has new work for the activity dispatcher."""
+
+
+async def poll_until_stopped(
+    poll: Callable[[], Awaitable[int]],
+    wakeup: Wakeup,
+    max_interval: float,
+    stopping: Callable[[], bool],
+    log: logging.Logger,
+) -> None:
+    """Call ``poll`` (returns how much work it found) until ``stopping()``: again at once after work, otherwise
+    after a backoff that doubles up to ``max_interval``, or as soon as ``wakeup`` is poked or an alarm is due."""
+    backoff = Backoff(0.05, max_interval)
+    while not stopping():
+        try:
+            found = await poll()
+        except Exception:
+            log.exception("queue poll failed; retrying")
+            found = 0
+            backoff.grow()
+        if found:
+            backoff.reset()
+            continue
+        if await wakeup.wait(backoff.current):
+            backoff.reset()
+        else:
+            backoff.grow()
