@@ -36,10 +36,10 @@ api="http://127.0.0.1:$host_port/api"
 cat <<EOT
 
 Try it (in another terminal):
-  conv=\$(curl -s -X POST $api/conversations | python -c 'import json,sys; print(json.load(sys.stdin)["conversationId"])')
+  conv=\$(curl -s -X POST $api/conversations | python3 -c 'import json,sys; print(json.load(sys.stdin)["conversationId"])')
   status=\$(curl -s -X POST $api/conversations/\$conv/messages -H 'Content-Type: application/json' \\
       -d '{"content": "Turn living room lamp and kitchen lamp on. Set both lamps to half brightness."}' \\
-      | python -c 'import json,sys; print(json.load(sys.stdin)["statusQueryGetUri"])')
+      | python3 -c 'import json,sys; print(json.load(sys.stdin)["statusQueryGetUri"])')
   curl -s "\$status"            # repeat: customStatus shows the phase; output holds the answer
   curl -s $api/conversations/\$conv   # the transcript, from Blob Storage
 
