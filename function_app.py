@@ -12,8 +12,8 @@ import logging
 import threading
 from typing import Any
 
+import azure.durable_functions as df
 import azure.functions as func
-from azure import durable_functions as df
 
 from activities.turn_activities import bp as activities_bp
 from durable_assistant import api

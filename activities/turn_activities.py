@@ -8,7 +8,7 @@ import asyncio
 import logging
 from typing import Any
 
-from azure import durable_functions as df
+import azure.durable_functions as df
 
 from durable_assistant import turn
 from durable_assistant.turn import TURN_READY_EVENT, ActivityNames, get_services
@@ -17,8 +17,19 @@ bp = df.Blueprint()
 log = logging.getLogger("durable_assistant.activities")
 
 
-async def create_run(payload: dict[str, Any]) -> dict[str, Any]:
-    return (await turn.create_run(get_services(), turn.CreateRunInput.from_json(payload))).to_json()
+async def create_run(payload: dict[str, Any], client: df.DurableOrchestrationClient) -> dict[str, Any]:
+    services, inp = get_services(), turn.CreateRunInput.from_json(payload)
+    result = await turn.create_run(services, inp)
+    if result.status == "not_ready":
+
+        async def runtime_status(instance_id: str) -> str | None:
+            status = await client.get_status(instance_id)
+            return status.runtime_status.value if status and status.runtime_status else None
+
+        # A turn terminated by an operator never checkpoints: release the conversation rather than wait forever.
+        if await turn.release_abandoned_turn(services, inp.conversation_id, inp.turn, runtime_status):
+            result = await turn.create_run(services, inp)
+    return result.to_json()
 
 
 async def watch_run(payload: dict[str, Any]) -> dict[str, Any]:
@@ -50,9 +61,10 @@ async def checkpoint(payload: dict[str, Any], client: df.DurableOrchestrationCli
 
 
 # Registered by call (not decorator syntax) so mypy keeps the functions typed; names must equal ActivityNames.
-for _activity in (create_run, watch_run, run_tool, submit_outputs, cancel_run):
+for _activity in (watch_run, run_tool, submit_outputs, cancel_run):
     bp.activity_trigger(input_name="payload")(_activity)
-bp.activity_trigger(input_name="payload")(bp.durable_client_input(client_name="client")(checkpoint))
+for _client_activity in (create_run, checkpoint):
+    bp.activity_trigger(input_name="payload")(bp.durable_client_input(client_name="client")(_client_activity))
 _names = {f.__name__ for f in (create_run, watch_run, run_tool, submit_outputs, cancel_run, checkpoint)}
 if _names != {v for k, v in vars(ActivityNames).items() if not k.startswith("_")}:
     raise RuntimeError(f"activity functions {sorted(_names)} do not match ActivityNames")

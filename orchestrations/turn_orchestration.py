@@ -13,7 +13,7 @@ from collections.abc import Callable, Generator
 from datetime import datetime, timedelta
 from typing import Any
 
-from azure import durable_functions as df
+import azure.durable_functions as df
 
 from durable_assistant.turn import (
     TURN_ORCHESTRATION,

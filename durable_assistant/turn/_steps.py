@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 from durable_assistant.providers import (
     ACTIVE_STATUSES,
@@ -130,6 +131,39 @@ def checkpoint(services: Services, inp: CheckpointInput) -> CheckpointResult:
     next_instance = instance_id_for(inp.conversation_id, inp.turn + 1) if following else None
     return CheckpointResult(answer=answer, record_written=written, next_instance_id=next_instance,
                             status=inp.status)
+
+
+# Orchestration states from which a turn can no longer reach its checkpoint (an operator terminated it, or the
+# orchestrator itself crashed before checkpointing). A missing instance is NOT one of them: its POST may have
+# stored the message and not yet started the orchestration.
+ABANDONED_STATES = frozenset({"Terminated", "Failed"})
+
+
+async def release_abandoned_turn(
+    services: Services, conversation_id: str, turn: int,
+    runtime_status: Callable[[str], Awaitable[str | None]],
+) -> bool:
+    """Turn ``turn`` waits for the conversation's first unfinished turn. If that turn's orchestration ended
+    without checkpointing, record it as abandoned and release the conversation; True when one was released."""
+    conv = await asyncio.to_thread(services.conversations.get, conversation_id)
+    head = conv.completed_seq + 1
+    if head >= turn:
+        return False
+    instance_id = instance_id_for(conversation_id, head)
+    state = await runtime_status(instance_id)
+    if state not in ABANDONED_STATES:
+        return False
+    message = await asyncio.to_thread(services.conversations.message_for_turn, conversation_id, head)
+    record = {
+        "conversationId": conversation_id, "turn": head, "instanceId": instance_id,
+        "messageId": message.message_id if message is not None else None,
+        "userMessage": message.content if message is not None else None,
+        "status": "abandoned", "answer": None, "toolCalls": [],
+        "error": f"the turn's orchestration is {state} and never checkpointed; released by turn {turn}",
+    }
+    await asyncio.to_thread(services.turns.write_record, record)
+    await asyncio.to_thread(services.conversations.complete_turn, conversation_id, head, None)
+    return True
 
 
 def _message_for_turn(services: Services, conversation_id: str, turn: int) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,31 @@ def test_concurrent_messages_run_strictly_in_order(stack: Stack) -> None:
         assert t["userMessage"].endswith(f"in {json.loads(t['toolCalls'][0]['arguments'])['location']}?")
     for before, after in zip(turns, turns[1:], strict=False):
         assert after["timings"]["runCreatedAt"] >= before["timings"]["finishedAt"]
+
+
+def test_a_turn_terminated_by_an_operator_does_not_block_the_conversation(stack: Stack) -> None:
+    """Turn 1's run never finishes and an operator terminates its orchestration; turn 2, waiting behind it,
+    finds it abandoned, records it so, and runs."""
+    cid = stack.http.new_conversation()
+    stuck = stack.http.send(cid, "hello [fault:never]")
+    assert stuck.status == 202, stuck
+    for _ in range(100):  # until turn 1 holds the conversation (its run exists)
+        custom = stack.http.request("GET", stuck.body["statusQueryGetUri"]).body.get("customStatus") or {}
+        if custom.get("phase") not in (None, "creating_run", "waiting_for_turn"):
+            break
+        time.sleep(0.1)
+    waiting = stack.http.send(cid, "What is the weather in Tokyo?")
+    assert waiting.status == 202, waiting
+    terminate = stuck.body["terminatePostUri"].replace("{text}", "operator")
+    assert stack.http.request("POST", terminate).status == 202
+    first, _ = stack.http.wait(stuck.body["statusQueryGetUri"])
+    assert first["runtimeStatus"] == "Terminated"
+    second, phases = stack.http.wait(waiting.body["statusQueryGetUri"])
+    assert "in Tokyo" in answer(second)
+    assert any(p["phase"] == "waiting_for_turn" for p in phases)
+    turns = transcript(stack.http, cid)["turns"]
+    assert [(t["turn"], t["status"]) for t in turns] == [(1, "abandoned"), (2, "completed")]
+    assert "Terminated" in turns[0]["error"] and turns[0]["userMessage"] == "hello [fault:never]"
 
 
 def test_retried_posts_are_idempotent(stack: Stack) -> None:
