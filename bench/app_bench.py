@@ -7,6 +7,9 @@ storage operations per turn (app and host), and turns/s with 50 concurrent conve
 
     .venv/bin/python -m bench.app_bench [--repeat 5] [--concurrency 50] [--skip-long]
 
+Two passes: latencies and throughput with devhost straight on Azurite, then storage calls per turn and history
+sizes with devhost behind a recording proxy (which slows every storage call, so it would distort the latencies).
+
 Provider time comes from the scripted engine's fixed latency per model turn (it sleeps exactly that long
 after a create/submit arrives); a recording proxy in front of devmodel stamps when each request arrived and
 when the app first read a finished run."""
