@@ -12,6 +12,7 @@ from durable_assistant.store._conversations import (
     valid_conversation_id,
     valid_message_id,
 )
+from durable_assistant.store._parallel import submit
 from durable_assistant.store._turns import TurnStore, turn_record_key
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "TurnStore",
     "UnknownConversationError",
     "instance_id_for",
+    "submit",
     "turn_record_key",
     "valid_conversation_id",
     "valid_message_id",

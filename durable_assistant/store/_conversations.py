@@ -150,13 +150,14 @@ class ConversationStore:
         """True when every earlier turn of the conversation has finished."""
         return self.get(conversation_id).completed_seq >= seq - 1
 
-    def complete_turn(self, conversation_id: str, seq: int, provider_ref: str | None) -> None:
-        """Mark turn ``seq`` finished (idempotent) and remember the provider handle for the next turn."""
+    def complete_turn(self, conversation_id: str, seq: int, provider_ref: str | None) -> int:
+        """Mark turn ``seq`` finished (idempotent) and remember the provider handle for the next turn.
+        Returns the conversation's next free sequence number as read (a later message finds the turn done)."""
         table = self._table()
         for _ in range(50):
             row = table.get_entity(conversation_id, INDEX_ROW)
             if int(row[F_COMPLETED_SEQ]) >= seq:
-                return
+                return int(row[F_NEXT_SEQ])
             patch: dict[str, Any] = {"PartitionKey": conversation_id, "RowKey": INDEX_ROW, F_COMPLETED_SEQ: seq}
             if provider_ref is not None:
                 patch[F_PROVIDER_REF] = provider_ref
@@ -165,7 +166,7 @@ class ConversationStore:
                                     match_condition=MatchConditions.IfNotModified)
             except ResourceModifiedError:
                 continue
-            return
+            return int(row[F_NEXT_SEQ])
         raise RuntimeError(f"could not complete turn {seq} of {conversation_id}: too much contention")
 
     def create_if_missing(self, conversation_id: str) -> None:

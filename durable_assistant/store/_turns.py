@@ -14,6 +14,7 @@ from typing import Any
 from durable_assistant.providers import RunState, ToolCall
 from durable_assistant.storage_clients import StorageClients
 from durable_assistant.store._blobs import TRANSCRIPTS_CONTAINER, WORK_CONTAINER, JsonBlobs
+from durable_assistant.store._parallel import map_concurrently
 from durable_assistant.tools import ToolResult
 
 TURN_RECORD_SCHEMA = 1
@@ -59,10 +60,12 @@ class TurnStore:
             if round_key not in doc["rounds"]:
                 start = int(doc["calls"])
                 fresh = list(range(start + 1, start + 1 + len(state.tool_calls)))
-                for n, call in zip(fresh, state.tool_calls, strict=True):
-                    self.work.save(self._call_key(conversation_id, turn, n),
-                                   {"number": n, "round": len(doc["rounds"]) + 1, "callId": call.call_id,
-                                    "name": call.name, "arguments": call.arguments})
+                payloads = {
+                    self._call_key(conversation_id, turn, n): {
+                        "number": n, "round": len(doc["rounds"]) + 1, "callId": call.call_id,
+                        "name": call.name, "arguments": call.arguments}
+                    for n, call in zip(fresh, state.tool_calls, strict=True)}
+                map_concurrently(lambda key: self.work.save(key, payloads[key]), payloads)
                 doc["rounds"][round_key] = fresh
                 doc["calls"] = start + len(fresh)
             numbers = list(doc["rounds"][round_key])
@@ -99,7 +102,7 @@ class TurnStore:
 
     def calls(self, conversation_id: str, turn: int) -> list[dict[str, Any]]:
         keys = self.work.list(self._prefix(conversation_id, turn) + "calls/")
-        docs = [self.work.load(k) for k in keys]
+        docs = map_concurrently(self.work.load, keys)
         return sorted((d for d in docs if d is not None), key=lambda d: int(d["number"]))
 
     def write_record(self, record: dict[str, Any]) -> bool:

@@ -17,7 +17,7 @@ from durable_assistant.providers import (
     ToolOutput,
     TransientProviderError,
 )
-from durable_assistant.store import instance_id_for, turn_record_key
+from durable_assistant.store import instance_id_for, submit, turn_record_key
 from durable_assistant.tools import ToolContext
 from durable_assistant.turn._contracts import (
     CancelRunInput,
@@ -99,13 +99,16 @@ def checkpoint(services: Services, inp: CheckpointInput) -> CheckpointResult:
         existing = turns.transcripts.load(turn_record_key(inp.conversation_id, inp.turn)) or {}
         return CheckpointResult(answer=existing.get("answer"), record_written=False,
                                 status=existing.get("status", "unknown"))
-    run_doc = turns.run_doc(inp.conversation_id, inp.turn)
+    # Three independent reads, in flight together (the checkpoint is on every turn's critical path).
+    run_doc_f = submit(lambda: turns.run_doc(inp.conversation_id, inp.turn))
+    message_f = submit(lambda: services.conversations.get_message(inp.conversation_id, inp.message_id))
+    calls_f = submit(lambda: turns.calls(inp.conversation_id, inp.turn))
+    run_doc, message = run_doc_f.result(), message_f.result()
     latest = RunState.from_json(run_doc["latest"]) if run_doc.get("latest") else None
     answer = latest.final_text if latest is not None and inp.status == "completed" else None
-    message = services.conversations.get_message(inp.conversation_id, inp.message_id)
     calls = [{"round": c.get("round"), "callId": c["callId"], "name": c["name"], "arguments": c["arguments"],
               "output": c.get("output"), "ok": c.get("ok"), "error": c.get("error"),
-              "durationMs": c.get("durationMs")} for c in turns.calls(inp.conversation_id, inp.turn)]
+              "durationMs": c.get("durationMs")} for c in calls_f.result()]
     record = {
         "conversationId": inp.conversation_id,
         "turn": inp.turn,
@@ -126,8 +129,7 @@ def checkpoint(services: Services, inp: CheckpointInput) -> CheckpointResult:
     }
     written = turns.write_record(record)
     provider_ref = latest.conversation_ref if latest is not None and inp.status == "completed" else None
-    services.conversations.complete_turn(inp.conversation_id, inp.turn, provider_ref)
-    following = services.conversations.get(inp.conversation_id).next_seq > inp.turn + 1
+    following = services.conversations.complete_turn(inp.conversation_id, inp.turn, provider_ref) > inp.turn + 1
     next_instance = instance_id_for(inp.conversation_id, inp.turn + 1) if following else None
     return CheckpointResult(answer=answer, record_written=written, next_instance_id=next_instance,
                             status=inp.status)
