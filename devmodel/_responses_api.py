@@ -8,6 +8,7 @@ can continue it.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -118,6 +119,9 @@ def _check_tool_outputs(history: list[Turn], new: list[Turn]) -> None:
         if call.call_id not in answered:
             raise bad_request(f"No tool output found for function call {call.call_id}.", param="input")
 
+
+# How often a streaming GET looks at the response it follows (the job updates it in memory).
+STREAM_CHECK_SECONDS = 0.02
 
 class ResponsesApi:
     def __init__(self, provider: Provider) -> None:
@@ -262,8 +266,43 @@ class ResponsesApi:
             response["status"] = "completed"
             response["completed_at"] = self._p.now()
 
-    async def retrieve(self, request: web.Request) -> web.Response:
-        return web.json_response(_public(self._load(request.match_info["id"])))
+    async def retrieve(self, request: web.Request) -> web.StreamResponse:
+        response = self._load(request.match_info["id"])
+        if request.query.get("stream", "").lower() != "true":
+            return web.json_response(_public(response))
+        if not response["background"]:
+            raise bad_request("Only responses created with background=true can be streamed.", param="stream")
+        raw = request.query.get("starting_after", "-1")
+        try:
+            starting_after = int(raw)
+        except ValueError:
+            raise bad_request(f"Invalid 'starting_after': {raw!r} is not an integer.", param="starting_after") from None
+        return await self._stream_events(request, response, starting_after)
+
+    async def _stream_events(self, request: web.Request, response: JsonObject, starting_after: int) -> web.StreamResponse:
+        """Server-sent events of a background response, as a GET with stream=true replays them: created,
+        in_progress, then the terminal event (completed / failed / incomplete; a cancelled response's stream
+        just ends). Events up to ``starting_after`` are skipped, so a client can resume."""
+        stream = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await stream.prepare(request)
+        events = [("response.created", "queued"), ("response.in_progress", "in_progress")]
+        for number, (event_type, status) in enumerate(events):
+            while response["status"] == "queued" and status == "in_progress":
+                response = await self._next_snapshot(response)
+            if number > starting_after:
+                await _send_event(stream, event_type, number, {**_public(response), "status": status})
+        while response["status"] in ("queued", "in_progress"):
+            response = await self._next_snapshot(response)
+        terminal = {"completed": "response.completed", "failed": "response.failed",
+                    "incomplete": "response.incomplete"}.get(response["status"])
+        if terminal is not None and len(events) > starting_after:
+            await _send_event(stream, terminal, len(events), _public(response))
+        await stream.write_eof()
+        return stream
+
+    async def _next_snapshot(self, response: JsonObject) -> JsonObject:
+        await asyncio.sleep(STREAM_CHECK_SECONDS)
+        return self._p.store.get(KIND, response["id"]) or {**response, "status": "cancelled"}
 
     async def delete(self, request: web.Request) -> web.Response:
         response = self._load(request.match_info["id"])
@@ -282,6 +321,11 @@ class ResponsesApi:
         elif response["status"] != "cancelled":
             raise bad_request(f"Cannot cancel a response with status '{response['status']}'.")
         return web.json_response(_public(response))
+
+
+async def _send_event(stream: web.StreamResponse, event_type: str, number: int, snapshot: JsonObject) -> None:
+    payload = {"type": event_type, "sequence_number": number, "response": snapshot}
+    await stream.write(f"event: {event_type}\ndata: {json.dumps(payload)}\n\n".encode())
 
 
 def _public(obj: JsonObject) -> JsonObject:

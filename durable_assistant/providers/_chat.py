@@ -59,6 +59,9 @@ class ChatProvider:
         messages += [{"role": "tool", "tool_call_id": o.call_id, "content": o.output} for o in outputs]
         return await self._complete(saved["conversation"], messages)
 
+    async def wait_for_end(self, run: RunRef, seconds: float) -> RunState | None:
+        return None  # nothing to stream: the caller polls
+
     async def cancel(self, run: RunRef) -> RunState:
         # Nothing runs between our calls, so there is nothing to stop at the provider.
         return RunState(status="cancelled", run_id=run.run_id)

@@ -3,14 +3,20 @@ response via previous_response_id. Works against OpenAI, Azure OpenAI's v1 endpo
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass
 from typing import Any
 
+import openai
 from openai import AsyncOpenAI
 
 from durable_assistant.providers._errors import call
 from durable_assistant.providers._types import RunRef, RunRequest, RunState, ToolCall, ToolOutput
 from durable_assistant.tools import ToolSpec
+
+log = logging.getLogger("durable_assistant.providers")
+TERMINAL_EVENTS = frozenset({"response.completed", "response.failed", "response.incomplete"})
 
 
 @dataclass
@@ -19,6 +25,8 @@ class ResponsesProvider:
     model: str
     instructions: str
     tools: list[ToolSpec]
+    stream_waits: bool = True
+    """Wait for runs by streaming their events; switched off for good once the server refuses it."""
 
     def _tool_defs(self) -> list[dict[str, Any]]:
         return [{"type": "function", "name": t.name, "description": t.description, "parameters": t.parameters,
@@ -46,6 +54,35 @@ class ResponsesProvider:
     async def poll(self, run: RunRef) -> RunState:
         response = await call("responses.retrieve", lambda: self.client.responses.retrieve(run.run_id))
         return _state(response)
+
+    async def wait_for_end(self, run: RunRef, seconds: float) -> RunState | None:
+        """Follow the background response's event stream (GET with stream=true) until its terminal event, so
+        the end is seen the moment it happens rather than at the next poll. A server that cannot stream it
+        (an error) makes this provider poll from then on; a stream that ends without a terminal event
+        (a cancelled response) or a window that runs out returns None and the caller reads the state."""
+        if not self.stream_waits:
+            return None
+        try:
+            return await asyncio.wait_for(self._follow(run.run_id), timeout=max(0.0, seconds))
+        except TimeoutError:
+            return None
+        except openai.APIStatusError as exc:
+            if 400 <= exc.status_code < 500 and exc.status_code not in (408, 429):
+                log.info("streaming %s is not available (%s); polling instead", run.run_id, exc.status_code)
+                self.stream_waits = False
+            return None  # transient: this window falls back to polling, which reports errors the usual way
+        except (openai.APIConnectionError, ValueError):
+            return None
+
+    async def _follow(self, response_id: str) -> RunState | None:
+        stream = await self.client.responses.retrieve(response_id, stream=True)
+        try:
+            async for event in stream:
+                if event.type in TERMINAL_EVENTS:
+                    return _state(event.response)  # type: ignore[union-attr]
+        finally:
+            await stream.close()
+        return None
 
     async def submit_tool_outputs(self, run: RunRef, outputs: list[ToolOutput]) -> RunState:
         items = [{"type": "function_call_output", "call_id": o.call_id, "output": o.output} for o in outputs]

@@ -64,6 +64,9 @@ class ThreadsProvider:
             run.run_id, thread_id=tid, tool_outputs=payload))
         return await self._state(got)
 
+    async def wait_for_end(self, run: RunRef, seconds: float) -> RunState | None:
+        return None  # nothing to stream: the caller polls
+
     async def cancel(self, run: RunRef) -> RunState:
         tid = _thread(run)
         got = await _beta("threads.runs.cancel",

@@ -197,7 +197,15 @@ async def _watch_and_record(services: Services, provider: Provider, conversation
         remaining = until - time.monotonic()
         if remaining <= 0:
             break
-        await asyncio.sleep(min(interval, remaining))
+        # A provider that pushes the run's end saves the wait for the next read (and the reads themselves).
+        pushed = await provider.wait_for_end(state.ref, remaining)
+        if pushed is not None:
+            state = pushed
+            polls += 1
+            continue
+        if time.monotonic() >= until:
+            break
+        await asyncio.sleep(min(interval, max(0.0, until - time.monotonic())))
         try:
             state = await provider.poll(state.ref)
         except TransientProviderError as exc:

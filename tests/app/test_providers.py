@@ -157,6 +157,39 @@ def test_cancel_a_never_ending_run(services: Services, model: DevModel, agent_id
     asyncio.run(scenario())
 
 
+def test_responses_waits_by_streaming_and_falls_back_to_polling(services: Services, model: DevModel,
+                                                                 agent_id: str) -> None:
+    """The Responses adapter sees a run's end through the background response's event stream; a response the
+    server will not stream switches it to polling; threads and chat always poll."""
+    async def scenario() -> None:
+        provider = make_provider(services, model, "responses", agent_id)
+        try:
+            state = await provider.create_run(RunRequest("What is the weather in Seattle, WA?", None, "conv-w"))
+            assert state.status in ("queued", "in_progress")
+            assert await provider.wait_for_end(state.ref, 0.0) is None  # no time to wait: the caller polls
+            ended = await provider.wait_for_end(state.ref, 30.0)
+            assert ended is not None and ended.status == "requires_action"
+            assert [c.name for c in ended.tool_calls] == ["get_weather"]
+
+            synchronous = await provider.client.responses.create(  # type: ignore[attr-defined]
+                model="devmodel", input="hello")
+            assert await provider.wait_for_end(RunRef(synchronous.id), 5.0) is None  # 400: not streamable
+            assert provider.stream_waits is False  # type: ignore[attr-defined]
+            later = await provider.create_run(RunRequest("hello", None, "conv-w2"))
+            assert await provider.wait_for_end(later.ref, 5.0) is None  # polling from now on
+        finally:
+            await provider.close()
+        for kind in ("threads", "chat"):
+            other = make_provider(services, model, kind, agent_id)
+            try:
+                run = await other.create_run(RunRequest("hello", None, f"conv-{kind}"))
+                assert await other.wait_for_end(run.ref, 1.0) is None
+            finally:
+                await other.close()
+
+    asyncio.run(scenario())
+
+
 def test_services_keep_one_provider_per_event_loop(services: Services) -> None:
     async def two() -> tuple[Provider, Provider]:
         return services.provider(), services.provider()

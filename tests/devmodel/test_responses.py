@@ -127,6 +127,32 @@ def test_background_response_goes_queued_in_progress_completed(client: OpenAI) -
     assert _calls(done)[0][:2] == ("get_weather", {"location": "Lisbon"})
 
 
+def test_a_background_response_can_be_followed_as_an_event_stream(client: OpenAI) -> None:
+    """GET /v1/responses/{id}?stream=true replays the events (created, in_progress, the terminal one), holding
+    the connection until the end; starting_after resumes; only background responses can be streamed."""
+    created = client.responses.create(model="m", input="What is the weather in Lisbon? [fault:slow]",
+                                      tools=[WEATHER_TOOL], background=True)
+    events = list(client.responses.retrieve(created.id, stream=True))
+    assert [(e.type, e.sequence_number) for e in events] == [
+        ("response.created", 0), ("response.in_progress", 1), ("response.completed", 2)]
+    final = events[-1].response  # type: ignore[union-attr]
+    assert final.status == "completed" and _calls(final)[0][:2] == ("get_weather", {"location": "Lisbon"})
+    resumed = list(client.responses.retrieve(created.id, stream=True, starting_after=1))
+    assert [e.type for e in resumed] == ["response.completed"]
+
+    never = client.responses.create(model="m", input="hello [fault:never]", background=True)
+    client.responses.cancel(never.id)
+    assert [e.type for e in client.responses.retrieve(never.id, stream=True)] == [
+        "response.created", "response.in_progress"]  # a cancelled response's stream just ends
+
+    synchronous = client.responses.create(model="m", input="hello")
+    with pytest.raises(openai.BadRequestError, match="background=true"):
+        list(client.responses.retrieve(synchronous.id, stream=True))
+    with pytest.raises(openai.BadRequestError) as caught:
+        list(client.responses.retrieve(created.id, stream=True, extra_query={"starting_after": "x"}))
+    assert caught.value.param == "starting_after"
+
+
 def test_cancel_a_never_finishing_background_response(client: OpenAI) -> None:
     created = client.responses.create(model="m", input="hello [fault:never]", background=True)
     running = wait_for(lambda: client.responses.retrieve(created.id), lambda r: r.status == "in_progress")
