@@ -94,11 +94,12 @@ class ModelTimeline:
     def hook(self, ex: Exchange) -> None:
         if ex.status != 200 or not ex.path.startswith("/v1/responses"):
             return
-        try:
-            body = json.loads(ex.response_body)
-        except json.JSONDecodeError:
+        body = _response_object(ex.response_body)
+        if body is None:
             return
         rid, status = body.get("id"), body.get("status")
+        if not isinstance(rid, str):
+            return
         with self.lock:
             if ex.method == "POST" and ex.path == "/v1/responses":
                 self.started[rid] = ex.started
@@ -121,6 +122,24 @@ class ModelTimeline:
     def snapshot(self) -> set[str]:
         with self.lock:
             return set(self.started)
+
+
+def _response_object(raw: bytes) -> dict[str, Any] | None:
+    """The Response object of a JSON body, or of the last event of a streamed GET (server-sent events: the
+    app follows a background response's stream, whose last event carries the finished response)."""
+    text = raw.decode(errors="ignore")
+    if text.startswith("event:"):
+        data = [line[len("data:"):] for line in text.splitlines() if line.startswith("data:")]
+        if not data:
+            return None
+        event = json.loads(data[-1])
+        response = event.get("response") if isinstance(event, dict) else None
+        return response if isinstance(response, dict) else None
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return body if isinstance(body, dict) else None
 
 
 @dataclass
