@@ -25,7 +25,7 @@ log = logging.getLogger("devhost.activities")
 
 
 class ActivityDispatcher:
-    def __init__(self, ctx: DispatchContext) -> None:
+    def __init__(self, ctx: DispatchContext, deliver_control: Callable[[ReceivedMessage], None]) -> None:
         self._ctx = ctx
         self._storage = ctx.storage
         self._functions = ctx.functions
@@ -33,8 +33,8 @@ class ActivityDispatcher:
         self._running: set[asyncio.Task[None]] = set()
         self._reserved = 0
         self._stopping = False
-        # Where completions go in process (set by the runtime): the orchestration dispatcher's accept().
-        self.deliver_control: Callable[[ReceivedMessage], None] | None = None
+        # Where completions go in process: the orchestration dispatcher's accept().
+        self._deliver_control = deliver_control
 
     def try_reserve(self, wanted: int) -> int:
         """Reserve up to ``wanted`` execution slots for work items the caller will send held and ``accept``."""
@@ -115,15 +115,11 @@ class ActivityDispatcher:
             result = engine.activity_failed(scheduled.event_id, name, outcome.error or "", outcome.details or "")
         try:
             completion = QueueMessage(message.instance_id, result, execution_id=message.execution_id)
-            if self.deliver_control is None:
-                await self._storage.send_control(completion)
-                self._ctx.control_wakeup.poke()
-            else:
-                held = await self._storage.send_control(
-                    completion, hold_for=self._options.control_queue_visibility_timeout
-                )
-                assert held is not None
-                self.deliver_control(held)
+            held = await self._storage.send_control(
+                completion, hold_for=self._options.control_queue_visibility_timeout
+            )
+            assert held is not None
+            self._deliver_control(held)
             await self._storage.delete_message(received)
         except Exception:
             log.exception("could not report activity %s of %s; it will run again", name, message.instance_id)

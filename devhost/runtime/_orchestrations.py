@@ -54,8 +54,8 @@ class OrchestrationDispatcher:
         self._instance_cache: dict[str, InstanceRecord] = {}
         self._commit_tails: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
-        # The activity dispatcher of this process (set by the runtime), to hand held work items to.
-        self.activities: ActivityDispatcher | None = None
+        # This process's activity dispatcher: held work items go to it, its completions come back to accept().
+        self.activities = ActivityDispatcher(ctx, deliver_control=self.accept)
 
     # -- polling -----------------------------------------------------------------------------------------------
 
@@ -300,7 +300,7 @@ class OrchestrationDispatcher:
             )
             for work in outcome.activities
         ]
-        reserved = self.activities.try_reserve(len(work_items)) if self.activities is not None else 0
+        reserved = self.activities.try_reserve(len(work_items))
         held_work = work_items[:reserved]
         queued_work = work_items[reserved:]
         control = [
@@ -339,11 +339,10 @@ class OrchestrationDispatcher:
                 *(self._storage.send_control(m, hold_for=hold_control) for m in local),
             )
         except BaseException:
-            if self.activities is not None:
-                self.activities.release(reserved)
+            self.activities.release(reserved)
             raise
         for received in held[: len(held_work)]:
-            assert received is not None and self.activities is not None
+            assert received is not None
             self.activities.accept(received)
         for received in held[len(held) - len(local) :] if local else []:
             assert received is not None

@@ -7,7 +7,6 @@ import contextlib
 
 from devhost.storage import TaskHubStorage
 
-from ._activities import ActivityDispatcher
 from ._client import DurableClientOperations
 from ._functions import DurableFunctions
 from ._options import RuntimeOptions
@@ -21,10 +20,7 @@ class DurableRuntime:
     def __init__(self, storage: TaskHubStorage, functions: DurableFunctions, options: RuntimeOptions) -> None:
         ctx = DispatchContext(storage, functions, options, control_wakeup=Wakeup(), work_wakeup=Wakeup())
         self._orchestrations = OrchestrationDispatcher(ctx)
-        self._activities = ActivityDispatcher(ctx)
-        # Messages this process sends itself are handed over in process (see OrchestrationDispatcher.accept).
-        self._orchestrations.activities = self._activities
-        self._activities.deliver_control = self._orchestrations.accept
+        self._activities = self._orchestrations.activities
         self.client = DurableClientOperations(
             storage, functions, self._orchestrations.accept, options, self._orchestrations.forget
         )
