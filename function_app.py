@@ -18,7 +18,7 @@ import azure.functions as func
 from activities.turn_activities import bp as activities_bp
 from durable_assistant import api
 from durable_assistant.config import ConfigError
-from durable_assistant.turn import TURN_ORCHESTRATION, Services, get_services
+from durable_assistant.turn import RUN_ENDED_EVENT, TURN_ORCHESTRATION, Services, get_services
 from orchestrations.turn_orchestration import bp as turn_bp
 
 log = logging.getLogger("durable_assistant")
@@ -100,6 +100,25 @@ async def _ensure_started(client: df.DurableOrchestrationClient, accepted: api.A
             raise
 
 
+async def provider_webhook(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """A provider's signed webhook (Standard Webhooks): a background response ended, so wake its turn now
+    instead of at its next durable-timer read. The signature is the authentication (anonymous route)."""
+    try:
+        services = await asyncio.to_thread(_services)
+        outcome = await asyncio.to_thread(api.accept_webhook, services, req.get_body(), dict(req.headers))
+        if outcome.action == "wake" and outcome.instance_id is not None:
+            try:
+                await client.raise_event(outcome.instance_id, RUN_ENDED_EVENT,
+                                         {"runId": outcome.run_id, "type": outcome.event_type})
+            except Exception as exc:  # the turn already ended (or was purged): its timer covered the run
+                log.info("webhook for %s: could not wake %s: %s", outcome.run_id, outcome.instance_id, exc)
+        return _respond(outcome.response())
+    except api.ApiError as exc:
+        return _respond(exc.response())
+    except Exception as exc:
+        return _server_error(exc)
+
+
 def list_tools(req: func.HttpRequest) -> func.HttpResponse:
     try:
         return _respond(api.list_tools(get_services()))
@@ -131,6 +150,8 @@ app.route(route="conversations/{conversationId}", methods=["GET"])(
     app.function_name("get_conversation")(get_conversation))
 app.route(route="conversations/{conversationId}/messages", methods=["POST"])(
     app.durable_client_input(client_name="client")(app.function_name("post_message")(post_message)))
+app.route(route="webhooks/openai", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)(
+    app.durable_client_input(client_name="client")(app.function_name("provider_webhook")(provider_webhook)))
 app.route(route="tools", methods=["GET"])(app.function_name("list_tools")(list_tools))
 app.route(route="tools/{name}", methods=["POST"])(app.function_name("run_tool_http")(run_tool))
 app.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)(

@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-tool-rounds", type=int, default=1,
                        help="llama engine: tool rounds per user message before it must answer (default 1)")
     serve.add_argument("--threads", type=int, help="llama engine: CPU threads (default: all cores but one)")
+    serve.add_argument("--webhook-url", help="POST a signed webhook here when a background response ends")
+    serve.add_argument("--webhook-secret", help="the webhook endpoint's signing secret (whsec_...)")
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
@@ -52,11 +54,18 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         raise ValueError(f"--scenario: no such file: {args.scenario}")
     if args.model is not None and not args.model.is_file():
         raise ValueError(f"--model: no such file: {args.model}")
+    if bool(args.webhook_url) != bool(args.webhook_secret):
+        raise ValueError("--webhook-url and --webhook-secret go together")
+    if args.webhook_url and not args.webhook_url.startswith(("http://", "https://")):
+        raise ValueError(f"--webhook-url must be an http(s) URL, got {args.webhook_url!r}")
+    if args.webhook_secret and not args.webhook_secret.startswith("whsec_"):
+        raise ValueError("--webhook-secret must start with whsec_ (a Standard Webhooks secret)")
     return ServerConfig(
         host=args.host, port=args.port, engine=args.engine, scenario_path=args.scenario, model_path=args.model,
         api_key=args.api_key, seed=args.seed, latency=Latency.parse(args.latency) if args.latency else None,
         state_path=state_path, retention_seconds=args.retention_seconds, run_expires_seconds=args.run_expires_seconds,
         max_tool_rounds=args.max_tool_rounds, threads=args.threads,
+        webhook_url=args.webhook_url, webhook_secret=args.webhook_secret,
     )
 
 

@@ -38,3 +38,7 @@ class ServerConfig:
     """Llama engine: after this many tool rounds for one user message it answers instead of calling again."""
     threads: int | None = None
     """Llama engine: CPU threads (default: all cores but one)."""
+    webhook_url: str | None = None
+    """Where to POST signed webhooks when a background response ends (as OpenAI's webhook endpoints do)."""
+    webhook_secret: str | None = None
+    """The endpoint's Standard Webhooks signing secret (``whsec_`` + base64)."""

@@ -94,6 +94,8 @@ async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
         await purger
     await provider.jobs.aclose()
     await provider.engine.aclose()
+    if provider.webhooks is not None:
+        await provider.webhooks.aclose()
     provider.store.close()
 
 

@@ -14,6 +14,7 @@ from ._config import ServerConfig
 from ._ids import IdFactory
 from ._store import Store
 from ._types import Engine
+from ._webhooks import WebhookSender
 
 log = logging.getLogger("devmodel")
 
@@ -61,6 +62,7 @@ class Provider:
     store: Store
     ids: IdFactory
     jobs: Jobs = field(default_factory=Jobs)
+    webhooks: WebhookSender | None = None
 
     @staticmethod
     def now() -> int:

@@ -17,7 +17,7 @@ from aiohttp import web
 from ._convert import content_text, output_text, tool_choice, tool_from_flat, turn_from_json, turn_to_json
 from ._errors import ApiError, bad_request, from_fault, not_found
 from ._provider import Provider
-from ._types import Generation, GenerationRequest, Outcome, Role, ToolCallRecord, Turn
+from ._types import Generation, GenerationRequest, Outcome, Role, ToolCallRecord, Turn, WebhookDelivery
 from ._validation import check, read_json
 
 JsonObject = dict[str, Any]
@@ -226,6 +226,8 @@ class ResponsesApi:
             return
         self._apply(response, gen_request, generation)
         self._save(response)
+        if response["background"] and self._p.webhooks is not None:
+            self._p.webhooks.response_ended(response["id"], response["status"], generation.webhook)
 
     def _save(self, response: JsonObject) -> None:
         if response["background"] or self._p.store.get(KIND, response["id"]) is not None:
@@ -318,6 +320,8 @@ class ResponsesApi:
             self._p.jobs.cancel(response["id"])
             response["status"] = "cancelled"
             self._p.store.save(KIND, response)
+            if self._p.webhooks is not None:
+                self._p.webhooks.response_ended(response["id"], "cancelled", WebhookDelivery())
         elif response["status"] != "cancelled":
             raise bad_request(f"Cannot cancel a response with status '{response['status']}'.")
         return web.json_response(_public(response))

@@ -33,6 +33,9 @@ FaultKind = Literal[
     "never_finish",  # the run stays in progress until cancelled or expired
     "malformed_arguments",  # the first tool call's arguments are not valid JSON
     "unknown_tool",  # the first tool call names a tool the client never offered
+    "webhook_lost",  # the response's webhook is never sent
+    "webhook_duplicate",  # the response's webhook is sent twice
+    "webhook_late",  # the response's webhook is sent ``seconds`` late
 ]
 HTTP_FAULTS: frozenset[str] = frozenset({"rate_limit", "server_error", "unavailable"})
 

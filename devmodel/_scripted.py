@@ -15,7 +15,7 @@ import threading
 from typing import Any
 
 from ._scenario import FaultRule, Latency, Scenario, ScenarioBook, ScriptedCall, render_template
-from ._types import Generation, GenerationRequest, HttpFault, Outcome, ProposedCall
+from ._types import Generation, GenerationRequest, HttpFault, Outcome, ProposedCall, WebhookDelivery
 
 SCRIPTED_MODEL_ID = "devmodel-scripted"
 
@@ -82,7 +82,7 @@ class ScriptedEngine:
                 rule = next(r for r in fired if r.kind == kind)
                 message = rule.message or f"devmodel scripted fault: {kind}"
                 return Generation(prompt_tokens=prompt_tokens, outcome=outcome, error_code=rule.error_code,
-                                  error_message=message)
+                                  error_message=message, webhook=_webhook(fired))
 
         generation = self._play(request, scenario, found, user)
         calls = list(generation.tool_calls)
@@ -92,7 +92,7 @@ class ScriptedEngine:
             calls[0] = ProposedCall("devmodel_unknown_tool", calls[0].arguments)
         completion = generation.text + "".join(c.name + c.arguments for c in calls)
         return Generation(text=generation.text, tool_calls=tuple(calls), prompt_tokens=prompt_tokens,
-                          completion_tokens=_approx_tokens(completion))
+                          completion_tokens=_approx_tokens(completion), webhook=_webhook(fired))
 
     async def aclose(self) -> None:
         return None
@@ -142,6 +142,13 @@ class ScriptedEngine:
             return latency.low
         with self._lock:
             return self._random.uniform(latency.low, latency.high)
+
+
+def _webhook(fired: list[FaultRule]) -> WebhookDelivery:
+    kinds = {rule.kind: rule for rule in fired}
+    copies = 0 if "webhook_lost" in kinds else 2 if "webhook_duplicate" in kinds else 1
+    late = kinds.get("webhook_late")
+    return WebhookDelivery(copies=copies, delay_seconds=late.seconds if late is not None else 0.0)
 
 
 def _http_fault(rule: FaultRule) -> HttpFault:

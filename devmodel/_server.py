@@ -14,6 +14,7 @@ from ._scenario import load_scenarios
 from ._scripted import ScriptedEngine
 from ._store import Store
 from ._types import Engine
+from ._webhooks import WebhookSender
 
 log = logging.getLogger("devmodel")
 
@@ -49,7 +50,11 @@ def build_provider(config: ServerConfig) -> Provider:
     store = Store(config.state_path)
     if config.state_path is not None:
         _fail_interrupted(store)
-    return Provider(config=config, engine=build_engine(config), store=store, ids=IdFactory(config.seed))
+    webhooks = None
+    if config.webhook_url and config.webhook_secret:
+        webhooks = WebhookSender(config.webhook_url, config.webhook_secret)
+    return Provider(config=config, engine=build_engine(config), store=store, ids=IdFactory(config.seed),
+                    webhooks=webhooks)
 
 
 def serve(config: ServerConfig) -> None:

@@ -95,6 +95,16 @@ class Outcome(enum.Enum):
 
 
 @dataclass(frozen=True)
+class WebhookDelivery:
+    """How the webhook of a background response that ends is delivered (scenario faults change it)."""
+
+    copies: int = 1
+    """0: lost; 2: duplicated."""
+    delay_seconds: float = 0.0
+    """Late by this long."""
+
+
+@dataclass(frozen=True)
 class Generation:
     """One model turn: an answer text, or tool calls, or a failure."""
 
@@ -105,6 +115,7 @@ class Generation:
     outcome: Outcome = Outcome.COMPLETED
     error_code: Literal["server_error", "rate_limit_exceeded", "invalid_prompt"] = "server_error"
     error_message: str = ""
+    webhook: WebhookDelivery = WebhookDelivery()
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,13 @@ SETTING_NAMES: tuple[str, ...] = (
     "ASSISTANT_MAX_MESSAGE_CHARS",
     "ASSISTANT_MAX_TOOL_OUTPUT_CHARS",
     "ASSISTANT_POLL_INTERVAL_SECONDS",
-    "ASSISTANT_POLL_WINDOW_MAX_SECONDS",
+    "ASSISTANT_POLL_FIRST_SECONDS",
+    "ASSISTANT_POLL_GROWTH",
+    "ASSISTANT_POLL_MAX_SECONDS",
+    "ASSISTANT_FIRST_LOOK_SECONDS",
+    "ASSISTANT_WEBHOOK_SECRET",
+    "ASSISTANT_WEBHOOK_POLL_SECONDS",
+    "ASSISTANT_TOOL_MODULES",
     "ASSISTANT_STORAGE_CONNECTION",
     "ASSISTANT_STORAGE_PREFIX",
     "AzureWebJobsStorage",
@@ -91,9 +97,22 @@ class Settings:
     max_tool_output_chars: int = 16000
     """Tool outputs are truncated to this many characters before they go back to the model."""
     poll_interval_seconds: float = 0.25
-    """Pause between provider status reads inside one polling activity."""
-    poll_window_max_seconds: float = 20.0
-    """Cap of the exponential polling window of one polling activity."""
+    """Pause between status reads while create_run / submit_outputs take their first look at a new run."""
+    poll_first_seconds: float = 1.0
+    """First durable-timer delay between provider reads (without webhooks)."""
+    poll_growth: float = 2.0
+    """Each following delay is this many times the previous one ..."""
+    poll_max_seconds: float = 15.0
+    """... up to this cap."""
+    first_look_seconds: float = 1.0
+    """How long create_run / submit_outputs watch a new run before handing over to durable timers."""
+    webhook_secret: str | None = None
+    """Standard Webhooks secret (``whsec_...``) of the provider's webhook endpoint; enables the webhook route
+    and the fast path (Responses only): a run's end is raised at its turn as an event."""
+    webhook_poll_seconds: float = 30.0
+    """With webhooks, the durable-timer delay between safety reads (a lost webhook costs at most this)."""
+    tool_modules: tuple[str, ...] = ()
+    """Python modules with a ``register(registry)`` function that adds custom tools to the registry."""
     storage: StorageSettings = StorageSettings(connection_string=None)
     """Storage used for the app's own data."""
     storage_prefix: str = ""
@@ -124,7 +143,13 @@ class Settings:
             max_message_chars=int(_positive_float(e, "ASSISTANT_MAX_MESSAGE_CHARS", 8000)),
             max_tool_output_chars=int(_positive_float(e, "ASSISTANT_MAX_TOOL_OUTPUT_CHARS", 16000)),
             poll_interval_seconds=_positive_float(e, "ASSISTANT_POLL_INTERVAL_SECONDS", 0.25),
-            poll_window_max_seconds=_positive_float(e, "ASSISTANT_POLL_WINDOW_MAX_SECONDS", 20.0),
+            poll_first_seconds=_positive_float(e, "ASSISTANT_POLL_FIRST_SECONDS", 1.0),
+            poll_growth=_at_least(e, "ASSISTANT_POLL_GROWTH", 2.0, minimum=1.0),
+            poll_max_seconds=_positive_float(e, "ASSISTANT_POLL_MAX_SECONDS", 15.0),
+            first_look_seconds=_at_least(e, "ASSISTANT_FIRST_LOOK_SECONDS", 1.0, minimum=0.0, maximum=5.0),
+            webhook_secret=_webhook_secret(e),
+            webhook_poll_seconds=_positive_float(e, "ASSISTANT_WEBHOOK_POLL_SECONDS", 30.0),
+            tool_modules=tuple(m.strip() for m in (e.get("ASSISTANT_TOOL_MODULES") or "").split(",") if m.strip()),
             storage=_storage(e),
             storage_prefix=_prefix(e),
         )
@@ -148,6 +173,28 @@ def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
     if value <= 0:
         raise ConfigError(f"{name} must be positive, got {raw!r}")
     return value
+
+
+def _at_least(env: Mapping[str, str], name: str, default: float, *, minimum: float,
+              maximum: float | None = None) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum:g} and {maximum:g}" if maximum is not None else f"at least {minimum:g}"
+        raise ConfigError(f"{name} must be {bound}, got {raw!r}")
+    return value
+
+
+def _webhook_secret(env: Mapping[str, str]) -> str | None:
+    value = (env.get("ASSISTANT_WEBHOOK_SECRET") or "").strip()
+    if value and not value.startswith("whsec_"):
+        raise ConfigError("ASSISTANT_WEBHOOK_SECRET must be the endpoint's signing secret, starting with 'whsec_'")
+    return value or None
 
 
 def _prefix(env: Mapping[str, str]) -> str:

@@ -1,21 +1,26 @@
 """One orchestration per user message: wait for the conversation's earlier turns, create the model run,
-watch it, fan tool calls out as parallel activities, submit their outputs together, repeat until the run
-ends, checkpoint, return the answer.
+wait on durable timers between short status reads (a provider webhook, raised as an event, ends a wait at
+once), fan tool calls out as parallel activities, submit their outputs together, repeat until the run ends,
+checkpoint, return the answer.
 
 Deterministic by construction: time comes from ``context.current_utc_datetime``, every I/O is an activity,
 and history holds ids and small status objects only (message text and tool payloads live in Storage).
+Activities report failures as values and every retry is an explicit durable timer here: no activity is
+called with retry options, so the Python SDK's fail-fast ``task_all`` never meets a retrying child.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Generator
+import dataclasses
+import json
+from collections.abc import Generator
 from datetime import datetime, timedelta
 from typing import Any
 
 import azure.durable_functions as df
 
 from durable_assistant.turn import (
+    RUN_ENDED_EVENT,
     TURN_ORCHESTRATION,
     TURN_READY_EVENT,
     ActivityNames,
@@ -23,31 +28,33 @@ from durable_assistant.turn import (
     CheckpointInput,
     CheckpointResult,
     CreateRunInput,
+    PollRunInput,
+    Resume,
     RunToolInput,
     StepResult,
     SubmitOutputsInput,
+    ToolCallRef,
+    ToolRunResult,
     TurnInput,
-    WatchRunInput,
+    TurnOutcome,
 )
 
 bp = df.Blueprint()
 
-ACTIVE = ("queued", "in_progress")
 TURN_CHECK_FIRST_DELAY = 0.5
 TURN_CHECK_MAX_DELAY = 15.0
 MAX_WAIT_CHECKS_PER_EXECUTION = 20
-FIRST_WATCH_SECONDS = 1.0
-# Watch windows grow 3, 9, 20 (cap) seconds: the provider is read every poll_interval inside the activity, so a
-# longer window costs no reaction time, only a longer-held activity; fewer windows keep history small.
-WATCH_WINDOW_GROWTH = 3.0
-MAX_TRANSIENT_RETRIES = 8
-MAX_TRANSIENT_DELAY = 30.0
-# Activity retries cover infrastructure hiccups (storage throttling, worker restarts); provider throttling is
-# reported by the steps themselves and waited out with retry-after (see _call_step).
-TOOL_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=1000, max_number_of_attempts=3)
-STEP_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=1000, max_number_of_attempts=3)
-# The checkpoint releases the conversation's next turn: try harder before giving up on it.
-CHECKPOINT_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2000, max_number_of_attempts=6)
+MAX_READS_PER_EXECUTION = 30
+"""A run still going after this many reads continues as new with the same run: history stays bounded."""
+MAX_STEP_ATTEMPTS = 8
+MAX_STEP_DELAY = 30.0
+TOOL_ATTEMPTS = 4
+CHECKPOINT_ATTEMPTS = 5
+MINIMAL_CHECKPOINT_ATTEMPTS = 8
+STATUS_TEXT_CHARS = 300
+STATUS_LIST_ITEMS = 20
+STATUS_MAX_CHARS = 4000
+"""customStatus stays far below the host's 16 KB limit whatever a provider or a model returns."""
 
 Step = Generator[Any, Any, Any]
 
@@ -56,181 +63,260 @@ class TurnFailed(Exception):
     """Ends the orchestration as Failed with a readable reason (after the turn was checkpointed)."""
 
 
+def bounded(value: Any) -> Any:
+    """``value`` with long texts cut and long lists shortened, for customStatus."""
+    if isinstance(value, str):
+        return value if len(value) <= STATUS_TEXT_CHARS else value[:STATUS_TEXT_CHARS] + "..."
+    if isinstance(value, list | tuple):
+        items = [bounded(v) for v in value[:STATUS_LIST_ITEMS]]
+        return items + [f"... {len(value) - STATUS_LIST_ITEMS} more"] if len(value) > STATUS_LIST_ITEMS else items
+    if isinstance(value, dict):
+        return {str(k)[:64]: bounded(v) for k, v in list(value.items())[:STATUS_LIST_ITEMS]}
+    return value
+
+
 class _Status:
-    """customStatus writer: always a dict with ``phase`` so status polls show progress."""
+    """customStatus writer: always a dict with ``phase`` (and the turn's reads so far) so polls show progress."""
 
     def __init__(self, context: df.DurableOrchestrationContext, inp: TurnInput) -> None:
         self._context = context
         self._base = {"conversationId": inp.conversation_id, "turn": inp.turn}
-        self.polls = 0
+        self.reads = inp.resume.reads if inp.resume else 0
 
     def set(self, phase: str, **extra: Any) -> None:
-        self._context.set_custom_status({"phase": phase, **self._base, "pollCount": self.polls, **extra})
+        status = {"phase": phase, **self._base, "reads": self.reads, **bounded(extra)}
+        if len(json.dumps(status)) > STATUS_MAX_CHARS:
+            status = {"phase": phase, **self._base, "reads": self.reads, "detailsTruncated": True}
+        self._context.set_custom_status(status)
 
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _iso(value: datetime) -> str:
-    return value.isoformat()
+class _Turn:
+    """The state of one turn while the orchestrator function runs (rebuilt on every replay)."""
 
+    def __init__(self, context: df.DurableOrchestrationContext, inp: TurnInput) -> None:
+        self.context, self.inp = context, inp
+        self.status = _Status(context, inp)
+        self.reads_here = 0
+        resume = inp.resume
+        self.started_at = datetime.fromisoformat(resume.started_at) if resume else self.now
+        self.run_created_at = datetime.fromisoformat(resume.run_created_at) if resume else self.now
 
-def _call_step(context: df.DurableOrchestrationContext, name: str, payload: Callable[[], dict[str, Any]],
-               status: _Status, deadline: datetime | None) -> Step:
-    """Call a provider step; on 429/5xx wait ``retry_after`` (or capped exponential backoff) on a durable
-    timer and try again. Returns the StepResult (status "error" when retries ran out or the error is 4xx)."""
-    attempt = 0
-    while True:
-        try:
-            raw = yield context.call_activity_with_retry(name, STEP_RETRY, payload())
-        except Exception as exc:  # the activity itself kept failing (storage, bugs): end the turn cleanly
-            return StepResult(status="error", error=f"{name} failed: {_first_line(exc)}")
-        result = StepResult.from_json(raw)
-        status.polls += result.polls
-        if result.status != "error" or not result.transient or attempt >= MAX_TRANSIENT_RETRIES:
-            return result
-        attempt += 1
-        backoff = min(2.0 ** (attempt - 1), MAX_TRANSIENT_DELAY)
-        delay = result.retry_after if result.retry_after is not None else backoff
-        fire_at = context.current_utc_datetime + timedelta(seconds=delay)
-        if deadline is not None and fire_at >= deadline:
-            return result
-        status.set("retrying", step=name, attempt=attempt, retryAfter=delay, error=result.error)
-        yield context.create_timer(fire_at)
+    @property
+    def now(self) -> datetime:
+        now: datetime = self.context.current_utc_datetime
+        return now
 
+    @property
+    def deadline(self) -> datetime:
+        return self.run_created_at + timedelta(seconds=self.inp.deadline_seconds)
 
-def _watch_payload(inp: TurnInput, run_id: str, thread_id: str | None, window: float,
-                   remaining: Callable[[], float]) -> Callable[[], dict[str, Any]]:
-    return lambda: WatchRunInput(inp.conversation_id, inp.turn, run_id, thread_id,
-                                 min(window, remaining())).to_json()
+    def remaining(self) -> float:
+        return max(0.0, (self.deadline - self.now).total_seconds())
 
+    def sleep(self, seconds: float) -> Step:
+        yield self.context.create_timer(self.now + timedelta(seconds=seconds))
 
-def _submit_payload(inp: TurnInput, run_id: str, thread_id: str | None, numbers: list[int],
-                    remaining: Callable[[], float]) -> Callable[[], dict[str, Any]]:
-    return lambda: SubmitOutputsInput(inp.conversation_id, inp.turn, run_id, thread_id, numbers,
-                                      min(FIRST_WATCH_SECONDS, remaining())).to_json()
+    # -- steps ---------------------------------------------------------------------------------------------
 
+    def step(self, name: str, payload: Any, *, use_deadline: bool = True) -> Step:
+        """Call a provider step; on a transient error wait ``retry_after`` (or 1, 2, 4 ... 30 s) on a durable
+        timer and call it again. Returns the StepResult ("error" when retries ran out or the error is final)."""
+        attempt = 0
+        while True:
+            try:
+                result = StepResult.from_json((yield self.context.call_activity(name, payload.to_json())))
+            except Exception as exc:  # the host failed the activity (steps report their own errors as values)
+                result = StepResult(status="error", error=f"{name} failed: {_first_line(exc)}", transient=True)
+            self.status.reads += result.reads
+            self.reads_here += result.reads
+            if result.status != "error" or not result.transient or attempt >= MAX_STEP_ATTEMPTS:
+                return result
+            attempt += 1
+            delay = result.retry_after if result.retry_after is not None else min(2.0 ** (attempt - 1),
+                                                                                  MAX_STEP_DELAY)
+            if use_deadline and delay >= self.remaining():
+                return result
+            self.status.set("retrying", step=name, attempt=attempt, retryAfter=delay, error=result.error)
+            yield from self.sleep(delay)
 
-def _with_run(result: StepResult, run_id: str, thread_id: str | None) -> StepResult:
-    return StepResult.from_json({**result.to_json(), "run_id": run_id, "thread_id": thread_id})
+    def create(self) -> Step:
+        """Create the run once every earlier turn has finished (create_run checks; "not_ready" creates
+        nothing): strict per-conversation order. None when the orchestration continued as new."""
+        inp = self.inp
+        payload = CreateRunInput(inp.conversation_id, inp.turn, self.context.instance_id, inp.first_look_seconds)
+        delay, checks = TURN_CHECK_FIRST_DELAY, 0
+        self.status.set("creating_run" if inp.turn == 1 else "waiting_for_turn", checks=checks)
+        while True:
+            self.run_created_at = self.now  # the deadline starts when the run is created
+            result: StepResult = yield from self.step(ActivityNames.CREATE_RUN, payload)
+            if result.status != "not_ready":
+                return result
+            checks += 1
+            if checks > MAX_WAIT_CHECKS_PER_EXECUTION:
+                # A long queue: start afresh with the same input so the waiting loop's history stays bounded.
+                self.context.continue_as_new(inp.to_json())
+                return None
+            self.status.set("waiting_for_turn", checks=checks)
+            # The previous turn's checkpoint raises TURN_READY_EVENT; the timer is the fallback if that is lost.
+            timer = self.context.create_timer(self.now + timedelta(seconds=delay))
+            woken = self.context.wait_for_external_event(TURN_READY_EVENT)
+            winner = yield self.context.task_any([woken, timer])
+            if winner is woken:
+                timer.cancel()
+            delay = min(delay * 2, TURN_CHECK_MAX_DELAY)
+
+    def wait_for_run(self, run_id: str, seconds: float) -> Step:
+        """Sleep on a durable timer; with webhooks, the run's end (RUN_ENDED_EVENT) ends the wait early."""
+        timer = self.context.create_timer(self.now + timedelta(seconds=seconds))
+        if not self.inp.webhooks:
+            yield timer
+            return
+        ended = self.context.wait_for_external_event(RUN_ENDED_EVENT)
+        winner = yield self.context.task_any([ended, timer])
+        if winner is ended:
+            timer.cancel()
+
+    def drive(self, result: StepResult, wait_reads: int) -> Step:
+        """Wait / run tools / submit until the run ends. Returns (outcome, error), or None after continue-as-new."""
+        inp = self.inp
+        while True:
+            run_id, thread_id = result.run_id, result.thread_id
+            if run_id is None:
+                return "failed", result.error or "the provider returned no run"
+            if result.status == "error":
+                yield from self.cancel(run_id, thread_id)  # best effort: don't leave the run going
+                return "failed", result.error
+            if (result.active or result.status == "requires_action") and self.remaining() <= 0:
+                failure = f"turn deadline of {inp.deadline_seconds:g}s exceeded"
+                return "deadline_exceeded", failure + (yield from self.cancel(run_id, thread_id))
+            if result.active:
+                if self.reads_here >= MAX_READS_PER_EXECUTION:
+                    resume = Resume(run_id, thread_id, self.started_at.isoformat(), self.run_created_at.isoformat(),
+                                    self.status.reads, wait_reads)
+                    self.context.continue_as_new(dataclasses.replace(inp, resume=resume).to_json())
+                    return None
+                delay = min(max(inp.poll_schedule.delay(wait_reads), result.retry_after or 0.0), self.remaining())
+                self.status.set("waiting_for_run", runId=run_id, runStatus=result.status,
+                                nextReadSeconds=round(delay, 3), webhooks=inp.webhooks)
+                yield from self.wait_for_run(run_id, delay)
+                wait_reads += 1
+                polled = yield from self.step(ActivityNames.POLL_RUN,
+                                              PollRunInput(inp.conversation_id, inp.turn, run_id, thread_id))
+                result = polled if polled.run_id else dataclasses.replace(polled, run_id=run_id, thread_id=thread_id)
+                continue
+            if result.status == "requires_action":
+                if not result.tool_calls:
+                    yield from self.cancel(run_id, thread_id)
+                    return "failed", "the run requires an action other than function calls"
+                yield from self.run_tools(run_id, result.tool_calls)
+                numbers = [c.number for c in result.tool_calls]
+                self.status.set("submitting", runId=run_id, toolCount=len(numbers))
+                submitted = yield from self.step(ActivityNames.SUBMIT_OUTPUTS, SubmitOutputsInput(
+                    inp.conversation_id, inp.turn, run_id, thread_id, numbers, self.context.instance_id,
+                    min(inp.first_look_seconds, self.remaining())))
+                result = submitted if submitted.run_id else dataclasses.replace(submitted, run_id=run_id,
+                                                                                thread_id=thread_id)
+                wait_reads = 0
+                continue
+            if result.status == "completed":
+                return "completed", None
+            return "failed", result.error or f"the run ended with status {result.status}"
+
+    def run_tools(self, run_id: str, calls: tuple[ToolCallRef, ...]) -> Step:
+        """Every call in parallel. A call whose outcome could not be stored runs again after a durable timer;
+        one still unstored after that gets an error output at submit time."""
+        inp = self.inp
+        self.status.set("running_tools", runId=run_id, tools=[c.name for c in calls])
+        pending = [c.number for c in calls]
+        for attempt in range(TOOL_ATTEMPTS):
+            tasks = [self.context.call_activity(ActivityNames.RUN_TOOL,
+                                                RunToolInput(inp.conversation_id, inp.turn, n).to_json())
+                     for n in pending]
+            try:
+                raw = yield self.context.task_all(tasks)
+                results = [ToolRunResult.from_json(r) for r in raw]
+            except Exception:  # the host failed an activity (run_tool reports its own errors as values)
+                results = [ToolRunResult(number=n, ok=False, retry=True) for n in pending]
+            pending = [r.number for r in results if r.retry]
+            if not pending or attempt + 1 == TOOL_ATTEMPTS:
+                return
+            self.status.set("retrying_tools", runId=run_id, numbers=pending, attempt=attempt + 1)
+            yield from self.sleep(2.0**attempt)
+
+    def cancel(self, run_id: str, thread_id: str | None) -> Step:
+        """Cancel the run at the provider (best effort: the turn ends either way). Returns a note for the error."""
+        self.status.set("cancelling", runId=run_id)
+        cancelled: StepResult = yield from self.step(
+            ActivityNames.CANCEL_RUN, CancelRunInput(self.inp.conversation_id, self.inp.turn, run_id, thread_id),
+            use_deadline=False)
+        if cancelled.status == "cancelled":
+            return f"; run {run_id} cancelled at the provider"
+        if cancelled.status == "error":
+            return f"; cancelling run {run_id} at the provider did not confirm: {cancelled.error}"
+        return f"; run {run_id} had already ended ({cancelled.status})"
+
+    def checkpoint(self, outcome: TurnOutcome, error: str | None) -> Step:
+        """Write the turn record and release the conversation. If that keeps failing, a minimal failure record
+        releases it instead; if even that fails, the orchestration fails (the next turn then releases it)."""
+        inp = self.inp
+        full = CheckpointInput(
+            conversation_id=inp.conversation_id, turn=inp.turn, message_id=inp.message_id,
+            instance_id=self.context.instance_id, status=outcome, error=error,
+            started_at=self.started_at.isoformat(), run_created_at=self.run_created_at.isoformat(),
+            finished_at=self.now.isoformat(), reads=self.status.reads)
+        result: CheckpointResult | None = None
+        for attempts, payload in ((CHECKPOINT_ATTEMPTS, full), (MINIMAL_CHECKPOINT_ATTEMPTS, None)):
+            if payload is None:
+                self.status.set("checkpointing", fallback=True, error=result.error if result else None)
+                reason = f"{error}; " if error else ""
+                payload = dataclasses.replace(full, status="failed", minimal=True,
+                                              error=f"{reason}{result.error if result else ''}")
+            for attempt in range(attempts):
+                try:
+                    result = CheckpointResult.from_json(
+                        (yield self.context.call_activity(ActivityNames.CHECKPOINT, payload.to_json())))
+                except Exception as exc:
+                    result = CheckpointResult(answer=None, record_written=False, error=_first_line(exc))
+                if result.error is None:
+                    return result
+                yield from self.sleep(min(2.0**attempt, MAX_STEP_DELAY))
+        raise TurnFailed(f"turn {inp.turn} of conversation {inp.conversation_id} could not be checkpointed: "
+                         f"{result.error if result else 'unknown error'}")
 
 
 def turn_orchestration(context: df.DurableOrchestrationContext) -> Step:
     inp = TurnInput.from_json(context.get_input())
-    status = _Status(context, inp)
-    started_at = context.current_utc_datetime
-
-    # 1+2. Create the run once every earlier turn has finished (create_run checks; "not_ready" creates
-    # nothing): strict per-conversation order. The turn deadline starts when the run is created.
-    def create_payload() -> dict[str, Any]:
-        return CreateRunInput(inp.conversation_id, inp.turn, min(FIRST_WATCH_SECONDS, inp.deadline_seconds)).to_json()
-
-    delay, checks = TURN_CHECK_FIRST_DELAY, 0
-    status.set("creating_run" if inp.turn == 1 else "waiting_for_turn", checks=checks)
-    while True:
-        run_created_at = context.current_utc_datetime
-        result: StepResult = yield from _call_step(context, ActivityNames.CREATE_RUN, create_payload, status,
-                                                   run_created_at + timedelta(seconds=inp.deadline_seconds))
-        if result.status != "not_ready":
-            break
-        checks += 1
-        if checks > MAX_WAIT_CHECKS_PER_EXECUTION:
-            # A long queue: start afresh with the same input so the waiting loop's history stays bounded.
-            context.continue_as_new(inp.to_json())
+    turn = _Turn(context, inp)
+    if inp.resume is not None:
+        result = StepResult(status="in_progress", run_id=inp.resume.run_id, thread_id=inp.resume.thread_id)
+        wait_reads = inp.resume.wait_reads
+    else:
+        result = yield from turn.create()
+        if result is None:
             return None
-        status.set("waiting_for_turn", checks=checks)
-        # The previous turn's checkpoint raises TURN_READY_EVENT; the timer is the fallback if that is lost.
-        timer = context.create_timer(context.current_utc_datetime + timedelta(seconds=delay))
-        woken = context.wait_for_external_event(TURN_READY_EVENT)
-        winner = yield context.task_any([woken, timer])
-        if winner is woken:
-            timer.cancel()
-        delay = min(delay * 2, TURN_CHECK_MAX_DELAY)
-    deadline = run_created_at + timedelta(seconds=inp.deadline_seconds)
+        wait_reads = 0
 
-    def remaining() -> float:
-        left: float = (deadline - context.current_utc_datetime).total_seconds()
-        return max(0.0, left)
-
-    # 3. Watch / run tools / submit until the run ends.
-    window = FIRST_WATCH_SECONDS
-    failure: str | None = None
-    outcome = "failed"
-    replayed = result.status == "already_done"  # the turn ran before: skip straight to its record
-    if replayed:
-        outcome = "already_done"
-    while not replayed:
-        run_id, thread_id = result.run_id, result.thread_id
-        if result.status == "error" or run_id is None:
-            failure = result.error or "provider returned no run"
-            break
-        waiting = result.status in ACTIVE or result.status == "requires_action"
-        if waiting and remaining() <= 0:
-            outcome, failure = "deadline_exceeded", f"turn deadline of {inp.deadline_seconds:g}s exceeded"
-            status.set("cancelling", runId=run_id, error=failure)
-            # Best effort: the turn ends either way (a run left running expires at the provider).
-            try:
-                cancelled = StepResult.from_json((yield context.call_activity_with_retry(
-                    ActivityNames.CANCEL_RUN, STEP_RETRY,
-                    CancelRunInput(inp.conversation_id, inp.turn, run_id, thread_id).to_json())))
-            except Exception as exc:
-                cancelled = StepResult(status="error", error=_first_line(exc))
-            if cancelled.status == "cancelled":
-                failure += f"; run {run_id} cancelled at the provider"
-            else:
-                failure += f"; cancelling run {run_id} at the provider did not confirm: {cancelled.error}"
-            break
-        if result.status in ACTIVE:
-            status.set("polling", runId=run_id, runStatus=result.status)
-            if result.retry_after:
-                pause = min(result.retry_after, remaining())
-                yield context.create_timer(context.current_utc_datetime + timedelta(seconds=pause))
-            window = min(window * WATCH_WINDOW_GROWTH, inp.poll_window_max_seconds)
-            watched: StepResult = yield from _call_step(
-                context, ActivityNames.WATCH_RUN,
-                _watch_payload(inp, run_id, thread_id, window, remaining), status, deadline)
-            # A failed read keeps the run we know about, so the loop can retry or cancel it.
-            result = watched if watched.run_id else _with_run(watched, run_id, thread_id)
-            continue
-        if result.status == "requires_action" and result.tool_calls:
-            numbers = [int(c["number"]) for c in result.tool_calls]
-            status.set("running_tools", runId=run_id, tools=[c["name"] for c in result.tool_calls])
-            tasks = [context.call_activity_with_retry(ActivityNames.RUN_TOOL, TOOL_RETRY,
-                                                      RunToolInput(inp.conversation_id, inp.turn, n).to_json())
-                     for n in numbers]
-            # A tool whose activity failed even after retries gets an error output at submit time.
-            with contextlib.suppress(Exception):
-                yield context.task_all(tasks)
-            status.set("submitting", runId=run_id, toolCount=len(numbers))
-            submitted: StepResult = yield from _call_step(
-                context, ActivityNames.SUBMIT_OUTPUTS,
-                _submit_payload(inp, run_id, thread_id, numbers, remaining), status, deadline)
-            result = submitted if submitted.run_id else _with_run(submitted, run_id, thread_id)
-            window = FIRST_WATCH_SECONDS
-            continue
-        if result.status == "completed":
-            outcome = "completed"
-        else:
-            failure = result.error or f"run ended with status {result.status}"
-        break
-
-    # 4. Checkpoint (also for failures: it releases the conversation to its next turn).
-    checkpoint = CheckpointResult.from_json((yield context.call_activity_with_retry(
-        ActivityNames.CHECKPOINT, CHECKPOINT_RETRY, CheckpointInput(
-        conversation_id=inp.conversation_id, turn=inp.turn, message_id=inp.message_id,
-        instance_id=context.instance_id, status=outcome, error=failure, started_at=_iso(started_at),
-        run_created_at=_iso(run_created_at), finished_at=_iso(context.current_utc_datetime),
-        polls=status.polls).to_json())))
-    if outcome == "already_done":
-        # Report what the turn's earlier run recorded; nothing ran again.
-        status.set("completed", replayed=True)
+    if result.status == "already_done":
+        # The turn ran before (its instance was purged and the message re-sent): report its record.
+        checkpoint: CheckpointResult = yield from turn.checkpoint("already_done", None)
+        turn.status.set("completed", replayed=True)
         return {"conversationId": inp.conversation_id, "turn": inp.turn, "status": checkpoint.status,
                 "answer": checkpoint.answer}
-    if outcome != "completed":
-        status.set("failed", reason=outcome, error=failure)
-        raise TurnFailed(f"turn {inp.turn} of conversation {inp.conversation_id} {outcome}: {failure}")
-    status.set("completed")
+
+    ended = yield from turn.drive(result, wait_reads)
+    if ended is None:
+        return None  # continued as new
+    outcome, failure = ended
+    checkpoint = yield from turn.checkpoint(outcome, failure)
+    if checkpoint.status != "completed":
+        reason = outcome if checkpoint.status == outcome else f"{outcome}, recorded as {checkpoint.status}"
+        turn.status.set("failed", reason=reason, error=failure)
+        raise TurnFailed(bounded(f"turn {inp.turn} of conversation {inp.conversation_id} {reason}: {failure}"))
+    turn.status.set("completed")
     return {"conversationId": inp.conversation_id, "turn": inp.turn, "status": "completed",
             "answer": checkpoint.answer}
 

@@ -12,12 +12,15 @@ from durable_assistant.api._http import (
     run_tool_directly,
 )
 from durable_assistant.api._openapi import openapi_document
+from durable_assistant.api._webhooks import WebhookOutcome, accept_webhook
 
 __all__ = [
     "AcceptedMessage",
     "ApiError",
     "ApiResponse",
+    "WebhookOutcome",
     "accept_message",
+    "accept_webhook",
     "create_conversation",
     "get_conversation",
     "list_tools",

@@ -4,13 +4,19 @@ route functions in function_app.py translate to and from azure.functions objects
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from durable_assistant.config import Settings
 from durable_assistant.store import MessageRecord, UnknownConversationError, valid_message_id
 from durable_assistant.tools import ToolContext
-from durable_assistant.turn import Services, TurnInput
+from durable_assistant.turn import PollSchedule, Services, TurnInput
+
+# Text that Storage (UTF-8) cannot hold or that has no place in a chat message: lone surrogates, C0 controls
+# other than tab/newline/carriage return, and the noncharacters U+FFFE/U+FFFF.
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,13 @@ def accept_message(services: Services, conversation_id: str, body: bytes) -> Acc
         raise ApiError(400, "invalid_content", "'content' must be a string")
     if not content.strip():
         raise ApiError(400, "empty_content", "'content' must not be empty")
+    unstorable = _UNSTORABLE.search(content)
+    if unstorable is not None:
+        code = ord(unstorable.group())
+        kind = "a lone UTF-16 surrogate" if 0xD800 <= code <= 0xDFFF else "a control character"
+        raise ApiError(400, "invalid_content",
+                       f"'content' holds {kind} (U+{code:04X}) at position {unstorable.start()}, which cannot be "
+                       "stored or sent to a model")
     limit = services.settings.max_message_chars
     if len(content) > limit:
         raise ApiError(413, "content_too_long", f"'content' has {len(content)} characters; the limit is {limit}",
@@ -87,10 +100,19 @@ def accept_message(services: Services, conversation_id: str, body: bytes) -> Acc
     if not record.created and record.content != content:
         raise ApiError(409, "message_id_reused",
                        f"messageId {message_id!r} was already used for a different message in this conversation")
-    turn_input = TurnInput(conversation_id=conversation_id, turn=record.seq, message_id=message_id,
-                           deadline_seconds=services.settings.turn_deadline_seconds,
-                           poll_window_max_seconds=services.settings.poll_window_max_seconds)
-    return AcceptedMessage(record, turn_input)
+    return AcceptedMessage(record, turn_input(services.settings, conversation_id, record.seq, message_id))
+
+
+def turn_input(settings: Settings, conversation_id: str, turn: int, message_id: str) -> TurnInput:
+    """The orchestration's input: the turn plus the settings that shape its waits (fixed for the turn)."""
+    webhook_interval = settings.webhook_poll_seconds
+    return TurnInput(
+        conversation_id=conversation_id, turn=turn, message_id=message_id,
+        deadline_seconds=settings.turn_deadline_seconds,
+        schedule=PollSchedule(settings.poll_first_seconds, settings.poll_growth, settings.poll_max_seconds),
+        webhooks=settings.webhook_secret is not None and settings.provider == "responses",
+        webhook_schedule=PollSchedule(webhook_interval, 2.0, max(webhook_interval, 60.0)),
+        first_look_seconds=settings.first_look_seconds)
 
 
 def get_conversation(services: Services, conversation_id: str) -> ApiResponse:
@@ -99,6 +121,14 @@ def get_conversation(services: Services, conversation_id: str) -> ApiResponse:
     except UnknownConversationError:
         raise ApiError(404, "unknown_conversation", f"conversation {conversation_id!r} does not exist") from None
     turns = services.turns.transcript(conversation_id)
+    recorded = {int(t["turn"]) for t in turns}
+    if len(recorded) < conv.completed_seq:
+        # A turn whose record could not be written still says why it failed (noted on the index).
+        for seq, error in services.conversations.turn_failures(conversation_id).items():
+            if seq not in recorded:
+                turns.append({"conversationId": conversation_id, "turn": seq, "status": "failed", "answer": None,
+                              "error": error, "toolCalls": [], "recorded": False})
+        turns.sort(key=lambda t: int(t["turn"]))
     return ApiResponse(200, {"conversationId": conv.conversation_id, "createdAt": conv.created_at,
                              "turnsAccepted": conv.next_seq - 1, "turnsFinished": conv.completed_seq,
                              "turns": turns})

@@ -11,7 +11,8 @@ from typing import Any, Protocol
 from openai import AsyncOpenAI
 
 from durable_assistant.providers._errors import call
-from durable_assistant.providers._types import RunRef, RunRequest, RunState, ToolCall, ToolOutput
+from durable_assistant.providers._journal import create_once
+from durable_assistant.providers._types import RunRef, RunRequest, RunState, StepJournal, ToolCall, ToolOutput
 from durable_assistant.tools import ToolSpec
 
 
@@ -35,7 +36,10 @@ class ChatProvider:
         return [{"type": "function", "function": {"name": t.name, "description": t.description,
                                                   "parameters": t.parameters}} for t in self.tools]
 
-    async def create_run(self, request: RunRequest) -> RunState:
+    async def create_run(self, request: RunRequest, journal: StepJournal) -> RunState:
+        return await create_once(journal, "run", lambda: self._create(request), self._adopt, lambda ours: self.cancel(ours.ref))
+
+    async def _create(self, request: RunRequest) -> RunState:
         history: list[dict[str, Any]] = []
         if request.conversation_ref:
             saved = await asyncio.to_thread(self.store.load, request.conversation_ref)
@@ -51,7 +55,13 @@ class ChatProvider:
             raise ValueError(f"chat run {run.run_id!r} is missing from storage")
         return RunState.from_json(saved["state"])
 
-    async def submit_tool_outputs(self, run: RunRef, outputs: list[ToolOutput]) -> RunState:
+    async def submit_tool_outputs(self, run: RunRef, outputs: list[ToolOutput], journal: StepJournal) -> RunState:
+        return await create_once(journal, "run", lambda: self._submit(run, outputs), self._adopt, lambda ours: self.cancel(ours.ref))
+
+    async def _adopt(self, key: str) -> RunState:
+        return await self.poll(RunRef(key))
+
+    async def _submit(self, run: RunRef, outputs: list[ToolOutput]) -> RunState:
         saved = await asyncio.to_thread(self.store.load, run.run_id)
         if saved is None:
             raise ValueError(f"chat run {run.run_id!r} is missing from storage")

@@ -12,7 +12,8 @@ import openai
 from openai import AsyncOpenAI
 
 from durable_assistant.providers._errors import call
-from durable_assistant.providers._types import RunRef, RunRequest, RunState, ToolCall, ToolOutput
+from durable_assistant.providers._journal import create_once
+from durable_assistant.providers._types import RunRef, RunRequest, RunState, StepJournal, ToolCall, ToolOutput
 from durable_assistant.tools import ToolSpec
 
 log = logging.getLogger("durable_assistant.providers")
@@ -32,7 +33,8 @@ class ResponsesProvider:
         return [{"type": "function", "name": t.name, "description": t.description, "parameters": t.parameters,
                  "strict": False} for t in self.tools]
 
-    async def _create(self, input_items: list[dict[str, Any]], previous: str | None) -> RunState:
+    async def _create(self, input_items: list[dict[str, Any]], previous: str | None,
+                      turn_key: str | None = None) -> RunState:
         kwargs: dict[str, Any] = {
             "model": self.model,
             "instructions": self.instructions,
@@ -41,6 +43,8 @@ class ResponsesProvider:
             "store": True,  # a later previous_response_id must find this response
             "parallel_tool_calls": True,
         }
+        if turn_key:
+            kwargs["metadata"] = {"turn": turn_key[:512]}  # lets an operator find a turn's responses
         if self.tools:
             kwargs["tools"] = self._tool_defs()
         if previous:
@@ -48,8 +52,11 @@ class ResponsesProvider:
         response = await call("responses.create", lambda: self.client.responses.create(**kwargs))
         return _state(response)
 
-    async def create_run(self, request: RunRequest) -> RunState:
-        return await self._create([{"role": "user", "content": request.user_message}], request.conversation_ref)
+    async def create_run(self, request: RunRequest, journal: StepJournal) -> RunState:
+        items = [{"role": "user", "content": request.user_message}]
+        return await create_once(journal, "response",
+                                 lambda: self._create(items, request.conversation_ref, request.turn_key),
+                                 self._adopt, lambda ours: self.cancel(ours.ref))
 
     async def poll(self, run: RunRef) -> RunState:
         response = await call("responses.retrieve", lambda: self.client.responses.retrieve(run.run_id))
@@ -84,9 +91,14 @@ class ResponsesProvider:
             await stream.close()
         return None
 
-    async def submit_tool_outputs(self, run: RunRef, outputs: list[ToolOutput]) -> RunState:
+    async def submit_tool_outputs(self, run: RunRef, outputs: list[ToolOutput], journal: StepJournal) -> RunState:
+        # Responses has no submit: the outputs start a new response chained to the one that asked for them.
         items = [{"type": "function_call_output", "call_id": o.call_id, "output": o.output} for o in outputs]
-        return await self._create(items, run.run_id)
+        return await create_once(journal, "response", lambda: self._create(items, run.run_id),
+                                 self._adopt, lambda ours: self.cancel(ours.ref))
+
+    async def _adopt(self, response_id: str) -> RunState:
+        return await self.poll(RunRef(response_id))
 
     async def cancel(self, run: RunRef) -> RunState:
         response = await call("responses.cancel", lambda: self.client.responses.cancel(run.run_id))

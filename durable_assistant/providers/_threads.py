@@ -11,11 +11,21 @@ from typing import Any, TypeVar
 from openai import AsyncOpenAI
 
 from durable_assistant.providers._errors import call
-from durable_assistant.providers._types import RunRef, RunRequest, RunState, ToolCall, ToolOutput
+from durable_assistant.providers._journal import create_once
+from durable_assistant.providers._types import (
+    PermanentProviderError,
+    RunRef,
+    RunRequest,
+    RunState,
+    StepJournal,
+    ToolCall,
+    ToolOutput,
+)
 from durable_assistant.tools import ToolSpec
 
 T = TypeVar("T")
 _STATUS_MAP = {"cancelling": "cancelled"}
+_ACTIVE_RUN = frozenset({"queued", "in_progress", "requires_action", "cancelling"})
 
 
 async def _beta(what: str, fn: Callable[[], Awaitable[T]]) -> T:
@@ -37,19 +47,57 @@ class ThreadsProvider:
         return [{"type": "function", "function": {"name": t.name, "description": t.description,
                                                   "parameters": t.parameters}} for t in self.tools]
 
-    async def create_run(self, request: RunRequest) -> RunState:
+    async def create_run(self, request: RunRequest, journal: StepJournal) -> RunState:
+        """Thread (first turn only), user message, run: each created once, journaled as it is created. A
+        crash between the provider's answer and the journal is repaired from the thread itself: the turn's
+        message and run carry ``metadata.turn`` and are found again instead of being created twice."""
         threads = self.client.beta.threads
-        thread_id = request.conversation_ref
-        if not thread_id:
-            thread = await _beta("threads.create", lambda: threads.create())
-            thread_id = thread.id
-        tid: str = thread_id
-        await _beta("threads.messages.create",
-                    lambda: threads.messages.create(tid, role="user", content=request.user_message))
+        tid = await journal.recall("thread") or request.conversation_ref
+        if not tid:
+            thread = await _beta("threads.create", lambda: threads.create(metadata={"turn": request.turn_key}))
+            tid = await journal.record("thread", thread.id)
+        thread_id: str = tid
+        recorded_run = await journal.recall("run")
+        if recorded_run is not None:
+            return await self.poll(RunRef(recorded_run, thread_id))
+        latest = await self._latest_run(thread_id)
+        if latest is not None and latest.metadata and latest.metadata.get("turn") == request.turn_key:
+            await journal.record("run", latest.id)  # created before a crash, never journaled
+            return await self._state(latest)
+        if latest is not None and str(latest.status) in _ACTIVE_RUN:
+            # Left active by an earlier turn that was abandoned: a thread takes one active run at a time.
+            await self.cancel(RunRef(latest.id, thread_id))
+        if await journal.recall("message") is None:
+            message_id = await self._turn_message(thread_id, request.turn_key)
+            if message_id is None:
+                message = await _beta("threads.messages.create", lambda: threads.messages.create(
+                    thread_id, role="user", content=request.user_message, metadata={"turn": request.turn_key}))
+                message_id = message.id
+            await journal.record("message", message_id)
         tools: Any = self._tool_defs()
-        run = await _beta("threads.runs.create", lambda: threads.runs.create(
-            tid, assistant_id=self.agent_id, instructions=self.instructions, tools=tools))
-        return await self._state(run)
+        return await create_once(
+            journal, "run",
+            lambda: self._created(lambda: threads.runs.create(thread_id, assistant_id=self.agent_id,
+                                                              instructions=self.instructions, tools=tools,
+                                                              metadata={"turn": request.turn_key})),
+            lambda run_id: self.poll(RunRef(run_id, thread_id)),
+            lambda ours: self.cancel(ours.ref))
+
+    async def _created(self, create: Callable[[], Awaitable[Any]]) -> RunState:
+        return await self._state(await _beta("threads.runs.create", create))
+
+    async def _latest_run(self, thread_id: str) -> Any:
+        page = await _beta("threads.runs.list", lambda: self.client.beta.threads.runs.list(
+            thread_id, limit=1, order="desc"))
+        return page.data[0] if page.data else None
+
+    async def _turn_message(self, thread_id: str, turn_key: str) -> str | None:
+        page = await _beta("threads.messages.list", lambda: self.client.beta.threads.messages.list(
+            thread_id, limit=1, order="desc"))
+        for message in page.data:
+            if message.role == "user" and message.metadata and message.metadata.get("turn") == turn_key:
+                return str(message.id)
+        return None
 
     async def poll(self, run: RunRef) -> RunState:
         tid = _thread(run)
@@ -57,12 +105,24 @@ class ThreadsProvider:
                           lambda: self.client.beta.threads.runs.retrieve(run.run_id, thread_id=tid))
         return await self._state(got)
 
-    async def submit_tool_outputs(self, run: RunRef, outputs: list[ToolOutput]) -> RunState:
+    async def submit_tool_outputs(self, run: RunRef, outputs: list[ToolOutput], journal: StepJournal) -> RunState:
         tid = _thread(run)
+        if await journal.recall("submitted") is not None:
+            return await self.poll(run)
         payload: Any = [{"tool_call_id": o.call_id, "output": o.output} for o in outputs]
-        got = await _beta("threads.runs.submit_tool_outputs", lambda: self.client.beta.threads.runs.submit_tool_outputs(
-            run.run_id, thread_id=tid, tool_outputs=payload))
-        return await self._state(got)
+        try:
+            got = await _beta("threads.runs.submit_tool_outputs",
+                              lambda: self.client.beta.threads.runs.submit_tool_outputs(
+                                  run.run_id, thread_id=tid, tool_outputs=payload))
+            state = await self._state(got)
+        except PermanentProviderError:
+            # Refused because the outputs went in before a crash (the run has moved on)? Then it is done.
+            state = await self.poll(run)
+            waiting_for = {c.call_id for c in state.tool_calls} if state.status == "requires_action" else set()
+            if waiting_for & {o.call_id for o in outputs}:
+                raise
+        await journal.record("submitted", run.run_id)
+        return state
 
     async def wait_for_end(self, run: RunRef, seconds: float) -> RunState | None:
         return None  # nothing to stream: the caller polls

@@ -37,6 +37,8 @@ class RunRequest:
     """Provider-side conversation handle from the previous turn (thread id, last response id, chat key)."""
     conversation_id: str = ""
     """Our conversation id (used by adapters that keep their own history, e.g. chat)."""
+    turn_key: str = ""
+    """``{conversationId}:{turn}``: set as metadata on what the run creates, so a retried step can find it."""
 
 
 @dataclass(frozen=True)
@@ -100,10 +102,27 @@ class PermanentProviderError(ProviderError):
     """4xx other than 429: retrying the same request will not help."""
 
 
-class Provider(Protocol):
-    """One interface over Responses, threads/runs and Chat Completions."""
+class StepJournal(Protocol):
+    """Durable record of what a provider step already did, so a redelivered step never calls the provider
+    again for an answer the app has seen. Keys are per step ("response", "thread", "message", "run", ...)."""
 
-    async def create_run(self, request: RunRequest) -> RunState: ...
+    async def recall(self, key: str) -> str | None:
+        """The value recorded under ``key``, if any."""
+        ...
+
+    async def record(self, key: str, value: str) -> str:
+        """Record ``value`` under ``key`` unless something is recorded already; returns the recorded value
+        (the first writer wins, so two racing attempts agree on one provider object)."""
+        ...
+
+
+class Provider(Protocol):
+    """One interface over Responses, threads/runs and Chat Completions.
+
+    ``create_run`` and ``submit_tool_outputs`` write each provider object they create to the journal right
+    after the provider answers, and consult it first: run twice, they create nothing new."""
+
+    async def create_run(self, request: RunRequest, journal: StepJournal) -> RunState: ...
 
     async def poll(self, run: RunRef) -> RunState: ...
 
@@ -113,7 +132,7 @@ class Provider(Protocol):
         cannot push (then the caller polls)."""
         ...
 
-    async def submit_tool_outputs(self, run: RunRef, outputs: list[ToolOutput]) -> RunState: ...
+    async def submit_tool_outputs(self, run: RunRef, outputs: list[ToolOutput], journal: StepJournal) -> RunState: ...
 
     async def cancel(self, run: RunRef) -> RunState: ...
 

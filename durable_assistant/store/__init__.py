@@ -13,11 +13,12 @@ from durable_assistant.store._conversations import (
     valid_message_id,
 )
 from durable_assistant.store._parallel import submit
-from durable_assistant.store._turns import TurnStore, turn_record_key
+from durable_assistant.store._turns import BlobStepJournal, TurnStore, turn_record_key
 
 __all__ = [
     "CHAT_CONTAINER",
     "CONVERSATIONS_TABLE",
+    "BlobStepJournal",
     "DEV_STORAGE_CONNECTION_STRING",
     "TRANSCRIPTS_CONTAINER",
     "WORK_CONTAINER",

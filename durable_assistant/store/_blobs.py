@@ -51,9 +51,18 @@ class JsonBlobs:
         return sorted(b.name for b in self._container().list_blobs(name_starts_with=prefix))
 
     def _put(self, key: str, value: dict[str, Any], overwrite: bool) -> None:
-        body = json.dumps(value, ensure_ascii=False, indent=1).encode("utf-8")
+        body = encode_json(value)
         try:
             self._container().upload_blob(key, body, overwrite=overwrite)
         except ResourceNotFoundError:
             self.ensure()  # first write into a fresh storage account
             self._container().upload_blob(key, body, overwrite=overwrite)
+
+
+def encode_json(value: Any) -> bytes:
+    """UTF-8 JSON; text that UTF-8 cannot hold (a lone surrogate from a tool or a model) is escaped instead
+    of failing the write, so every record the app builds can be stored."""
+    try:
+        return json.dumps(value, ensure_ascii=False, indent=1).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, ensure_ascii=True, indent=1).encode("ascii")

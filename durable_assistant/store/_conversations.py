@@ -30,6 +30,7 @@ F_COMPLETED_SEQ = "completedSeq"
 F_PROVIDER_REF = "providerRef"
 F_CREATED_AT = "createdAt"
 F_SCHEMA = "schemaVersion"
+F_FAILURE = "failure"
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _MESSAGE_ID_RE = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
@@ -168,6 +169,18 @@ class ConversationStore:
                 continue
             return int(row[F_NEXT_SEQ])
         raise RuntimeError(f"could not complete turn {seq} of {conversation_id}: too much contention")
+
+    def note_turn_failure(self, conversation_id: str, seq: int, error: str) -> None:
+        """Keep why a turn failed on its ``seq|`` row, for a turn whose record could not be written."""
+        self._table().upsert_entity({"PartitionKey": conversation_id, "RowKey": f"seq|{seq:06d}",
+                                     F_FAILURE: error[:4000]}, mode=UpdateMode.MERGE)
+
+    def turn_failures(self, conversation_id: str) -> dict[int, str]:
+        """Failures noted by ``note_turn_failure``, by turn."""
+        rows = self._table().query_entities(
+            "PartitionKey eq @pk and RowKey ge 'seq|' and RowKey lt 'seq}'", parameters={"pk": conversation_id},
+            select=["RowKey", F_FAILURE])
+        return {int(r["RowKey"][4:]): str(r[F_FAILURE]) for r in rows if r.get(F_FAILURE)}
 
     def create_if_missing(self, conversation_id: str) -> None:
         with contextlib.suppress(ResourceExistsError):

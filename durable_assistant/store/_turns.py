@@ -3,13 +3,21 @@
 Layout (Blob Storage):
 - turn-work/{conversationId}/{turn:06d}/run.json                 latest run state + every provider id seen
 - turn-work/{conversationId}/{turn:06d}/calls/{n:03d}.json        one tool call: name, arguments, output
+- turn-work/{conversationId}/{turn:06d}/steps/{step}.{key}.json   the step journal: provider ids, write-once
 - conversations/{conversationId}/{turn:06d}.json                 the turn record (write-once)
+Table ``runowners``: PartitionKey = provider run id -> the turn's instance (routes provider webhooks).
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import UpdateMode
 
 from durable_assistant.providers import RunState, ToolCall
 from durable_assistant.storage_clients import StorageClients
@@ -18,6 +26,8 @@ from durable_assistant.store._parallel import map_concurrently
 from durable_assistant.tools import ToolResult
 
 TURN_RECORD_SCHEMA = 1
+RUN_OWNERS_TABLE = "runowners"
+RunEndNotice = Literal["wake", "seen", "unknown"]
 
 
 def turn_record_key(conversation_id: str, turn: int) -> str:
@@ -39,6 +49,36 @@ class TurnStore:
     def ensure(self) -> None:
         self.work.ensure()
         self.transcripts.ensure()
+        self.storage.ensure_table(RUN_OWNERS_TABLE)
+
+    def journal(self, conversation_id: str, turn: int, step: str) -> BlobStepJournal:
+        """The journal of one provider step of a turn (``create``, ``submit-001`` ...)."""
+        return BlobStepJournal(self.work, self._prefix(conversation_id, turn) + f"steps/{step}.")
+
+    def claim_run(self, run_id: str, instance_id: str, ended: bool) -> None:
+        """Route the provider's webhooks for ``run_id`` to the turn's orchestration (idempotent upsert).
+        ``ended``: the turn has already seen the run end, so a webhook for it has nothing to wake."""
+        self.storage.table(RUN_OWNERS_TABLE).upsert_entity(
+            {"PartitionKey": run_id, "RowKey": "owner", "instanceId": instance_id, "ended": ended})
+
+    def take_run_end(self, run_id: str) -> tuple[RunEndNotice, str | None]:
+        """For a webhook saying ``run_id`` ended: ("wake", instance) for the first notice of a run a turn
+        waits for; ("seen", instance) when the turn saw the end itself or another notice came first (a
+        duplicated webhook); ("unknown", None) for a run no turn has claimed (yet)."""
+        table = self.storage.table(RUN_OWNERS_TABLE)
+        try:
+            row = table.get_entity(run_id, "owner")
+        except ResourceNotFoundError:
+            return "unknown", None
+        instance_id = str(row["instanceId"])
+        if row.get("ended"):
+            return "seen", instance_id
+        try:
+            table.update_entity({"PartitionKey": run_id, "RowKey": "owner", "ended": True}, mode=UpdateMode.MERGE,
+                                etag=row.metadata["etag"], match_condition=MatchConditions.IfNotModified)
+        except ResourceModifiedError:
+            return "seen", instance_id
+        return "wake", instance_id
 
     @staticmethod
     def _prefix(conversation_id: str, turn: int) -> str:
@@ -114,3 +154,22 @@ class TurnStore:
         keys = self.transcripts.list(conversation_id + "/")
         docs = [self.transcripts.load(k) for k in keys]
         return [d for d in docs if d is not None]
+
+
+@dataclass
+class BlobStepJournal:
+    """A provider step's journal (``StepJournal``): one write-once blob per key, so the first writer wins."""
+
+    blobs: JsonBlobs
+    prefix: str
+
+    async def recall(self, key: str) -> str | None:
+        doc = await asyncio.to_thread(self.blobs.load, f"{self.prefix}{key}.json")
+        return None if doc is None else str(doc["value"])
+
+    async def record(self, key: str, value: str) -> str:
+        doc = {"value": value, "recordedAt": datetime.now(UTC).isoformat()}
+        if await asyncio.to_thread(self.blobs.create, f"{self.prefix}{key}.json", doc):
+            return value
+        recorded = await self.recall(key)
+        return value if recorded is None else recorded

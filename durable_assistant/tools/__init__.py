@@ -1,5 +1,8 @@
 """Tools the assistant can call: a typed registry plus the seeds' tools on seeded Azure Tables."""
 
+import importlib
+
+from durable_assistant.config import ConfigError
 from durable_assistant.tools._builtin import lamp_states, register_builtin_tools
 from durable_assistant.tools._registry import (
     Param,
@@ -14,9 +17,17 @@ from durable_assistant.tools._registry import (
 from durable_assistant.tools._seed_data import ensure_seeded
 
 
-def default_registry(max_output_chars: int = 16000) -> ToolRegistry:
-    """A registry with the five seed tools."""
-    return register_builtin_tools(ToolRegistry(max_output_chars=max_output_chars))
+def default_registry(max_output_chars: int = 16000, modules: tuple[str, ...] = ()) -> ToolRegistry:
+    """A registry with the five seed tools, plus the custom tools of each module in ``modules`` (an
+    importable module with a ``register(registry)`` function, named by ASSISTANT_TOOL_MODULES)."""
+    registry = register_builtin_tools(ToolRegistry(max_output_chars=max_output_chars))
+    for name in modules:
+        try:
+            register = importlib.import_module(name).register
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"ASSISTANT_TOOL_MODULES: cannot load register() from {name!r}: {exc}") from exc
+        register(registry)
+    return registry
 
 
 __all__ = [

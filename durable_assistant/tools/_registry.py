@@ -2,7 +2,7 @@
 
 Model mistakes (unknown tool, arguments that are not JSON or break the schema) and domain errors raised as
 ``ToolError`` become an error OUTPUT for the model, so the turn goes on. Anything else (storage down, bugs)
-propagates, so the activity's retry policy can handle transient failures.
+propagates to the caller, which retries what is transient and reports the rest with ``error_result``.
 """
 
 from __future__ import annotations
@@ -145,8 +145,12 @@ class ToolRegistry:
         return ToolResult(output=output, ok=True, duration_ms=_elapsed_ms(started))
 
     def _error(self, message: str, started: float) -> ToolResult:
+        return self.error_result(message, _elapsed_ms(started))
+
+    def error_result(self, message: str, duration_ms: int = 0) -> ToolResult:
+        """The output the model gets for a call that failed: ``{"success": false, "error": message}``."""
         output = self._cap(json.dumps({"success": False, "error": message}, ensure_ascii=False))
-        return ToolResult(output=output, ok=False, error=message, duration_ms=_elapsed_ms(started))
+        return ToolResult(output=output, ok=False, error=message, duration_ms=duration_ms)
 
     def _cap(self, text: str) -> str:
         if len(text) <= self.max_output_chars:

@@ -2,6 +2,7 @@
 the process-wide services they share. The orchestrator itself lives in ``orchestrations/``."""
 
 from durable_assistant.turn._contracts import (
+    RUN_ENDED_EVENT,
     TURN_ORCHESTRATION,
     TURN_READY_EVENT,
     ActivityNames,
@@ -9,26 +10,31 @@ from durable_assistant.turn._contracts import (
     CheckpointInput,
     CheckpointResult,
     CreateRunInput,
+    PollRunInput,
+    PollSchedule,
+    Resume,
     RunToolInput,
     StepResult,
+    StepStatus,
     SubmitOutputsInput,
     ToolCallRef,
     ToolRunResult,
     TurnInput,
-    WatchRunInput,
+    TurnOutcome,
 )
 from durable_assistant.turn._services import Services, get_services
 from durable_assistant.turn._steps import (
     cancel_run,
     checkpoint,
     create_run,
+    poll_run,
     release_abandoned_turn,
     run_tool,
     submit_outputs,
-    watch_run,
 )
 
 __all__ = [
+    "RUN_ENDED_EVENT",
     "TURN_ORCHESTRATION",
     "TURN_READY_EVENT",
     "ActivityNames",
@@ -36,20 +42,24 @@ __all__ = [
     "CheckpointInput",
     "CheckpointResult",
     "CreateRunInput",
+    "PollRunInput",
+    "PollSchedule",
+    "Resume",
     "RunToolInput",
     "Services",
     "StepResult",
+    "StepStatus",
     "SubmitOutputsInput",
     "ToolCallRef",
     "ToolRunResult",
     "TurnInput",
-    "WatchRunInput",
+    "TurnOutcome",
     "cancel_run",
     "checkpoint",
     "create_run",
     "get_services",
+    "poll_run",
     "release_abandoned_turn",
     "run_tool",
     "submit_outputs",
-    "watch_run",
 ]

@@ -8,7 +8,20 @@ text, tool arguments and outputs stay in Storage.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Self
+from typing import Any, Literal, Self
+
+StepStatus = Literal[
+    # where the provider's run stands (RunStatus)
+    "queued", "in_progress", "requires_action", "completed", "failed", "cancelled", "expired", "incomplete",
+    # what the step itself found
+    "error",  # the provider call (or the step's storage) failed; see transient / retry_after
+    "not_ready",  # create_run: an earlier turn of the conversation is still running; nothing was created
+    "already_done",  # create_run: this turn finished before (its instance was purged and the message re-sent)
+]
+ACTIVE: frozenset[str] = frozenset({"queued", "in_progress"})
+
+TurnOutcome = Literal["completed", "failed", "deadline_exceeded", "already_done"]
+"""How a turn ended, as its checkpoint records it."""
 
 
 class _Json:
@@ -24,6 +37,32 @@ class _Json:
 
 
 @dataclass(frozen=True)
+class PollSchedule(_Json):
+    """Durable-timer delays between provider reads: ``first``, then times ``growth`` up to ``cap`` seconds.
+    With webhooks the timer is only the safety net for a lost webhook, so its delays are longer."""
+
+    first: float = 1.0
+    growth: float = 2.0
+    cap: float = 15.0
+
+    def delay(self, reads: int) -> float:
+        """Delay before read number ``reads + 1`` of the current wait (reads counts from 0)."""
+        return min(self.cap, self.first * self.growth ** min(reads, 64))
+
+
+@dataclass(frozen=True)
+class Resume(_Json):
+    """Where a long turn stood when it continued as new (bounds the history of very long runs)."""
+
+    run_id: str
+    thread_id: str | None
+    started_at: str
+    run_created_at: str
+    reads: int
+    wait_reads: int
+
+
+@dataclass(frozen=True)
 class TurnInput(_Json):
     """Input of the turn orchestration (set by the HTTP starter)."""
 
@@ -32,27 +71,47 @@ class TurnInput(_Json):
     message_id: str
     deadline_seconds: float = 300.0
     """The turn fails (and its run is cancelled) this long after its run was created."""
-    poll_window_max_seconds: float = 20.0
-    """Cap of the exponential watch window of one polling activity."""
+    schedule: PollSchedule = field(default_factory=PollSchedule)
+    webhooks: bool = False
+    """The provider signals a run's end by webhook (raised as RUN_ENDED_EVENT): poll on ``webhook_schedule``."""
+    webhook_schedule: PollSchedule = field(default_factory=lambda: PollSchedule(30.0, 2.0, 60.0))
+    first_look_seconds: float = 1.0
+    """create_run / submit_outputs watch a new run this long, so that fast runs stay fast."""
+    resume: Resume | None = None
+
+    @classmethod
+    def from_json(cls, data: Any) -> Self:
+        base = super().from_json(data)
+        schedule, hooks, resume = base.schedule, base.webhook_schedule, base.resume
+        return cls(**{
+            **{f.name: getattr(base, f.name) for f in fields(cls)},
+            "schedule": PollSchedule.from_json(schedule) if isinstance(schedule, dict) else schedule,
+            "webhook_schedule": PollSchedule.from_json(hooks) if isinstance(hooks, dict) else hooks,
+            "resume": Resume.from_json(resume) if isinstance(resume, dict) else resume,
+        })
+
+    @property
+    def poll_schedule(self) -> PollSchedule:
+        return self.webhook_schedule if self.webhooks else self.schedule
 
 
 @dataclass(frozen=True)
 class CreateRunInput(_Json):
     conversation_id: str
     turn: int
-    wait_seconds: float = 1.0
-    """After creating, keep watching the run this long (saves a polling round for fast runs)."""
+    instance_id: str = ""
+    """The turn's orchestration (the owner a provider webhook is routed to)."""
+    look_seconds: float = 1.0
     # create_run first checks that every earlier turn has finished (strict per-conversation order); doing
     # that in the same activity saves an activity round trip (two history events) per turn.
 
 
 @dataclass(frozen=True)
-class WatchRunInput(_Json):
+class PollRunInput(_Json):
     conversation_id: str
     turn: int
     run_id: str
     thread_id: str | None = None
-    wait_seconds: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -71,7 +130,8 @@ class SubmitOutputsInput(_Json):
     thread_id: str | None = None
     numbers: list[int] = field(default_factory=list)
     """Tool calls whose outputs go back together, in call order."""
-    wait_seconds: float = 1.0
+    instance_id: str = ""
+    look_seconds: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -88,45 +148,59 @@ class CheckpointInput(_Json):
     turn: int
     message_id: str
     instance_id: str
-    status: str
-    """completed | failed | deadline_exceeded | already_done (the turn ran before: report its record)"""
+    status: TurnOutcome
     error: str | None = None
     started_at: str = ""
     run_created_at: str = ""
     finished_at: str = ""
-    polls: int = 0
+    reads: int = 0
+    """Provider status reads the turn made (a followed event stream counts as one)."""
+    minimal: bool = False
+    """The full record could not be written: write a small failure record and release the conversation."""
 
 
 @dataclass(frozen=True)
 class ToolCallRef(_Json):
+    """A tool call as history knows it: its turn-wide number (payload in Storage) and the tool's name."""
+
     number: int
     name: str
 
 
 @dataclass(frozen=True)
 class StepResult(_Json):
-    """What create/watch/submit/cancel report back: the run's status and ids, never payloads."""
+    """What create/poll/submit/cancel report back: the run's status and ids, never payloads."""
 
-    status: str
-    """A RunStatus; "error" when the provider call itself failed (see transient/error); "not_ready" when
-    create_run found earlier turns of the conversation still running (nothing was created); "already_done"
-    when the turn itself finished before (its instance was purged and the message re-sent)."""
+    status: StepStatus
     run_id: str | None = None
     thread_id: str | None = None
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)
-    """[{number, name}] in call order when status is requires_action."""
+    tool_calls: tuple[ToolCallRef, ...] = ()
+    """In call order when status is requires_action."""
     error: str | None = None
     transient: bool = False
-    """The provider call failed with 429/5xx/timeout: retry after ``retry_after`` seconds."""
+    """The step failed with 429/5xx/timeout or a storage hiccup: retry after ``retry_after`` seconds."""
     retry_after: float | None = None
-    polls: int = 0
+    reads: int = 0
     """Provider status reads made by this step."""
+
+    @classmethod
+    def from_json(cls, data: Any) -> Self:
+        base = super().from_json(data)
+        calls = tuple(c if isinstance(c, ToolCallRef) else ToolCallRef.from_json(c) for c in base.tool_calls)
+        return cls(**{**{f.name: getattr(base, f.name) for f in fields(cls)}, "tool_calls": calls})
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
 
 
 @dataclass(frozen=True)
 class ToolRunResult(_Json):
     number: int
     ok: bool
+    retry: bool = False
+    """The call's outcome could not be stored (a storage hiccup): run the activity again later."""
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -137,13 +211,15 @@ class CheckpointResult(_Json):
     """The conversation's next turn, if its message has arrived: it is told (TURN_READY_EVENT) to go on."""
     status: str | None = None
     """The turn's recorded status (for an already_done turn: the status of its earlier run)."""
+    error: str | None = None
+    """The checkpoint failed (storage): the orchestration retries it, then falls back to a minimal record."""
 
 
 class ActivityNames:
     """Durable names of the turn's activities (function names in activities/)."""
 
     CREATE_RUN = "create_run"
-    WATCH_RUN = "watch_run"
+    POLL_RUN = "poll_run"
     RUN_TOOL = "run_tool"
     SUBMIT_OUTPUTS = "submit_outputs"
     CANCEL_RUN = "cancel_run"
@@ -153,3 +229,5 @@ class ActivityNames:
 TURN_ORCHESTRATION = "turn_orchestration"
 TURN_READY_EVENT = "turn_ready"
 """Raised by a turn's checkpoint at the conversation's next turn, which may be waiting for it."""
+RUN_ENDED_EVENT = "run_ended"
+"""Raised by the provider webhook route at the turn whose run ended: ``{"runId", "type"}``."""

@@ -25,7 +25,7 @@ class Services:
 
     @cached_property
     def tools(self) -> ToolRegistry:
-        return default_registry(self.settings.max_tool_output_chars)
+        return default_registry(self.settings.max_tool_output_chars, self.settings.tool_modules)
 
     @cached_property
     def conversations(self) -> ConversationStore:

@@ -1,10 +1,20 @@
-"""The work behind each activity of the turn orchestration (plain Python, testable without a host)."""
+"""The work behind each activity of the turn orchestration (plain Python, testable without a host).
+
+Every step is safe to run twice: provider calls that create something go through the step's journal
+(``TurnStore.journal``), tool calls store their outcome once, the checkpoint writes its record once. Every
+step reports failure as a value (``status="error"``, ``retry=True``) instead of raising, so the orchestration
+decides about retries on durable timers and never meets the SDK's fail-fast ``task_all`` with a retrying child.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
 import time
 from collections.abc import Awaitable, Callable
+
+from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
 from durable_assistant.providers import (
     ACTIVE_STATUSES,
@@ -14,23 +24,29 @@ from durable_assistant.providers import (
     RunRef,
     RunRequest,
     RunState,
+    ToolCall,
     ToolOutput,
     TransientProviderError,
 )
 from durable_assistant.store import instance_id_for, submit, turn_record_key
-from durable_assistant.tools import ToolContext
+from durable_assistant.tools import ToolContext, ToolResult
 from durable_assistant.turn._contracts import (
     CancelRunInput,
     CheckpointInput,
     CheckpointResult,
     CreateRunInput,
+    PollRunInput,
     RunToolInput,
     StepResult,
     SubmitOutputsInput,
+    ToolCallRef,
     ToolRunResult,
-    WatchRunInput,
 )
 from durable_assistant.turn._services import Services
+
+log = logging.getLogger("durable_assistant.steps")
+TOOL_ATTEMPTS = 3
+"""Attempts of one tool call inside its activity when it raises a transient error (storage, network)."""
 
 
 async def create_run(services: Services, inp: CreateRunInput) -> StepResult:
@@ -44,37 +60,49 @@ async def create_run(services: Services, inp: CreateRunInput) -> StepResult:
     message = await asyncio.to_thread(_message_for_turn, services, inp.conversation_id, inp.turn)
     provider = services.provider()
     request = RunRequest(user_message=message, conversation_ref=conv.provider_ref,
-                         conversation_id=inp.conversation_id)
+                         conversation_id=inp.conversation_id, turn_key=f"{inp.conversation_id}:{inp.turn}")
+    journal = services.turns.journal(inp.conversation_id, inp.turn, "create")
     try:
-        state = await provider.create_run(request)
+        state = await provider.create_run(request, journal)
     except ProviderError as exc:
         return _error_result(exc)
-    return await _watch_and_record(services, provider, inp.conversation_id, inp.turn, state, inp.wait_seconds)
+    return await _look_and_record(services, provider, inp.conversation_id, inp.turn, state, inp.look_seconds,
+                                  inp.instance_id)
 
 
-async def watch_run(services: Services, inp: WatchRunInput) -> StepResult:
-    provider = services.provider()
+async def poll_run(services: Services, inp: PollRunInput) -> StepResult:
+    """One read of the run's status (the orchestration waits between reads on durable timers)."""
     try:
-        state = await provider.poll(RunRef(inp.run_id, inp.thread_id))
+        state = await services.provider().poll(RunRef(inp.run_id, inp.thread_id))
     except ProviderError as exc:
-        return _error_result(exc, run_id=inp.run_id, thread_id=inp.thread_id, polls=1)
-    return await _watch_and_record(services, provider, inp.conversation_id, inp.turn, state, inp.wait_seconds,
-                                   polls=1)
+        return _error_result(exc, run_id=inp.run_id, thread_id=inp.thread_id, reads=1)
+    return await _record(services, inp.conversation_id, inp.turn, state, reads=1)
 
 
 async def submit_outputs(services: Services, inp: SubmitOutputsInput) -> StepResult:
     outputs = await asyncio.to_thread(_collect_outputs, services, inp)
     provider = services.provider()
+    # One journal per round: the round's first call number is unique within the turn.
+    journal = services.turns.journal(inp.conversation_id, inp.turn, f"submit-{min(inp.numbers):03d}")
     try:
-        state = await provider.submit_tool_outputs(RunRef(inp.run_id, inp.thread_id), outputs)
+        state = await provider.submit_tool_outputs(RunRef(inp.run_id, inp.thread_id), outputs, journal)
     except ProviderError as exc:
         return _error_result(exc, run_id=inp.run_id, thread_id=inp.thread_id)
-    return await _watch_and_record(services, provider, inp.conversation_id, inp.turn, state, inp.wait_seconds)
+    return await _look_and_record(services, provider, inp.conversation_id, inp.turn, state, inp.look_seconds,
+                                  inp.instance_id)
 
 
 async def cancel_run(services: Services, inp: CancelRunInput) -> StepResult:
+    """Cancel the run at the provider; a run that already ended is left as it is and reported."""
+    provider = services.provider()
+    ref = RunRef(inp.run_id, inp.thread_id)
     try:
-        state = await services.provider().cancel(RunRef(inp.run_id, inp.thread_id))
+        state = await provider.cancel(ref)
+    except PermanentProviderError:
+        try:
+            state = await provider.poll(ref)  # refused because it already ended (or was cancelled before)
+        except ProviderError as exc:
+            return _error_result(exc, run_id=inp.run_id, thread_id=inp.thread_id)
     except ProviderError as exc:
         return _error_result(exc, run_id=inp.run_id, thread_id=inp.thread_id)
     await asyncio.to_thread(services.turns.record_run, inp.conversation_id, inp.turn, state)
@@ -82,18 +110,56 @@ async def cancel_run(services: Services, inp: CancelRunInput) -> StepResult:
 
 
 def run_tool(services: Services, inp: RunToolInput) -> ToolRunResult:
-    """Run one stored tool call and store its output. Unexpected exceptions propagate (activity retry)."""
-    call, doc = services.turns.load_call(inp.conversation_id, inp.turn, inp.number)
+    """Run one stored tool call and store its outcome, once. A tool that raises becomes an error output for
+    the model; only a storage failure asks the orchestration to run this call again later."""
+    try:
+        call, doc = services.turns.load_call(inp.conversation_id, inp.turn, inp.number)
+    except Exception as exc:
+        return ToolRunResult(number=inp.number, ok=False, retry=True, error=f"loading the call failed: {exc}")
     if "output" in doc:
         return ToolRunResult(number=inp.number, ok=bool(doc["ok"]))  # a retried activity: already done
     ctx = ToolContext(storage=services.storage, call_key=f"{inp.conversation_id}:{inp.turn}:{call.call_id}")
-    result = services.tools.run(call.name, call.arguments, ctx)
-    services.turns.save_call_result(inp.conversation_id, inp.turn, inp.number, result)
-    return ToolRunResult(number=inp.number, ok=result.ok)
+    result = _run_call(services, call, ctx)
+    try:
+        services.turns.save_call_result(inp.conversation_id, inp.turn, inp.number, result)
+    except Exception as exc:
+        return ToolRunResult(number=inp.number, ok=result.ok, retry=True, error=f"storing the output failed: {exc}")
+    return ToolRunResult(number=inp.number, ok=result.ok, error=result.error)
+
+
+def _run_call(services: Services, call: ToolCall, ctx: ToolContext) -> ToolResult:
+    started = time.perf_counter()
+    for attempt in range(TOOL_ATTEMPTS):
+        try:
+            return services.tools.run(call.name, call.arguments, ctx)
+        except Exception as exc:
+            if attempt + 1 < TOOL_ATTEMPTS and _transient(exc):
+                time.sleep(0.2 * 2**attempt)
+                continue
+            log.warning("tool %s raised %s: %s", call.name, type(exc).__name__, exc)
+            message = f"{call.name} failed: {type(exc).__name__}: {exc}"
+            return services.tools.error_result(message, int((time.perf_counter() - started) * 1000))
+    raise AssertionError("unreachable")
+
+
+def _transient(exc: Exception) -> bool:
+    if isinstance(exc, ServiceRequestError | ServiceResponseError | ConnectionError | TimeoutError):
+        return True
+    status = exc.status_code if isinstance(exc, HttpResponseError) else None
+    return status is not None and (status in (408, 429) or status >= 500)
 
 
 def checkpoint(services: Services, inp: CheckpointInput) -> CheckpointResult:
-    """Write the turn record (once), then release the conversation to its next turn."""
+    """Write the turn record (once), then release the conversation to its next turn. Failures come back as
+    a value; with ``minimal`` a small failure record replaces the full one and the release happens anyway."""
+    try:
+        return _minimal_checkpoint(services, inp) if inp.minimal else _checkpoint(services, inp)
+    except Exception as exc:
+        log.warning("checkpoint of %s turn %d failed: %s", inp.conversation_id, inp.turn, exc)
+        return CheckpointResult(answer=None, record_written=False, error=f"{type(exc).__name__}: {exc}")
+
+
+def _checkpoint(services: Services, inp: CheckpointInput) -> CheckpointResult:
     turns = services.turns
     if inp.status == "already_done":
         existing = turns.transcripts.load(turn_record_key(inp.conversation_id, inp.turn)) or {}
@@ -122,17 +188,37 @@ def checkpoint(services: Services, inp: CheckpointInput) -> CheckpointResult:
         "provider": services.settings.provider,
         "providerIds": run_doc.get("providerIds", []),
         "usage": run_doc.get("usage", {}),
-        "polls": inp.polls,
+        "reads": inp.reads,
         "timings": {"receivedAt": message.received_at if message is not None else None,
                     "startedAt": inp.started_at, "runCreatedAt": inp.run_created_at,
                     "finishedAt": inp.finished_at},
     }
     written = turns.write_record(record)
     provider_ref = latest.conversation_ref if latest is not None and inp.status == "completed" else None
+    return _release(services, inp, answer, written, inp.status, provider_ref)
+
+
+def _minimal_checkpoint(services: Services, inp: CheckpointInput) -> CheckpointResult:
+    """The fallback when the full checkpoint keeps failing: a small failure record if the store takes it,
+    the failure noted on the conversation's index either way, and the conversation released."""
+    error = f"the turn could not be checkpointed: {inp.error or 'unknown error'}"
+    record = {"conversationId": inp.conversation_id, "turn": inp.turn, "messageId": inp.message_id,
+              "instanceId": inp.instance_id, "status": "failed", "answer": None, "error": error,
+              "toolCalls": [], "timings": {"startedAt": inp.started_at, "finishedAt": inp.finished_at}}
+    try:
+        written = services.turns.write_record(record)
+    except Exception as exc:
+        log.warning("minimal record of %s turn %d not written: %s", inp.conversation_id, inp.turn, exc)
+        written = False
+    services.conversations.note_turn_failure(inp.conversation_id, inp.turn, error)
+    return _release(services, inp, None, written, "failed", None)
+
+
+def _release(services: Services, inp: CheckpointInput, answer: str | None, written: bool, status: str,
+             provider_ref: str | None) -> CheckpointResult:
     following = services.conversations.complete_turn(inp.conversation_id, inp.turn, provider_ref) > inp.turn + 1
     next_instance = instance_id_for(inp.conversation_id, inp.turn + 1) if following else None
-    return CheckpointResult(answer=answer, record_written=written, next_instance_id=next_instance,
-                            status=inp.status)
+    return CheckpointResult(answer=answer, record_written=written, next_instance_id=next_instance, status=status)
 
 
 # Orchestration states from which a turn can no longer reach its checkpoint (an operator terminated it, or the
@@ -181,27 +267,25 @@ def _collect_outputs(services: Services, inp: SubmitOutputsInput) -> list[ToolOu
         call, doc = services.turns.load_call(inp.conversation_id, inp.turn, n)
         output = doc.get("output")
         if output is None:
-            # The tool's activity failed even after retries: tell the model instead of failing the turn.
+            # The tool's outcome could never be stored: tell the model instead of failing the turn.
             output = '{"success": false, "error": "the tool failed to run (infrastructure error); try again later"}'
         outputs.append(ToolOutput(call_id=call.call_id, output=output))
     return outputs
 
 
-async def _watch_and_record(services: Services, provider: Provider, conversation_id: str, turn: int,
-                            state: RunState, wait_seconds: float, polls: int = 0) -> StepResult:
-    """Poll every poll_interval_seconds while the run is queued/in_progress, for up to ``wait_seconds``."""
+async def _look_and_record(services: Services, provider: Provider, conversation_id: str, turn: int,
+                           state: RunState, look_seconds: float, instance_id: str) -> StepResult:
+    """Watch a new run for up to ``look_seconds`` (a pushed end, or reads every poll_interval_seconds), so
+    a fast run needs no durable timer at all; then record where it stands and, with webhooks, route the
+    run's webhook to this turn (saying whether the turn has seen its end already)."""
     interval = services.settings.poll_interval_seconds
-    until = time.monotonic() + max(0.0, wait_seconds)
+    until = time.monotonic() + max(0.0, look_seconds)
+    reads = 0
     retry_after: float | None = None
-    while state.status in ACTIVE_STATUSES:
-        remaining = until - time.monotonic()
-        if remaining <= 0:
-            break
-        # A provider that pushes the run's end saves the wait for the next read (and the reads themselves).
-        pushed = await provider.wait_for_end(state.ref, remaining)
+    while state.status in ACTIVE_STATUSES and time.monotonic() < until:
+        pushed = await provider.wait_for_end(state.ref, until - time.monotonic())
         if pushed is not None:
-            state = pushed
-            polls += 1
+            state, reads = pushed, reads + 1
             continue
         if time.monotonic() >= until:
             break
@@ -209,22 +293,43 @@ async def _watch_and_record(services: Services, provider: Provider, conversation
         try:
             state = await provider.poll(state.ref)
         except TransientProviderError as exc:
-            retry_after = exc.retry_after if exc.retry_after is not None else 1.0
-            break  # the run is fine; the orchestration waits on a durable timer before reading again
+            retry_after = exc.retry_after
+            break  # the run is fine; the orchestration reads it again after its timer
         except PermanentProviderError as exc:
-            return _error_result(exc, run_id=state.run_id, thread_id=state.thread_id, polls=polls + 1)
-        polls += 1
+            return _error_result(exc, run_id=state.run_id, thread_id=state.thread_id, reads=reads + 1)
+        reads += 1
+    result = await _record(services, conversation_id, turn, state, reads, force=True)
+    if services.settings.webhook_secret and instance_id:
+        ended = state.status not in ACTIVE_STATUSES
+        await asyncio.to_thread(services.turns.claim_run, state.run_id, instance_id, ended)
+    return result if retry_after is None else dataclasses.replace(result, retry_after=retry_after)
+
+
+async def _record(services: Services, conversation_id: str, turn: int, state: RunState, reads: int,
+                  force: bool = False) -> StepResult:
+    """Store the run's state once it changed (a still-running run needs no write) and number its calls."""
     numbers: list[int] = []
-    if state.status not in ACTIVE_STATUSES or polls == 0:
+    if force or state.status not in ACTIVE_STATUSES:
         numbers = await asyncio.to_thread(services.turns.record_run, conversation_id, turn, state)
-    calls = [{"number": n, "name": c.name} for n, c in zip(numbers, state.tool_calls, strict=False)]
+    calls = tuple(ToolCallRef(n, c.name) for n, c in zip(numbers, state.tool_calls, strict=False))
     return StepResult(status=state.status, run_id=state.run_id, thread_id=state.thread_id, tool_calls=calls,
-                      error=state.error, retry_after=retry_after, polls=polls)
+                      error=_short(state.error), reads=reads)
 
 
 def _error_result(exc: ProviderError, run_id: str | None = None, thread_id: str | None = None,
-                  polls: int = 0) -> StepResult:
+                  reads: int = 0) -> StepResult:
     transient = isinstance(exc, TransientProviderError)
     retry_after = exc.retry_after if isinstance(exc, TransientProviderError) else None
-    return StepResult(status="error", run_id=run_id, thread_id=thread_id, error=str(exc), transient=transient,
-                      retry_after=retry_after, polls=polls)
+    return StepResult(status="error", run_id=run_id, thread_id=thread_id, error=_short(str(exc)),
+                      transient=transient, retry_after=retry_after, reads=reads)
+
+
+ERROR_CHARS = 500
+"""Errors in step results (and so in history and customStatus) are cut to this length; records keep them whole
+where the provider's state is stored."""
+
+
+def _short(text: str | None) -> str | None:
+    if text is None or len(text) <= ERROR_CHARS:
+        return text
+    return text[:ERROR_CHARS] + f"... [{len(text) - ERROR_CHARS} more characters]"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from durable_assistant.providers import (
     TransientProviderError,
     create_provider,
 )
+from durable_assistant.store import BlobStepJournal
 from durable_assistant.tools import ToolContext
 from durable_assistant.turn import Services
 from tests.app.stack import DevModel, devmodel, threads_agent
@@ -45,6 +47,11 @@ def make_provider(services: Services, model: DevModel, kind: str, agent_id: str)
     return create_provider(Settings.from_env(env), services.tools.specs(), services.chat_state)
 
 
+def journal(services: Services) -> BlobStepJournal:
+    """A fresh step journal in the test's storage (each provider call here is a step of its own)."""
+    return services.turns.journal(uuid.uuid4().hex, 1, "step")
+
+
 async def until_settled(provider: Provider, state: RunState) -> RunState:
     for _ in range(200):
         if state.status not in ("queued", "in_progress"):
@@ -56,7 +63,7 @@ async def until_settled(provider: Provider, state: RunState) -> RunState:
 
 async def one_turn(services: Services, provider: Provider, message: str, ref: str | None) -> tuple[RunState,
                                                                                                  list[str]]:
-    state = await until_settled(provider, await provider.create_run(RunRequest(message, ref, "conv-p")))
+    state = await until_settled(provider, await provider.create_run(RunRequest(message, ref, "conv-p"), journal(services)))
     names: list[str] = []
     while state.status == "requires_action":
         outputs = []
@@ -65,7 +72,7 @@ async def one_turn(services: Services, provider: Provider, message: str, ref: st
             result = services.tools.run(call.name, call.arguments,
                                         ToolContext(services.storage, f"p:{state.run_id}:{call.call_id}"))
             outputs.append(ToolOutput(call.call_id, result.output))
-        state = await until_settled(provider, await provider.submit_tool_outputs(state.ref, outputs))
+        state = await until_settled(provider, await provider.submit_tool_outputs(state.ref, outputs, journal(services)))
     return state, names
 
 
@@ -96,7 +103,7 @@ def test_parallel_calls_come_back_in_call_order(services: Services, model: DevMo
         provider = make_provider(services, model, kind, agent_id)
         try:
             message = "Turn living room lamp and kitchen lamp on. Set both lamps to half brightness."
-            state = await until_settled(provider, await provider.create_run(RunRequest(message, None, "conv-l")))
+            state = await until_settled(provider, await provider.create_run(RunRequest(message, None, "conv-l"), journal(services)))
             assert state.status == "requires_action"
             assert [(c.name, json.loads(c.arguments)["lamp"]) for c in state.tool_calls] == [
                 ("set_lamp", "living room"), ("set_lamp", "kitchen"),
@@ -115,7 +122,7 @@ def test_rate_limit_is_transient_with_retry_after(services: Services, model: Dev
         provider = make_provider(services, model, kind, agent_id)
         try:
             with pytest.raises(TransientProviderError) as err:
-                state = await provider.create_run(RunRequest("hello [fault:429]", None, "conv-f"))
+                state = await provider.create_run(RunRequest("hello [fault:429]", None, "conv-f"), journal(services))
                 await until_settled(provider, state)
             assert err.value.status_code == 429 and err.value.retry_after == 1.0
         finally:
@@ -130,7 +137,7 @@ def test_unknown_previous_response_is_a_permanent_error(services: Services, mode
         provider = make_provider(services, model, "responses", agent_id)
         try:
             with pytest.raises(PermanentProviderError) as err:
-                await provider.create_run(RunRequest("hello", "resp_does_not_exist", "conv-x"))
+                await provider.create_run(RunRequest("hello", "resp_does_not_exist", "conv-x"), journal(services))
             assert err.value.status_code is not None and 400 <= err.value.status_code < 500
             with pytest.raises(PermanentProviderError):
                 await provider.poll(RunRef("resp_missing"))
@@ -145,7 +152,7 @@ def test_cancel_a_never_ending_run(services: Services, model: DevModel, agent_id
         for kind in ("responses", "threads"):
             provider = make_provider(services, model, kind, agent_id)
             try:
-                state = await provider.create_run(RunRequest("hello [fault:never]", None, "conv-n"))
+                state = await provider.create_run(RunRequest("hello [fault:never]", None, "conv-n"), journal(services))
                 await asyncio.sleep(0.3)
                 state = await provider.poll(state.ref)
                 assert state.status in ("queued", "in_progress")
@@ -164,7 +171,7 @@ def test_responses_waits_by_streaming_and_falls_back_to_polling(services: Servic
     async def scenario() -> None:
         provider = make_provider(services, model, "responses", agent_id)
         try:
-            state = await provider.create_run(RunRequest("What is the weather in Seattle, WA?", None, "conv-w"))
+            state = await provider.create_run(RunRequest("What is the weather in Seattle, WA?", None, "conv-w"), journal(services))
             assert state.status in ("queued", "in_progress")
             assert await provider.wait_for_end(state.ref, 0.0) is None  # no time to wait: the caller polls
             ended = await provider.wait_for_end(state.ref, 30.0)
@@ -175,14 +182,14 @@ def test_responses_waits_by_streaming_and_falls_back_to_polling(services: Servic
                 model="devmodel", input="hello")
             assert await provider.wait_for_end(RunRef(synchronous.id), 5.0) is None  # 400: not streamable
             assert provider.stream_waits is False  # type: ignore[attr-defined]
-            later = await provider.create_run(RunRequest("hello", None, "conv-w2"))
+            later = await provider.create_run(RunRequest("hello", None, "conv-w2"), journal(services))
             assert await provider.wait_for_end(later.ref, 5.0) is None  # polling from now on
         finally:
             await provider.close()
         for kind in ("threads", "chat"):
             other = make_provider(services, model, kind, agent_id)
             try:
-                run = await other.create_run(RunRequest("hello", None, f"conv-{kind}"))
+                run = await other.create_run(RunRequest("hello", None, f"conv-{kind}"), journal(services))
                 assert await other.wait_for_end(run.ref, 1.0) is None
             finally:
                 await other.close()

@@ -5,72 +5,139 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any
 
-from orchestrations.turn_orchestration import turn_orchestration
-from tests.app.replay import Replay
+from orchestrations.turn_orchestration import MAX_READS_PER_EXECUTION, turn_orchestration
+from tests.app.replay import Episode, Replay
 
-INPUT = {"conversation_id": "conv1", "turn": 1, "message_id": "m1", "deadline_seconds": 30.0,
-         "poll_window_max_seconds": 8.0}
+INPUT: dict[str, Any] = {"conversation_id": "conv1", "turn": 1, "message_id": "m1", "deadline_seconds": 60.0,
+                         "schedule": {"first": 1.0, "growth": 2.0, "cap": 15.0}, "webhooks": False,
+                         "webhook_schedule": {"first": 30.0, "growth": 2.0, "cap": 60.0}, "first_look_seconds": 1.0}
+HOOKED = {**INPUT, "webhooks": True}
 
 
 def step(status: str, run_id: str | None = "resp_1", **extra: object) -> dict[str, object]:
     return {"status": status, "run_id": run_id, "thread_id": None, "tool_calls": [], "error": None,
-            "transient": False, "retry_after": None, "polls": 0, **extra}
+            "transient": False, "retry_after": None, "reads": 0, **extra}
 
 
-def checkpoint_result(answer: str | None) -> dict[str, object]:
-    return {"answer": answer, "record_written": True}
+def checkpoint_result(answer: str | None, status: str = "completed") -> dict[str, object]:
+    return {"answer": answer, "record_written": True, "status": status, "error": None}
 
 
-def test_happy_path_with_parallel_tools_in_call_order() -> None:
+def fire_delay(r: Replay, ep: Episode, index: int = 0) -> float:
+    fire_at = datetime.strptime(ep.new_actions[index][1]["fireAt"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    return (fire_at - r.now.replace(tzinfo=None)).total_seconds()
+
+
+def test_happy_path_waits_on_timers_and_runs_tools_in_parallel_in_call_order() -> None:
     r = Replay(turn_orchestration, INPUT)
     ep = r.run()
     assert ep.names() == ["create_run"] and ep.custom_status["phase"] == "creating_run"
-    assert r.activity_input(ep) == {"conversation_id": "conv1", "turn": 1, "wait_seconds": 1.0}
+    assert r.activity_input(ep) == {"conversation_id": "conv1", "turn": 1, "instance_id": "turn-conv1-000001",
+                                    "look_seconds": 1.0}
+    assert ep.new_actions[0][1]["actionType"] == 0  # no retry options anywhere: retries are our own timers
 
     r.advance(1)
-    r.complete(0, step("in_progress", polls=3))
+    r.complete(0, step("in_progress", reads=3))
     ep = r.run()
-    assert ep.names() == ["watch_run"]
-    assert ep.custom_status == {"phase": "polling", "conversationId": "conv1", "turn": 1, "pollCount": 3,
-                                "runId": "resp_1", "runStatus": "in_progress"}
-    assert r.activity_input(ep)["wait_seconds"] == 3.0  # exponential window
+    assert ep.names() == ["timer"] and fire_delay(r, ep) == 1.0
+    assert ep.custom_status == {"phase": "waiting_for_run", "conversationId": "conv1", "turn": 1, "reads": 3,
+                                "runId": "resp_1", "runStatus": "in_progress", "nextReadSeconds": 1.0,
+                                "webhooks": False}
+    r.advance(1)
+    r.fire(1)
+    ep = r.run()
+    assert ep.names() == ["poll_run"]
+    assert r.activity_input(ep) == {"conversation_id": "conv1", "turn": 1, "run_id": "resp_1", "thread_id": None}
 
     calls = [{"number": 1, "name": "get_customer_info"}, {"number": 2, "name": "analyze_metrics"},
              {"number": 3, "name": "get_weather"}]
-    r.advance(2)
-    r.complete(1, step("requires_action", tool_calls=calls, polls=4))
+    r.complete(2, step("requires_action", tool_calls=calls, reads=1))
     ep = r.run()
     assert ep.names() == ["run_tool", "run_tool", "run_tool"]
-    assert [a["actionType"] for _, a in ep.new_actions] == [1, 1, 1]  # with retry options
-    assert ep.new_actions[0][1]["retryOptions"] == {"firstRetryIntervalInMilliseconds": 1000,
-                                                     "maxNumberOfAttempts": 3}
+    assert [a["actionType"] for _, a in ep.new_actions] == [0, 0, 0]
     assert [r.activity_input(ep, i)["number"] for i in range(3)] == [1, 2, 3]
     assert ep.custom_status["phase"] == "running_tools"
     assert ep.custom_status["tools"] == ["get_customer_info", "analyze_metrics", "get_weather"]
 
-    # Tools finish out of order; nothing is submitted until all are done.
-    r.complete(4, {"number": 3, "ok": True})
-    r.complete(2, {"number": 1, "ok": True})
+    # Tools finish out of order (one with an error output); nothing is submitted until all are done.
+    r.complete(5, {"number": 3, "ok": True})
+    r.complete(3, {"number": 1, "ok": False, "error": "boom"})
     assert r.run().new_actions == []
-    r.complete(3, {"number": 2, "ok": False})
+    r.complete(4, {"number": 2, "ok": True})
     ep = r.run()
     assert ep.names() == ["submit_outputs"] and ep.custom_status["phase"] == "submitting"
-    assert r.activity_input(ep)["numbers"] == [1, 2, 3]
+    submit = r.activity_input(ep)
+    assert submit["numbers"] == [1, 2, 3] and submit["look_seconds"] == 1.0
 
-    r.complete(5, step("completed", run_id="resp_2", polls=2))
+    r.complete(6, step("in_progress", run_id="resp_2", reads=2))
+    ep = r.run()
+    assert ep.names() == ["timer"] and fire_delay(r, ep) == 1.0  # the schedule starts again for the new run
+    r.advance(1)
+    r.fire(7)
+    ep = r.run()
+    r.complete(8, step("completed", run_id="resp_2", reads=1))
     ep = r.run()
     assert ep.names() == ["checkpoint"]
     ck = r.activity_input(ep)
-    assert ck["status"] == "completed" and ck["polls"] == 9 and ck["instance_id"] == "turn-conv1-000001"
+    assert ck["status"] == "completed" and ck["reads"] == 7 and ck["instance_id"] == "turn-conv1-000001"
+    assert ck["minimal"] is False
 
-    r.complete(6, checkpoint_result("Here is the report."))
+    r.complete(9, checkpoint_result("Here is the report."))
     ep = r.run()
     assert ep.done and ep.state["output"] == {"conversationId": "conv1", "turn": 1, "status": "completed",
                                               "answer": "Here is the report."}
     assert ep.custom_status["phase"] == "completed"
-    # History budget: every event of this turn.
-    assert len(r.history) <= 36
+    assert len(r.history) <= 50
+
+
+def test_reads_follow_the_capped_backoff_schedule() -> None:
+    r = Replay(turn_orchestration, {**INPUT, "deadline_seconds": 300.0})
+    r.run()
+    r.complete(0, step("in_progress"))
+    delays, task = [], 1
+    for _ in range(7):
+        ep = r.run()
+        assert ep.names() == ["timer"]
+        delays.append(fire_delay(r, ep))
+        r.advance(delays[-1])
+        r.fire(task)
+        assert r.run().names() == ["poll_run"]
+        r.complete(task + 1, step("in_progress", reads=1))
+        task += 2
+    assert delays == [1.0, 2.0, 4.0, 8.0, 15.0, 15.0, 15.0]
+
+
+def test_a_webhook_event_ends_the_wait_at_once() -> None:
+    r = Replay(turn_orchestration, HOOKED)
+    r.run()
+    r.complete(0, step("in_progress"))
+    ep = r.run()
+    assert ep.names() == ["event:run_ended", "timer"] and fire_delay(r, ep, 1) == 30.0
+    assert ep.custom_status["webhooks"] is True
+    r.advance(4.2)
+    r.raise_event("run_ended", {"runId": "resp_1", "type": "response.completed"})
+    ep = r.run()
+    assert ep.names() == ["poll_run"]
+    timers = [a for a in ep.state["actions"][0][1]["compoundActions"] if a["actionType"] == 5]
+    assert timers[0]["isCanceled"] is True
+    r.complete(2, step("completed", reads=1))
+    assert r.run().names() == ["checkpoint"]
+
+
+def test_a_lost_webhook_is_covered_by_the_timer() -> None:
+    r = Replay(turn_orchestration, HOOKED)
+    r.run()
+    r.complete(0, step("in_progress"))
+    r.run()
+    r.advance(30)
+    r.fire(1)
+    ep = r.run()
+    assert ep.names() == ["poll_run"]
+    r.complete(2, step("in_progress", reads=1))
+    ep = r.run()
+    assert ep.names() == ["event:run_ended", "timer"] and fire_delay(r, ep, 1) == 30.0  # the run's deadline
 
 
 def test_waits_for_earlier_turns_on_durable_timers_with_backoff() -> None:
@@ -83,8 +150,7 @@ def test_waits_for_earlier_turns_on_durable_timers_with_backoff() -> None:
         r.complete(task, step("not_ready", run_id=None))
         ep = r.run()
         assert ep.names() == ["event:turn_ready", "timer"] and ep.custom_status["phase"] == "waiting_for_turn"
-        fire_at = datetime.strptime(ep.new_actions[1][1]["fireAt"], "%Y-%m-%dT%H:%M:%S.%fZ")
-        delays.append((fire_at - r.now.replace(tzinfo=None)).total_seconds())
+        delays.append(fire_delay(r, ep, 1))
         r.advance(delays[-1])
         r.fire(task + 1)
         ep = r.run()
@@ -92,7 +158,7 @@ def test_waits_for_earlier_turns_on_durable_timers_with_backoff() -> None:
         task += 2
     assert delays == [0.5, 1.0, 2.0, 4.0, 8.0, 15.0]
     r.complete(task, step("in_progress"))
-    assert r.run().names() == ["watch_run"]
+    assert r.run().names() == ["timer"]
 
 
 def test_the_previous_turns_event_wakes_a_waiting_turn_at_once() -> None:
@@ -125,6 +191,34 @@ def test_a_long_queue_continues_as_new_to_bound_history() -> None:
     assert json.loads(ep.new_actions[-1][1]["input"])["turn"] == 2
 
 
+def test_a_very_long_run_continues_as_new_where_it_stood() -> None:
+    r = Replay(turn_orchestration, {**INPUT, "deadline_seconds": 3600.0})
+    r.run()
+    r.advance(1)
+    r.complete(0, step("in_progress", reads=2))
+    task = 1
+    while True:
+        ep = r.run()
+        if ep.done:
+            break
+        r.advance(fire_delay(r, ep))
+        r.fire(task)
+        r.run()
+        r.complete(task + 1, step("in_progress", reads=1))
+        task += 2
+    resumed = json.loads(ep.new_actions[-1][1]["input"])
+    assert resumed["resume"]["run_id"] == "resp_1" and resumed["resume"]["reads"] == MAX_READS_PER_EXECUTION
+    assert resumed["resume"]["run_created_at"] == "2026-11-21T12:00:00+00:00"
+    assert len(r.history) < 4 * 2 * MAX_READS_PER_EXECUTION + 20
+
+    again = Replay(turn_orchestration, resumed, now=r.now)
+    ep = again.run()
+    assert ep.names() == ["timer"] and fire_delay(again, ep) == 15.0  # the schedule goes on, no new run
+    assert ep.custom_status["reads"] == MAX_READS_PER_EXECUTION
+    again.fire(0)
+    assert again.run().names() == ["poll_run"]
+
+
 def test_provider_throttling_waits_retry_after_on_a_timer_then_retries() -> None:
     r = Replay(turn_orchestration, INPUT)
     r.run()
@@ -138,6 +232,18 @@ def test_provider_throttling_waits_retry_after_on_a_timer_then_retries() -> None
     assert r.run().names() == ["create_run"]
 
 
+def test_an_activity_the_host_fails_is_retried_on_a_timer() -> None:
+    r = Replay(turn_orchestration, INPUT)
+    r.run()
+    r.fail(0, "Activity function 'create_run' failed: worker crashed")
+    ep = r.run()
+    assert ep.names() == ["timer"] and fire_delay(r, ep) == 1.0
+    assert "worker crashed" in ep.custom_status["error"]
+    r.advance(1)
+    r.fire(1)
+    assert r.run().names() == ["create_run"]
+
+
 def test_permanent_provider_error_checkpoints_then_fails() -> None:
     r = Replay(turn_orchestration, INPUT)
     r.run()
@@ -145,68 +251,109 @@ def test_permanent_provider_error_checkpoints_then_fails() -> None:
     ep = r.run()
     assert ep.names() == ["checkpoint"]
     assert r.activity_input(ep)["status"] == "failed"
-    r.complete(1, checkpoint_result(None))
+    r.complete(1, checkpoint_result(None, "failed"))
     ep = r.run()
     assert r.error is not None and "HTTP 400: bad model" in r.error
     assert ep.custom_status["phase"] == "failed"
 
 
-def test_deadline_cancels_the_run() -> None:
+def test_a_read_that_fails_for_good_cancels_the_run_then_fails() -> None:
     r = Replay(turn_orchestration, INPUT)
     r.run()
-    for task in range(0, 4):
-        r.advance(10)
-        r.complete(task, step("in_progress"))
+    r.complete(0, step("in_progress"))
+    r.run()
+    r.fire(1)
+    r.run()
+    r.complete(2, step("error", error="responses.retrieve: provider returned HTTP 404: gone"))
+    ep = r.run()
+    assert ep.names() == ["cancel_run"]
+    r.complete(3, step("error", error="HTTP 404"))
+    ep = r.run()
+    assert ep.names() == ["checkpoint"] and "HTTP 404: gone" in r.activity_input(ep)["error"]
+
+
+def test_deadline_cancels_the_run_and_no_timer_outlives_it() -> None:
+    r = Replay(turn_orchestration, INPUT)
+    r.run()
+    r.complete(0, step("in_progress"))
+    task = 1
+    while True:
         ep = r.run()
-        if ep.names() != ["watch_run"]:
+        if ep.names() != ["timer"]:
             break
-        # Never watch past the deadline.
-        assert r.activity_input(ep)["wait_seconds"] <= max(0.0, 30 - 10 * (task + 1))
+        delay = fire_delay(r, ep)
+        elapsed = (r.now.replace(tzinfo=None) - datetime(2026, 11, 21, 12)).total_seconds()
+        assert elapsed + delay <= 60.0
+        r.advance(delay)
+        r.fire(task)
+        r.run()
+        r.complete(task + 1, step("in_progress", reads=1))
+        task += 2
     assert ep.names() == ["cancel_run"] and ep.custom_status["phase"] == "cancelling"
-    r.complete(task + 1, step("cancelled"))
+    r.complete(task, step("cancelled"))
     ep = r.run()
     assert ep.names() == ["checkpoint"] and r.activity_input(ep)["status"] == "deadline_exceeded"
-    r.complete(task + 2, checkpoint_result(None))
-    ep = r.run()
-    assert r.error is not None and "deadline of 30s exceeded" in r.error
+    r.complete(task + 1, checkpoint_result(None, "deadline_exceeded"))
+    r.run()
+    assert r.error is not None and "deadline of 60s exceeded" in r.error and "cancelled at the provider" in r.error
 
 
-def test_a_tool_that_fails_after_retries_still_gets_its_outputs_submitted() -> None:
+def test_a_tool_whose_outcome_was_not_stored_runs_again_after_a_timer() -> None:
     r = Replay(turn_orchestration, INPUT)
     r.run()
-    r.complete(0, step("requires_action", tool_calls=[{"number": 1, "name": "set_lamp"}]))
+    calls = [{"number": 1, "name": "set_lamp"}, {"number": 2, "name": "get_weather"}]
+    r.complete(0, step("requires_action", tool_calls=calls))
     ep = r.run()
-    assert ep.names() == ["run_tool"]
-    # Three failed attempts with host-driven retry timers in between (ids follow the SDK's numbering).
-    r.fail(1, "boom")
-    r.host_retry(2, "run_tool")
-    r.fail(3, "boom")
-    r.host_retry(4, "run_tool")
-    r.fail(5, "boom")
-    r.host_final_retry_timer(6)
+    r.complete(1, {"number": 1, "ok": False, "retry": True, "error": "storing the output failed"})
+    r.complete(2, {"number": 2, "ok": True})
     ep = r.run()
-    assert ep.names() == ["submit_outputs"]
-    assert r.activity_input(ep)["numbers"] == [1]
+    assert ep.names() == ["timer"] and ep.custom_status["phase"] == "retrying_tools"
+    r.fire(3)
+    ep = r.run()
+    assert ep.names() == ["run_tool"] and r.activity_input(ep)["number"] == 1
+    r.complete(4, {"number": 1, "ok": True})
+    ep = r.run()
+    assert ep.names() == ["submit_outputs"] and r.activity_input(ep)["numbers"] == [1, 2]
 
 
-def test_an_activity_that_keeps_failing_still_checkpoints_the_turn() -> None:
+def test_a_checkpoint_that_keeps_failing_falls_back_to_a_minimal_record() -> None:
     r = Replay(turn_orchestration, INPUT)
-    ep = r.run()
-    assert ep.new_actions[0][1]["retryOptions"] == {"firstRetryIntervalInMilliseconds": 1000,
-                                                     "maxNumberOfAttempts": 3}
-    r.fail(0, "Activity function 'create_run' failed: LookupError: no message stored")
-    r.host_retry(1, "create_run")
-    r.fail(2, "Activity function 'create_run' failed: LookupError: no message stored")
-    r.host_retry(3, "create_run")
-    r.fail(4, "Activity function 'create_run' failed: LookupError: no message stored")
-    r.host_final_retry_timer(5)
-    ep = r.run()
-    assert ep.names() == ["checkpoint"]
-    ck = r.activity_input(ep)
-    assert ck["status"] == "failed" and ck["error"].startswith("create_run failed: Activity function 'create_run'")
-    r.complete(6, checkpoint_result(None))
     r.run()
-    assert r.error is not None and "create_run failed" in r.error
+    r.complete(0, step("completed"))
+    task = 1
+    for _ in range(5):
+        ep = r.run()
+        assert ep.names() == ["checkpoint"] and r.activity_input(ep)["minimal"] is False
+        r.complete(task, {"answer": None, "record_written": False, "error": "HttpResponseError: 500"})
+        ep = r.run()
+        assert ep.names() == ["timer"]
+        r.fire(task + 1)
+        task += 2
+    ep = r.run()
+    minimal = r.activity_input(ep)
+    assert ep.names() == ["checkpoint"] and minimal["minimal"] is True and minimal["status"] == "failed"
+    assert "HttpResponseError: 500" in minimal["error"]
+    r.complete(task, checkpoint_result(None, "failed"))
+    ep = r.run()
+    assert r.error is not None and "recorded as failed" in r.error
+
+
+def test_custom_status_stays_far_below_the_hosts_16_kb_limit() -> None:
+    r = Replay(turn_orchestration, INPUT)
+    r.run()
+    huge = "x" * 100_000
+    r.complete(0, step("error", run_id=None, transient=True, retry_after=1.0, error=huge))
+    ep = r.run()
+    assert ep.custom_status["phase"] == "retrying"
+    assert len(json.dumps(ep.custom_status)) * 2 < 16 * 1024 // 4
+    r.fire(1)
+    r.run()
+    calls = [{"number": n, "name": "tool_" + "n" * 55 + str(n)} for n in range(1, 501)]
+    r.complete(2, step("requires_action", tool_calls=calls))
+    ep = r.run()
+    assert ep.custom_status["phase"] == "running_tools" and len(ep.names()) == 500
+    assert len(ep.custom_status["tools"]) == 21 and ep.custom_status["tools"][-1] == "... 480 more"
+    assert len(json.dumps(ep.custom_status)) * 2 < 16 * 1024 // 2
 
 
 def test_a_turn_that_already_ran_reports_its_record_and_runs_nothing() -> None:

@@ -1,0 +1,60 @@
+"""The provider webhook route's logic: verify a Standard Webhooks signature with the openai SDK, map the
+response id to the turn waiting for it, and say whether to wake it (the route raises the event)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import cache
+from typing import Literal
+
+import openai
+from openai import OpenAI
+
+from durable_assistant.api._http import ApiError, ApiResponse
+from durable_assistant.turn import Services
+
+RUN_END_EVENTS = frozenset({"response.completed", "response.failed", "response.cancelled", "response.incomplete"})
+OWNER_WAIT_SECONDS = 1.6
+"""A run that ends within create_run's first look may be reported before the step has routed it: wait a little."""
+
+
+@dataclass(frozen=True)
+class WebhookOutcome:
+    action: Literal["wake", "seen", "ignored"]
+    event_type: str
+    run_id: str | None = None
+    instance_id: str | None = None
+
+    def response(self) -> ApiResponse:
+        return ApiResponse(200, {"status": self.action, "type": self.event_type, "runId": self.run_id})
+
+
+@cache
+def _verifier() -> OpenAI:
+    # Only webhooks.unwrap is used: it verifies locally and never calls the API.
+    return OpenAI(api_key="webhook-verification-only", base_url="http://127.0.0.1:9/v1", max_retries=0)
+
+
+def accept_webhook(services: Services, body: bytes, headers: dict[str, str]) -> WebhookOutcome:
+    """Raises ApiError 404 when webhooks are not configured and 400 for a forged, unsigned or stale call."""
+    secret = services.settings.webhook_secret
+    if secret is None:
+        raise ApiError(404, "webhooks_disabled", "provider webhooks are not configured (ASSISTANT_WEBHOOK_SECRET)")
+    try:
+        event = _verifier().webhooks.unwrap(body, {k.lower(): v for k, v in headers.items()}, secret=secret)
+    except (openai.InvalidWebhookSignatureError, ValueError, KeyError) as exc:
+        raise ApiError(400, "invalid_signature", f"webhook rejected: {exc}") from None
+    event_type = str(getattr(event, "type", "unknown"))
+    if event_type not in RUN_END_EVENTS:
+        return WebhookOutcome("ignored", event_type)
+    run_id = str(event.data.id)  # type: ignore[union-attr]
+    deadline = time.monotonic() + OWNER_WAIT_SECONDS
+    while True:
+        notice, instance_id = services.turns.take_run_end(run_id)
+        if notice != "unknown" or time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
+    if notice == "unknown":
+        return WebhookOutcome("ignored", event_type, run_id)  # not ours, or a turn long gone: nothing to wake
+    return WebhookOutcome(notice, event_type, run_id, instance_id)
