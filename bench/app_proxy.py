@@ -26,6 +26,8 @@ class Exchange:
 
 
 Hook = Callable[[Exchange], None]
+Fault = Callable[[str, str], int | None]
+"""(method, path) -> an HTTP status to answer instead of forwarding (an injected fault), or None."""
 _HOP_HEADERS = {"host", "content-length", "transfer-encoding", "connection"}
 
 
@@ -36,6 +38,7 @@ class RecordingProxy:
     target: str
     port: int
     hook: Hook
+    fault: Fault | None = None
     _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
     _thread: threading.Thread | None = field(default=None, init=False)
     _ready: threading.Event = field(default_factory=threading.Event, init=False)
@@ -66,6 +69,12 @@ class RecordingProxy:
                                                 connector=aiohttp.TCPConnector(limit=200))
             body = await request.read()
             started = time.monotonic()
+            injected = self.fault(request.method, request.path) if self.fault is not None else None
+            if injected is not None:
+                error = b"<?xml version='1.0' encoding='utf-8'?><Error><Code>InternalError</Code>" \
+                        b"<Message>injected fault</Message></Error>"
+                self.hook(Exchange(request.method, request.path, injected, started, time.monotonic(), body, error))
+                return web.Response(status=injected, body=error, content_type="application/xml")
             headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
             # Forward byte-exact: Shared Key signatures cover the path and several headers, so no re-encoding
             # of the URL and no headers the client did not send (aiohttp would add Content-Type etc.).

@@ -287,19 +287,22 @@ class ResponsesApi:
         just ends). Events up to ``starting_after`` are skipped, so a client can resume."""
         stream = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await stream.prepare(request)
-        events = [("response.created", "queued"), ("response.in_progress", "in_progress")]
-        for number, (event_type, status) in enumerate(events):
-            while response["status"] == "queued" and status == "in_progress":
+        try:
+            events = [("response.created", "queued"), ("response.in_progress", "in_progress")]
+            for number, (event_type, status) in enumerate(events):
+                while response["status"] == "queued" and status == "in_progress":
+                    response = await self._next_snapshot(response)
+                if number > starting_after:
+                    await _send_event(stream, event_type, number, {**_public(response), "status": status})
+            while response["status"] in ("queued", "in_progress"):
                 response = await self._next_snapshot(response)
-            if number > starting_after:
-                await _send_event(stream, event_type, number, {**_public(response), "status": status})
-        while response["status"] in ("queued", "in_progress"):
-            response = await self._next_snapshot(response)
-        terminal = {"completed": "response.completed", "failed": "response.failed",
-                    "incomplete": "response.incomplete"}.get(response["status"])
-        if terminal is not None and len(events) > starting_after:
-            await _send_event(stream, terminal, len(events), _public(response))
-        await stream.write_eof()
+            terminal = {"completed": "response.completed", "failed": "response.failed",
+                        "incomplete": "response.incomplete"}.get(response["status"])
+            if terminal is not None and len(events) > starting_after:
+                await _send_event(stream, terminal, len(events), _public(response))
+            await stream.write_eof()
+        except ConnectionResetError:
+            pass  # the client stopped following (its wait ended): not an error
         return stream
 
     async def _next_snapshot(self, response: JsonObject) -> JsonObject:

@@ -6,6 +6,7 @@ The app under test is the real function_app.py; it only learns about the stack t
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -65,6 +66,19 @@ def _process(args: list[str], env: dict[str, str], log: Path, ready_url: str,
                 proc.wait(timeout=5)
 
 
+@dataclass(frozen=True)
+class Webhook:
+    """Where devmodel posts its signed webhooks (the app's webhook route) and their shared secret."""
+
+    port: int
+    """The devhost port the app will listen on."""
+    secret: str = field(default_factory=lambda: "whsec_" + base64.b64encode(os.urandom(24)).decode())
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/webhooks/openai"
+
+
 @dataclass
 class DevModel:
     base_url: str
@@ -74,12 +88,14 @@ class DevModel:
 
 @contextmanager
 def devmodel(log_dir: Path, scenario: Path = SEED_SCENARIOS, seed: int = 7,
-             latency: str | None = None) -> Iterator[DevModel]:
+             latency: str | None = None, webhook: Webhook | None = None) -> Iterator[DevModel]:
     port = free_port()
     args = [sys.executable, "-m", "devmodel", "serve", "--port", str(port), "--engine", "scripted",
             "--scenario", str(scenario), "--seed", str(seed), "--log-level", "WARNING"]
     if latency is not None:
         args += ["--latency", latency]
+    if webhook is not None:
+        args += ["--webhook-url", webhook.url, "--webhook-secret", webhook.secret]
     log = log_dir / f"devmodel-{port}.log"
     with _process(args, dict(os.environ), log, f"http://127.0.0.1:{port}/v1/models"):
         yield DevModel(f"http://127.0.0.1:{port}/v1", log)
@@ -113,10 +129,11 @@ def threads_agent(model_url: str) -> str:
 
 @contextmanager
 def devhost_app(connection_string: str, log_dir: Path, model: DevModel, provider: str = "responses",
-                model_base_url: str | None = None, settings: dict[str, str] | None = None) -> Iterator[Stack]:
+                model_base_url: str | None = None, settings: dict[str, str] | None = None,
+                webhook: Webhook | None = None, hub: str | None = None) -> Iterator[Stack]:
     """devhost running function_app.py on a free port with a unique hub and storage prefix, using ``model``
     (or ``model_base_url``, e.g. a proxy in front of it) as the provider."""
-    hub = "h" + uuid.uuid4().hex[:12]
+    hub = hub or "h" + uuid.uuid4().hex[:12]
     env = dict(os.environ)
     env.update({
         "AzureWebJobsStorage": connection_string,
@@ -128,8 +145,10 @@ def devhost_app(connection_string: str, log_dir: Path, model: DevModel, provider
     })
     if provider == "threads":
         env["ASSISTANT_AGENT_ID"] = threads_agent(model.base_url)
+    if webhook is not None:
+        env["ASSISTANT_WEBHOOK_SECRET"] = webhook.secret
     env.update(settings or {})
-    port = free_port()
+    port = webhook.port if webhook is not None else free_port()
     args = [sys.executable, "-m", "devhost", "start", "--app", str(REPO_ROOT), "--host", "127.0.0.1",
             "--port", str(port), "--storage", connection_string, "--hub", hub]
     log = log_dir / f"devhost-{port}.log"
@@ -141,10 +160,12 @@ def devhost_app(connection_string: str, log_dir: Path, model: DevModel, provider
 @contextmanager
 def app_stack(connection_string: str, log_dir: Path, provider: str = "responses",
               scenario: Path = SEED_SCENARIOS, latency: str | None = None,
-              settings: dict[str, str] | None = None) -> Iterator[Stack]:
-    """devmodel + devhost(function_app.py) on free ports, a unique hub and a unique storage prefix."""
-    with devmodel(log_dir, scenario=scenario, latency=latency) as model, \
-            devhost_app(connection_string, log_dir, model, provider, settings=settings) as stack:
+              settings: dict[str, str] | None = None, webhooks: bool = False) -> Iterator[Stack]:
+    """devmodel + devhost(function_app.py) on free ports, a unique hub and a unique storage prefix; with
+    ``webhooks`` devmodel signs and posts each background response's end to the app's webhook route."""
+    webhook = Webhook(free_port()) if webhooks else None
+    with devmodel(log_dir, scenario=scenario, latency=latency, webhook=webhook) as model, \
+            devhost_app(connection_string, log_dir, model, provider, settings=settings, webhook=webhook) as stack:
         yield stack
 
 

@@ -5,9 +5,11 @@ These tests need devhost; if it cannot start they FAIL (StackError), they never 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +30,12 @@ SEED_002 = "Turn living room lamp and kitchen lamp on. Set both lamps to half br
 
 @pytest.fixture(scope="module")
 def stack(azurite: AzuriteProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The local stack as scripts/run.sh runs it: Responses with signed webhooks from devmodel; plus the test
+    tool module (ASSISTANT_TOOL_MODULES) and a short safety read so that a lost webhook costs little time."""
     logs = Path(tmp_path_factory.mktemp("stack"))
-    with app_stack(azurite.connection_string, logs, scenario=write_scenarios(logs)) as s:
+    settings = {"ASSISTANT_TOOL_MODULES": "tests.app.fault_tools", "ASSISTANT_WEBHOOK_POLL_SECONDS": "4"}
+    with app_stack(azurite.connection_string, logs, scenario=write_scenarios(logs), settings=settings,
+                   webhooks=True) as s:
         yield s
 
 
@@ -111,21 +117,23 @@ def test_failing_tools_are_reported_back_to_the_model(stack: Stack) -> None:
     assert [c["ok"] for c in calls] == [False, False, False]
 
 
-def test_custom_status_shows_the_phases_while_polling(stack: Stack) -> None:
+def test_custom_status_shows_the_phases_while_waiting(stack: Stack) -> None:
     cid = stack.http.new_conversation()
     status, phases = run_turn(stack.http, cid, "slowly tell me the weather in Tokyo")
     assert "in Tokyo" in answer(status)
     names = [p["phase"] for p in phases]
     # Phases that last a second or more are always seen; every phase seen comes in the turn's order.
-    for expected in ("creating_run", "polling", "submitting", "completed"):
+    for expected in ("creating_run", "waiting_for_run", "submitting", "completed"):
         assert expected in names, names
-    order = ["creating_run", "polling", "running_tools", "submitting", "polling", "completed"]
+    order = ["creating_run", "waiting_for_run", "running_tools", "submitting", "waiting_for_run", "completed"]
     position = 0
     for name in names:
         assert name in order[position:], names
         position = order.index(name, position)
-    polls = [p["pollCount"] for p in phases]
-    assert polls == sorted(polls) and polls[-1] >= 2
+    waits = [p for p in phases if p["phase"] == "waiting_for_run"]
+    assert all(w["webhooks"] is True and w["nextReadSeconds"] == 4.0 for w in waits), waits
+    reads = [p["reads"] for p in phases]
+    assert reads == sorted(reads) and reads[-1] >= 2
 
 
 def test_concurrent_messages_run_strictly_in_order(stack: Stack) -> None:
@@ -251,7 +259,7 @@ def test_tools_endpoint_and_openapi(stack: Stack) -> None:
 def test_provider_faults_are_retried_and_the_deadline_cancels(azurite: AzuriteProcess, tmp_path: Path) -> None:
     scenario = write_scenarios(tmp_path, flaky=True)
     with app_stack(azurite.connection_string, tmp_path, scenario=scenario,
-                   settings={"ASSISTANT_TURN_DEADLINE_SECONDS": "8"}) as s:
+                   settings={"ASSISTANT_TURN_DEADLINE_SECONDS": "15"}) as s:
         cid = s.http.new_conversation()
         # The server's first two requests fail (429 with retry-after, then 500); the turn still completes.
         status, phases = run_turn(s.http, cid, "What is the weather in Tokyo? [fault:flaky]")
@@ -261,7 +269,7 @@ def test_provider_faults_are_retried_and_the_deadline_cancels(azurite: AzuritePr
         # A run that never finishes is cancelled at the provider when the turn deadline passes.
         status, phases = run_turn(s.http, cid, "hello [fault:never]")
         assert status["runtimeStatus"] == "Failed"
-        assert "deadline of 8s exceeded" in json.dumps(status["output"])
+        assert "deadline of 15s exceeded" in json.dumps(status["output"])
         assert "cancelled at the provider" in json.dumps(status["output"])
         assert phases[-1]["phase"] == "failed" and phases[-1]["reason"] == "deadline_exceeded"
         # A run that fails at the provider fails the turn clearly; the conversation goes on afterwards.
@@ -296,3 +304,125 @@ def test_other_adapters_run_the_seed_scenarios(azurite: AzuriteProcess, tmp_path
         assert [t["provider"] for t in turns] == [provider] * 3
         assert [len(t["toolCalls"]) for t in turns] == [2, 1, 2]
         assert [c["round"] for c in turns[2]["toolCalls"]] == [1, 2]
+
+
+def instance_history(stack: Stack, status_url: str) -> list[dict[str, Any]]:
+    resp = stack.http.request("GET", status_url + "&showHistory=true&showHistoryOutput=true")
+    assert resp.status == 200, resp
+    history: list[dict[str, Any]] = resp.body["historyEvents"]
+    return history
+
+
+def test_webhooks_wake_the_turn_the_moment_a_run_ends(stack: Stack) -> None:
+    """2.5 s model turns, safety reads only every 4 s: each run's end is read right after devmodel's signed
+    webhook was raised at the turn as an event; no read waits for its timer."""
+    cid = stack.http.new_conversation()
+    resp = stack.http.send(cid, "slowly tell me the weather in Amsterdam")
+    status, _ = stack.http.wait(resp.body["statusQueryGetUri"])
+    assert "in Amsterdam" in answer(status)
+    history = instance_history(stack, resp.body["statusQueryGetUri"])
+    raised = [stamp(e["Timestamp"]) for e in history if e["EventType"] == "EventRaised" and e["Name"] == "run_ended"]
+    reads = [stamp(e["ScheduledTime"]) for e in reads_of(history)]
+    assert len(raised) == 2 and len(reads) == 2, history
+    for event, read in zip(raised, reads, strict=True):  # each read comes right after its run's event
+        assert 0 <= (read - event).total_seconds() < 1.0, (event, read)
+
+
+def stamp(value: str) -> datetime:
+    return datetime.fromisoformat(value.rstrip("Z")[:26])
+
+
+def reads_of(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in history if e["EventType"] == "TaskCompleted" and e["FunctionName"] == "poll_run"]
+
+
+def test_a_lost_webhook_is_covered_by_the_safety_read(stack: Stack) -> None:
+    cid = stack.http.new_conversation()
+    resp = stack.http.send(cid, "What is the weather in Tokyo [webhook:lost]?")
+    status, _ = stack.http.wait(resp.body["statusQueryGetUri"])
+    assert "in Tokyo" in answer(status)
+    history = instance_history(stack, resp.body["statusQueryGetUri"])
+    assert [e["Name"] for e in history if e["EventType"] == "EventRaised"] == []
+    assert len([e for e in history if e["EventType"] == "TimerFired"]) >= 2 and len(reads_of(history)) >= 2
+
+
+def test_a_duplicated_webhook_wakes_the_turn_once(stack: Stack) -> None:
+    cid = stack.http.new_conversation()
+    resp = stack.http.send(cid, "What is the weather in London [webhook:twice]?")
+    status, _ = stack.http.wait(resp.body["statusQueryGetUri"])
+    assert "in London" in answer(status)
+    time.sleep(1.0)  # let the second copies arrive
+    history = instance_history(stack, resp.body["statusQueryGetUri"])
+    raised = [e for e in history if e["EventType"] == "EventRaised"]
+    assert len(raised) == 2 and len(reads_of(history)) == 2, history  # one per run: the copies were dropped
+
+
+def test_forged_or_unsigned_webhooks_are_refused_and_raise_nothing(stack: Stack) -> None:
+    import base64
+    import hashlib
+    import hmac
+
+    body = json.dumps({"id": "evt_1", "object": "event", "type": "response.completed", "created_at": 1,
+                       "data": {"id": "resp_x"}}).encode()
+    url = stack.api + "/webhooks/openai"
+
+    def post(headers: dict[str, str]) -> tuple[int, Any]:
+        import urllib.error
+        import urllib.request
+
+        req = urllib.request.Request(url, data=body, method="POST", headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as reply:
+                return reply.status, json.loads(reply.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    now = str(int(time.time()))
+    unsigned = post({"content-type": "application/json"})
+    wrong_key = base64.b64encode(os.urandom(24))
+    forged_sig = base64.b64encode(hmac.new(wrong_key, f"evt_1.{now}.".encode() + body, hashlib.sha256).digest())
+    forged = post({"webhook-id": "evt_1", "webhook-timestamp": now, "webhook-signature": "v1," + forged_sig.decode()})
+    secret = base64.b64decode(stack.env["ASSISTANT_WEBHOOK_SECRET"][6:])
+    old = str(int(time.time()) - 3600)
+    stale_sig = base64.b64encode(hmac.new(secret, f"evt_1.{old}.".encode() + body, hashlib.sha256).digest())
+    stale = post({"webhook-id": "evt_1", "webhook-timestamp": old, "webhook-signature": "v1," + stale_sig.decode()})
+    for code, reply in (unsigned, forged, stale):
+        assert code == 400 and reply["error"]["code"] == "invalid_signature", (code, reply)
+    good_sig = base64.b64encode(hmac.new(secret, f"evt_1.{now}.".encode() + body, hashlib.sha256).digest())
+    unknown = post({"webhook-id": "evt_1", "webhook-timestamp": now, "webhook-signature": "v1," + good_sig.decode()})
+    assert unknown == (200, {"status": "ignored", "type": "response.completed", "runId": "resp_x"})
+
+
+def test_a_tool_that_raises_in_a_parallel_round_becomes_an_error_output(stack: Stack) -> None:
+    """One round: a tool that always raises, a slow one and a normal one. The turn completes, the model gets
+    all three outputs in call order, the transcript keeps the error text, and devhost warns of no task_all
+    hazard (no activity fails, so no fail-fast task_all meets a retrying child)."""
+    cid = stack.http.new_conversation()
+    status, _ = run_turn(stack.http, cid, "check stock, echo slowly and get the weather")
+    text = answer(status)
+    outputs = text.removeprefix("Outputs in order: ").split("; ")
+    assert len(outputs) == 3, text
+    assert json.loads(outputs[0]) == {"success": False, "error": "check_stock failed: RuntimeError: warehouse API "
+                                                               "unreachable while looking up SKU-42 (test fault)"}
+    assert json.loads(outputs[1]) == {"success": True, "data": {"echo": "slow done"}}
+    assert json.loads(outputs[2])["data"]["location"] == "Tokyo"
+    calls = transcript(stack.http, cid)["turns"][0]["toolCalls"]
+    assert [(c["name"], c["ok"]) for c in calls] == [("check_stock", False), ("slow_echo", True),
+                                                      ("get_weather", True)]
+    assert "warehouse API unreachable" in calls[0]["error"] and calls[1]["durationMs"] >= 1500
+    log = stack.log.read_text(errors="replace")
+    assert "task_all" not in log and "Traceback" not in log
+
+
+def test_messages_that_cannot_be_stored_are_refused_and_the_conversation_goes_on(stack: Stack) -> None:
+    cid = stack.http.new_conversation()
+    url = f"/conversations/{cid}/messages"
+    surrogate = stack.http.request("POST", url, raw=b'{"content": "hello \\ud800"}')
+    nul = stack.http.request("POST", url, raw=b'{"content": "hello \\u0000 world"}')
+    for resp in (surrogate, nul):
+        assert resp.status == 400 and resp.body["error"]["code"] == "invalid_content", resp
+    assert "surrogate (U+D800) at position 6" in surrogate.body["error"]["message"]
+    status, _ = run_turn(stack.http, cid, "What is the weather in Tokyo?")
+    assert "in Tokyo" in answer(status)
+    body = transcript(stack.http, cid)
+    assert body["turnsAccepted"] == 1 and body["turns"][0]["turn"] == 1
