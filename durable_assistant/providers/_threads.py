@@ -61,7 +61,7 @@ class ThreadsProvider:
         if recorded_run is not None:
             return await self.poll(RunRef(recorded_run, thread_id))
         latest = await self._latest_run(thread_id)
-        if latest is not None and latest.metadata and latest.metadata.get("turn") == request.turn_key:
+        if latest is not None and _of_turn(latest, request.turn_key):
             await journal.record("run", latest.id)  # created before a crash, never journaled
             return await self._state(latest)
         if latest is not None and str(latest.status) in _ACTIVE_RUN:
@@ -95,7 +95,7 @@ class ThreadsProvider:
         page = await _beta("threads.messages.list", lambda: self.client.beta.threads.messages.list(
             thread_id, limit=1, order="desc"))
         for message in page.data:
-            if message.role == "user" and message.metadata and message.metadata.get("turn") == turn_key:
+            if message.role == "user" and _of_turn(message, turn_key):
                 return str(message.id)
         return None
 
@@ -167,6 +167,11 @@ class ThreadsProvider:
                 if text is not None:
                     parts.append(text.value)
         return "\n".join(parts)
+
+
+def _of_turn(obj: Any, turn_key: str) -> bool:
+    """Created for this turn (``metadata.turn``), by an earlier attempt of the same step."""
+    return bool(turn_key) and bool(obj.metadata) and obj.metadata.get("turn") == turn_key
 
 
 def _thread(run: RunRef) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -16,6 +17,8 @@ from durable_assistant.tools import ToolRegistry, default_registry
 @dataclass
 class Services:
     settings: Settings
+    provider_factory: Callable[[], Provider] | None = None
+    """Builds the provider adapter (default: from settings); tests pass an in-process fake."""
     _providers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Provider] = field(
         default_factory=weakref.WeakKeyDictionary)
 
@@ -44,7 +47,8 @@ class Services:
         loop = asyncio.get_running_loop()
         provider = self._providers.get(loop)
         if provider is None:
-            provider = create_provider(self.settings, self.tools.specs(), self.chat_state)
+            provider = (self.provider_factory() if self.provider_factory is not None
+                        else create_provider(self.settings, self.tools.specs(), self.chat_state))
             self._providers[loop] = provider
         return provider
 

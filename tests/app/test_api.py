@@ -20,8 +20,10 @@ def test_accepting_messages_validates_and_is_idempotent(services: Services) -> N
     cid = api.create_conversation(services).body["conversationId"]
     accepted = api.accept_message(services, cid, json.dumps({"content": "hi", "messageId": "a-1"}).encode())
     assert accepted.record.created and accepted.record.seq == 1
-    assert accepted.turn_input.to_json() == {"conversation_id": cid, "turn": 1, "message_id": "a-1",
-                                             "deadline_seconds": 300.0, "poll_window_max_seconds": 20.0}
+    assert accepted.turn_input.to_json() == {
+        "conversation_id": cid, "turn": 1, "message_id": "a-1", "deadline_seconds": 300.0,
+        "schedule": {"first": 1.0, "growth": 2.0, "cap": 15.0}, "webhooks": False,
+        "webhook_schedule": {"first": 30.0, "growth": 2.0, "cap": 60.0}, "first_look_seconds": 1.0, "resume": None}
     again = api.accept_message(services, cid, json.dumps({"content": "hi", "messageId": "a-1"}).encode())
     assert not again.record.created and again.record.instance_id == accepted.record.instance_id
     generated = api.accept_message(services, cid, b'{"content": "second"}')
@@ -37,6 +39,10 @@ def test_accepting_messages_validates_and_is_idempotent(services: Services) -> N
     assert error_of(api.accept_message, services, cid, b'{"content": "other", "messageId": "a-1"}') == (
         409, "message_id_reused")
     assert error_of(api.accept_message, services, "missing", b'{"content": "x"}') == (404, "unknown_conversation")
+    # Text Storage cannot hold (lone surrogates) and control characters are refused before anything is stored.
+    for bad in (b'{"content": "hi \\ud83d"}', b'{"content": "a\\u0000b"}', b'{"content": "bell \\u0007"}'):
+        assert error_of(api.accept_message, services, cid, bad) == (400, "invalid_content")
+    assert api.accept_message(services, cid, b'{"content": "tab\\tnew\\nline \\ud83d\\ude00"}').record.seq == 3
 
 
 def test_transcript_and_tools(services: Services) -> None:

@@ -18,6 +18,18 @@ def test_defaults_point_at_the_local_devmodel() -> None:
     assert (s.provider, s.base_url, s.auth, s.turn_deadline_seconds, s.max_message_chars) == (
         "responses", "http://127.0.0.1:8199/v1", "key", 300.0, 8000)
     assert s.storage.connection_string is not None and "devstoreaccount1" in s.storage.connection_string
+    assert (s.poll_first_seconds, s.poll_growth, s.poll_max_seconds, s.first_look_seconds) == (1.0, 2.0, 15.0, 1.0)
+    assert s.webhook_secret is None and s.webhook_poll_seconds == 30.0 and s.tool_modules == ()
+
+
+def test_custom_tool_modules_are_loaded_or_named_in_the_error() -> None:
+    from durable_assistant.tools import default_registry
+
+    s = Settings.from_env({**CONN, "ASSISTANT_TOOL_MODULES": " tests.app.fault_tools , "})
+    assert s.tool_modules == ("tests.app.fault_tools",)
+    assert {"check_stock", "slow_echo", "get_weather"} <= set(default_registry(100, s.tool_modules).names())
+    with pytest.raises(ConfigError, match="cannot load register\\(\\) from 'tests.app.nope'"):
+        default_registry(100, ("tests.app.nope",))
 
 
 @pytest.mark.parametrize(("env", "message"), [
@@ -28,6 +40,9 @@ def test_defaults_point_at_the_local_devmodel() -> None:
     ({"ASSISTANT_MAX_MESSAGE_CHARS": "-5"}, "ASSISTANT_MAX_MESSAGE_CHARS must be positive"),
     ({"ASSISTANT_BASE_URL": "ftp://x"}, "ASSISTANT_BASE_URL must be an http(s) URL"),
     ({"ASSISTANT_STORAGE_PREFIX": "Bad-Prefix"}, "ASSISTANT_STORAGE_PREFIX must be up to 20 lowercase"),
+    ({"ASSISTANT_POLL_GROWTH": "0.5"}, "ASSISTANT_POLL_GROWTH must be at least 1"),
+    ({"ASSISTANT_FIRST_LOOK_SECONDS": "30"}, "ASSISTANT_FIRST_LOOK_SECONDS must be between 0 and 5"),
+    ({"ASSISTANT_WEBHOOK_SECRET": "hunter2"}, "ASSISTANT_WEBHOOK_SECRET must be the endpoint's signing secret"),
 ])
 def test_invalid_values_name_the_setting(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -204,3 +205,49 @@ def test_services_keep_one_provider_per_event_loop(services: Services) -> None:
     a1, a2 = asyncio.run(two())
     b1, _ = asyncio.run(two())
     assert a1 is a2 and b1 is not a1  # async clients are bound to their loop
+
+
+class LosesItsFirstRecord:
+    """A real journal whose first ``record`` of ``key`` is lost, as if the worker died right after the
+    provider answered (the residual window of a step)."""
+
+    def __init__(self, inner: BlobStepJournal, key: str) -> None:
+        self.inner, self.key, self.lost = inner, key, False
+
+    async def recall(self, key: str) -> str | None:
+        return await self.inner.recall(key)
+
+    async def record(self, key: str, value: str) -> str:
+        if key == self.key and not self.lost:
+            self.lost = True
+            raise ConnectionError("worker died")
+        return await self.inner.record(key, value)
+
+
+@pytest.mark.parametrize("lost", ["thread", "message", "run"])
+def test_threads_finds_what_a_crashed_attempt_created_instead_of_creating_it_again(
+        services: Services, model: DevModel, agent_id: str, lost: str) -> None:
+    """threads/runs closes the residual window: the turn's message and run carry metadata.turn, so a retried
+    create_run adopts them from the thread instead of adding a second message or starting a second run."""
+    async def scenario() -> None:
+        provider = make_provider(services, model, "threads", agent_id)
+        step = LosesItsFirstRecord(journal(services), lost)
+        request = RunRequest("What is the weather in Seattle, WA?", None, "conv-t", turn_key="conv-t:1")
+        try:
+            with pytest.raises(ConnectionError):
+                await provider.create_run(request, step)
+            state = await provider.create_run(request, step)
+            again = await provider.create_run(request, step)
+            assert again.run_id == state.run_id and again.thread_id == state.thread_id
+            threads = provider.client.beta.threads  # type: ignore[attr-defined]
+            runs = await threads.runs.list(state.thread_id)
+            messages = await threads.messages.list(state.thread_id)
+            # A lost thread record leaves one empty thread behind (nothing runs on it); never a second run.
+            assert [r.id for r in runs.data] == [state.run_id]
+            assert [m.role for m in messages.data if m.role == "user"] == ["user"]
+        finally:
+            await provider.close()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        asyncio.run(scenario())
