@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from azure.data.tables import TableClient, TableServiceClient
-from azure.storage.blob import BlobServiceClient, ContainerClient, ExponentialRetry
+from azure.storage.blob import BlobServiceClient, ContainerClient, LinearRetry
 
 from durable_assistant.config import StorageSettings
 
@@ -23,13 +23,13 @@ DEV_STORAGE_CONNECTION_STRING = (
 
 
 # A step that meets a storage hiccup reports it and the orchestration retries on a durable timer; the SDKs'
-# default retries (blobs: 15 s, 18 s, 24 s) would hold the activity for about a minute instead.
-def _blob_retry() -> ExponentialRetry:
-    return ExponentialRetry(initial_backoff=0.5, increment_base=2, retry_total=3)  # type: ignore[arg-type]
+# default retries (blobs: 15 s, 18 s, 24 s plus jitter) would hold the activity for about a minute instead.
+def _blob_retry() -> LinearRetry:
+    return LinearRetry(backoff=0.3, retry_total=2, random_jitter_range=0.2)  # type: ignore[arg-type]
 
 
-TABLE_RETRY_TOTAL = 3
-TABLE_RETRY_BACKOFF = 0.4
+TABLE_RETRY_TOTAL = 2
+TABLE_RETRY_BACKOFF = 0.3
 
 
 @dataclass

@@ -49,7 +49,7 @@ MAX_READS_PER_EXECUTION = 30
 MAX_STEP_ATTEMPTS = 8
 MAX_STEP_DELAY = 30.0
 TOOL_ATTEMPTS = 4
-CHECKPOINT_ATTEMPTS = 5
+CHECKPOINT_ATTEMPTS = 4
 MINIMAL_CHECKPOINT_ATTEMPTS = 8
 STATUS_TEXT_CHARS = 300
 STATUS_LIST_ITEMS = 20
@@ -283,7 +283,8 @@ class _Turn:
                     result = CheckpointResult(answer=None, record_written=False, error=_first_line(exc))
                 if result.error is None:
                     return result
-                yield from self.sleep(min(2.0**attempt, MAX_STEP_DELAY))
+                if attempt + 1 < attempts:
+                    yield from self.sleep(min(2.0**attempt, MAX_STEP_DELAY))
         raise TurnFailed(f"turn {inp.turn} of conversation {inp.conversation_id} could not be checkpointed: "
                          f"{result.error if result else 'unknown error'}")
 

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from devhost.azurite import AzuriteProcess
+from bench.app_proxy import RecordingProxy
+from devhost.azurite import AzuriteProcess, free_port
 from durable_assistant.config import Settings
 from durable_assistant.storage_clients import StorageClients
 from durable_assistant.tools import ToolContext, lamp_states
@@ -426,3 +427,34 @@ def test_messages_that_cannot_be_stored_are_refused_and_the_conversation_goes_on
     assert "in Tokyo" in answer(status)
     body = transcript(stack.http, cid)
     assert body["turnsAccepted"] == 1 and body["turns"][0]["turn"] == 1
+
+
+def test_a_turn_whose_checkpoint_keeps_failing_releases_the_conversation(azurite: AzuriteProcess,
+                                                                         tmp_path: Path) -> None:
+    """A storage fault (a proxy in front of Azurite's blob service answers 500) refuses every write of turn 1's
+    record. The turn ends Failed with its failure noted on the conversation's index; turn 2 runs normally."""
+    armed: dict[str, str] = {}
+
+    def fault(method: str, path: str) -> int | None:
+        record = armed.get("record")
+        return 500 if method == "PUT" and record is not None and path.endswith(record) else None
+
+    blob_port = azurite.ports[0]
+    proxy = RecordingProxy(f"http://127.0.0.1:{blob_port}", free_port(), lambda _: None, fault).start()
+    try:
+        app_storage = azurite.connection_string.replace(f"127.0.0.1:{blob_port}/", f"127.0.0.1:{proxy.port}/")
+        with app_stack(azurite.connection_string, tmp_path, scenario=write_scenarios(tmp_path),
+                       settings={"ASSISTANT_STORAGE_CONNECTION": app_storage}) as s:
+            cid = s.http.new_conversation()
+            armed["record"] = f"conversations/{cid}/000001.json"
+            first, phases = run_turn(s.http, cid, "What is the weather in Tokyo?")
+            assert first["runtimeStatus"] == "Failed", first
+            assert "recorded as failed" in json.dumps(first["output"])
+            assert phases[-1]["phase"] == "failed"
+            second, _ = run_turn(s.http, cid, "What is the weather in London?")
+            assert "in London" in answer(second)
+            turns = transcript(s.http, cid)["turns"]
+            assert [(t["turn"], t["status"]) for t in turns] == [(1, "failed"), (2, "completed")]
+            assert turns[0]["recorded"] is False and "injected fault" in turns[0]["error"]
+    finally:
+        proxy.stop()

@@ -321,14 +321,16 @@ def test_a_checkpoint_that_keeps_failing_falls_back_to_a_minimal_record() -> Non
     r.run()
     r.complete(0, step("completed"))
     task = 1
-    for _ in range(5):
+    for attempt in range(4):
         ep = r.run()
         assert ep.names() == ["checkpoint"] and r.activity_input(ep)["minimal"] is False
         r.complete(task, {"answer": None, "record_written": False, "error": "HttpResponseError: 500"})
-        ep = r.run()
-        assert ep.names() == ["timer"]
-        r.fire(task + 1)
-        task += 2
+        task += 1
+        if attempt < 3:
+            ep = r.run()
+            assert ep.names() == ["timer"]
+            r.fire(task)
+            task += 1
     ep = r.run()
     minimal = r.activity_input(ep)
     assert ep.names() == ["checkpoint"] and minimal["minimal"] is True and minimal["status"] == "failed"
