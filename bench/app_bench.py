@@ -1,14 +1,16 @@
 """Benchmark of the durable assistant app on the local stack (devhost + Azurite + devmodel scripted engine
 with fixed latency), side by side with the seed's plain polling loop (retrieve, sleep 1 s, repeat).
 
-Measures: end-to-end turn latency vs the provider's own time, reaction delay after the provider finishes
-(p50/p95), orchestration history events per turn (a 5 s and a 60 s run with one round of 3 parallel tools),
-storage operations per turn (app and host), and turns/s with 50 concurrent conversations.
+Measures, with provider webhooks (devmodel signs and posts each background response's end, as run.sh wires it)
+and without (durable timers alone): end-to-end turn latency vs the provider's own time, reaction delay after the
+provider finishes (p50/p95), the longest activity during a 12 s model run, history events and provider reads
+of a 60 s run with one round of 3 parallel tools, storage operations per turn (app and host), and turns/s with
+50 concurrent conversations.
 
     .venv/bin/python -m bench.app_bench [--repeat 5] [--concurrency 50] [--skip-long]
 
-Two passes: latencies and throughput with devhost straight on Azurite, then storage calls per turn and history
-sizes with devhost behind a recording proxy (which slows every storage call, so it would distort the latencies).
+Three passes: webhooks on and webhooks off with devhost straight on Azurite, then storage calls per turn with
+devhost behind a recording proxy (which slows every storage call, so it would distort the latencies).
 
 Provider time comes from the scripted engine's fixed latency per model turn (it sleeps exactly that long
 after a create/submit arrives); a recording proxy in front of devmodel stamps when each request arrived and
@@ -28,6 +30,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +44,7 @@ from devhost.azurite import AzuriteProcess, connection_string, free_port
 from durable_assistant.config import Settings
 from durable_assistant.storage_clients import StorageClients
 from durable_assistant.tools import ToolContext, default_registry
-from tests.app.stack import SEED_SCENARIOS, HttpClient, devhost_app, devmodel
+from tests.app.stack import SEED_SCENARIOS, HttpClient, Webhook, devhost_app, devmodel
 
 FIVE_S_LATENCY = 2.5  # two model turns (tool call, answer) = 5 s of provider time
 # Variants 0-4 shift the model latency by 0, 50 ... 200 ms per turn, so the runs' ends fall at different phases
@@ -49,6 +52,7 @@ FIVE_S_LATENCY = 2.5  # two model turns (tool call, answer) = 5 s of provider ti
 FIVE_S_VARIANTS = 5
 FIVE_S_STEP = 0.05
 SIXTY_S_LATENCY = 30.0
+TWELVE_S_LATENCY = 12.0
 LOAD_LATENCY = 1.0
 TERMINAL = {"completed", "failed", "cancelled", "incomplete", "expired"}
 
@@ -63,6 +67,8 @@ SCENARIOS = [
          {"name": "analyze_metrics", "arguments": {"metric": "sales", "timeframe": "last_month"}},
          {"name": "get_weather", "arguments": {"location": "Tokyo"}}]}],
      "answer": "Done: {{tools}}"},
+    {"name": "bench_twelve", "match": "(?i)^bench twelve", "latency_seconds": TWELVE_S_LATENCY,
+     "answer": "Twelve seconds of thought."},
     {"name": "bench_load", "match": "(?i)^bench load", "latency_seconds": LOAD_LATENCY,
      "rounds": [{"tool_calls": [{"name": "get_weather", "arguments": {"location": "London"}}]}],
      "answer": "{{tool:get_weather}}"},
@@ -74,6 +80,8 @@ def latency_for(message: str) -> float:
     if "bench five" in text:
         variant = text.split("bench five", 1)[1].strip()[:1]
         return FIVE_S_LATENCY + (int(variant) if variant.isdigit() else 0) * FIVE_S_STEP
+    if "twelve" in text:
+        return TWELVE_S_LATENCY
     return SIXTY_S_LATENCY if "sixty" in text else LOAD_LATENCY
 
 
@@ -89,11 +97,16 @@ class ModelTimeline:
     started: dict[str, float] = field(default_factory=dict)
     latency: dict[str, float] = field(default_factory=dict)
     first_seen_done: dict[str, float] = field(default_factory=dict)
+    reads: Counter[str] = field(default_factory=Counter)
+    """Status reads (GET, streamed or not) per response."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def hook(self, ex: Exchange) -> None:
         if ex.status != 200 or not ex.path.startswith("/v1/responses"):
             return
+        if ex.method == "GET":
+            with self.lock:
+                self.reads[ex.path.removeprefix("/v1/responses/")] += 1
         body = _response_object(ex.response_body)
         if body is None:
             return
@@ -122,6 +135,10 @@ class ModelTimeline:
     def snapshot(self) -> set[str]:
         with self.lock:
             return set(self.started)
+
+    def reads_of(self, run_ids: set[str]) -> int:
+        with self.lock:
+            return sum(self.reads[r] for r in run_ids)
 
 
 def _response_object(raw: bytes) -> dict[str, Any] | None:
@@ -173,6 +190,19 @@ class TurnMeasure:
     provider: float
     history_events: int | None = None
     storage: Counter[str] = field(default_factory=Counter)
+    longest_activity: float | None = None
+    reads: int | None = None
+
+
+def longest_activity(http: HttpClient, status_url: str) -> float:
+    """Seconds from an activity's scheduling to its completion, the longest of the turn (status API history)."""
+    events = http.request("GET", status_url + "&showHistory=true").body["historyEvents"]
+
+    def at(value: str) -> float:
+        return datetime.fromisoformat(value.rstrip("Z")[:26]).timestamp()
+
+    return max((at(e["Timestamp"]) - at(e["ScheduledTime"]) for e in events
+                if e["EventType"] == "TaskCompleted"), default=0.0)
 
 
 def history_rows(conn: str, hub: str, instance_id: str) -> int:
@@ -183,16 +213,19 @@ def history_rows(conn: str, hub: str, instance_id: str) -> int:
 
 
 def durable_turn(http: HttpClient, content: str, model_turns: int, storage: StorageCounter,
-                 history: Callable[[str], int]) -> TurnMeasure:
+                 history: Callable[[str], int], timeline: ModelTimeline | None = None) -> TurnMeasure:
     cid = http.new_conversation()
     before = storage.total()
+    seen = timeline.snapshot() if timeline is not None else set()
     start = time.monotonic()
     resp = http.send(cid, content)
     status, _ = http.wait(resp.body["statusQueryGetUri"], timeout=600, interval=0.05)
     e2e = time.monotonic() - start
     ops = storage.total() - before
     assert status["runtimeStatus"] == "Completed", status
-    return TurnMeasure(e2e, model_turns * latency_for(content), history(resp.body["id"]), ops)
+    reads = timeline.reads_of(timeline.snapshot() - seen) if timeline is not None else None
+    return TurnMeasure(e2e, model_turns * latency_for(content), history(resp.body["id"]), ops,
+                       longest_activity(http, resp.body["statusQueryGetUri"]), reads)
 
 
 def polling_loop_turn(client: OpenAI, registry: Any, ctx: ToolContext, content: str) -> float:
@@ -244,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark the durable assistant app against a plain polling loop.")
     parser.add_argument("--repeat", type=int, default=5, help="5 s turns per mode (default 5)")
     parser.add_argument("--concurrency", type=int, default=50, help="concurrent conversations (default 50)")
-    parser.add_argument("--skip-long", action="store_true", help="skip the 60 s history-size run")
+    parser.add_argument("--skip-long", action="store_true", help="skip the 12 s and 60 s runs")
     args = parser.parse_args(argv)
     if args.repeat < 1 or args.concurrency < 1:
         parser.error("--repeat and --concurrency must be >= 1")
@@ -261,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     storage = StorageCounter(prefix)
     timeline = ModelTimeline()
     proxies: list[RecordingProxy] = []
+    hooked_port = free_port()
+    webhook = Webhook(hooked_port)
     with AzuriteProcess(data_dir=work / "azurite", ports=az_ports):
         try:
             for port, proxy_port, service in zip(az_ports, proxy_ports, ("blob", "queue", "table"), strict=True):
@@ -269,19 +304,32 @@ def main(argv: list[str] | None = None) -> int:
             counted = connection_string("127.0.0.1", proxy_ports)
             direct = connection_string("127.0.0.1", az_ports)
             settings = {"ASSISTANT_STORAGE_PREFIX": prefix}
-            with devmodel(work, scenario=scenario) as model:
-                model_port = free_port()
-                proxies.append(RecordingProxy(model.base_url.removesuffix("/v1"), model_port, timeline.hook).start())
-                model_url = f"http://127.0.0.1:{model_port}/v1"
+            with devmodel(work, scenario=scenario, webhook=webhook) as hooked_model, \
+                    devmodel(work, scenario=scenario) as plain_model:
+                urls = {}
+                for name, model in (("hooked", hooked_model), ("plain", plain_model)):
+                    model_port = free_port()
+                    proxies.append(RecordingProxy(model.base_url.removesuffix("/v1"), model_port,
+                                                  timeline.hook).start())
+                    urls[name] = f"http://127.0.0.1:{model_port}/v1"
                 # Timings with devhost straight on Azurite: a recording proxy would add its own latency to each
-                # of the ~200 storage calls of a turn. Storage calls are counted in a second pass through it.
-                with devhost_app(direct, work, model, model_base_url=model_url, settings=settings) as stack:
+                # of the storage calls of a turn. Storage calls are counted in a third pass through it.
+                results: dict[str, Any] = {}
+                with devhost_app(direct, work, hooked_model, model_base_url=urls["hooked"], settings=settings,
+                                 webhook=webhook) as stack:
                     history = functools.partial(history_rows, direct, stack.hub)
-                    results = timed_pass(stack.http, direct, prefix, storage, timeline, model_url, args, console,
-                                         history)
-                with devhost_app(counted, work, model, model_base_url=model_url, settings=settings) as stack:
+                    results["hooked"] = timed_pass("webhooks", stack.http, storage, timeline, args, console, history)
+                    console.print(f"durable app (webhooks): {args.concurrency} concurrent conversations")
+                    results["durable_load"] = durable_load(stack.http, args.concurrency)
+                with devhost_app(direct, work, plain_model, model_base_url=urls["plain"], settings=settings) as stack:
                     history = functools.partial(history_rows, direct, stack.hub)
-                    results.update(counted_pass(stack.http, storage, args, console, history))
+                    results["plain"] = timed_pass("timers only", stack.http, storage, timeline, args, console,
+                                                  history)
+                with devhost_app(counted, work, hooked_model, model_base_url=urls["hooked"], settings=settings,
+                                 webhook=webhook) as stack:
+                    history = functools.partial(history_rows, direct, stack.hub)
+                    results["counted"] = counted_pass(stack.http, storage, args, console, history)
+                results.update(loop_pass(direct, prefix, urls["plain"], timeline, args, console))
         finally:
             for proxy in proxies:
                 proxy.stop()
@@ -289,20 +337,25 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def timed_pass(http: HttpClient, conn: str, prefix: str, storage: StorageCounter, timeline: ModelTimeline,
-               model_url: str, args: argparse.Namespace, console: Console,
-               history: Callable[[str], int]) -> dict[str, Any]:
+def timed_pass(label: str, http: HttpClient, storage: StorageCounter, timeline: ModelTimeline,
+               args: argparse.Namespace, console: Console, history: Callable[[str], int]) -> dict[str, Any]:
     results: dict[str, Any] = {}
     durable_turn(http, five(0), 2, storage, history)  # first use: table seeding, client pools
-
-    console.print(f"durable app: {args.repeat} x 5 s turns (one tool round)")
+    console.print(f"durable app ({label}): {args.repeat} x 5 s turns (one tool round)")
     seen = timeline.snapshot()
     turns = [durable_turn(http, five(i), 2, storage, history) for i in range(args.repeat)]
-    results["durable"] = {"turns": turns, "reactions": timeline.reactions(timeline.snapshot() - seen)}
+    results.update(turns=turns, reactions=timeline.reactions(timeline.snapshot() - seen))
+    if not args.skip_long:
+        console.print(f"durable app ({label}): a 12 s run and a 60 s run with 3 parallel tools, side by side")
+        with ThreadPoolExecutor(2) as pool:
+            twelve = pool.submit(durable_turn, http, "bench twelve", 1, storage, history)
+            sixty = pool.submit(durable_turn, http, "bench sixty", 2, storage, history, timeline)
+            results.update(twelve=twelve.result(), sixty=sixty.result())
+    return results
 
-    console.print(f"durable app: {args.concurrency} concurrent conversations")
-    results["durable_load"] = durable_load(http, args.concurrency)
 
+def loop_pass(conn: str, prefix: str, model_url: str, timeline: ModelTimeline, args: argparse.Namespace,
+              console: Console) -> dict[str, Any]:
     settings = Settings.from_env({"AzureWebJobsStorage": conn, "ASSISTANT_STORAGE_PREFIX": prefix})
     ctx = ToolContext(StorageClients(settings.storage, settings.storage_prefix), "bench-loop")
     registry = default_registry()
@@ -311,39 +364,36 @@ def timed_pass(http: HttpClient, conn: str, prefix: str, storage: StorageCounter
     seen = timeline.snapshot()
     loop_turns = [TurnMeasure(polling_loop_turn(client, registry, ctx, five(i)), 2 * latency_for(five(i)))
                   for i in range(args.repeat)]
-    results["loop"] = {"turns": loop_turns, "reactions": timeline.reactions(timeline.snapshot() - seen)}
     console.print(f"plain polling loop: {args.concurrency} concurrent conversations")
-    results["loop_load"] = loop_load(client, registry, ctx, args.concurrency)
-    return results
+    return {"loop": {"turns": loop_turns, "reactions": timeline.reactions(timeline.snapshot() - seen)},
+            "loop_load": loop_load(client, registry, ctx, args.concurrency)}
 
 
 def counted_pass(http: HttpClient, storage: StorageCounter, args: argparse.Namespace, console: Console,
-                 history: Callable[[str], int]) -> dict[str, Any]:
-    """The same turns with every storage call going through the recording proxy: calls per turn, history size."""
-    results: dict[str, Any] = {}
+                 history: Callable[[str], int]) -> list[TurnMeasure]:
+    """The same turns with every storage call going through the recording proxy: calls per turn."""
     durable_turn(http, five(0), 2, storage, history)  # first use of this host
-    console.print(f"durable app, storage calls counted: {args.repeat} x 5 s turns")
-    results["counted"] = [durable_turn(http, five(i), 2, storage, history) for i in range(args.repeat)]
-    if not args.skip_long:
-        console.print("durable app: one 60 s turn with 3 parallel tools")
-        results["durable_60"] = durable_turn(http, "bench sixty", 2, storage, history)
-    return results
+    console.print(f"durable app (webhooks), storage calls counted: {args.repeat} x 5 s turns")
+    return [durable_turn(http, five(i), 2, storage, history) for i in range(args.repeat)]
 
 
 def print_table(console: Console, results: dict[str, Any], args: argparse.Namespace) -> None:
-    durable, loop = results["durable"], results["loop"]
+    hooked, plain, loop = results["hooked"], results["plain"], results["loop"]
 
     def ratio(turns: list[TurnMeasure]) -> str:
         return f"{statistics.median(t.e2e / t.provider for t in turns):.3f}"
 
     def e2e(turns: list[TurnMeasure]) -> str:
-        return f"{statistics.median(t.e2e for t in turns):.2f} s (provider {statistics.median(t.provider for t in turns):.2f} s)"
+        return f"{statistics.median(t.e2e for t in turns):.2f} s"
 
-    def reaction(values: list[float]) -> tuple[str, str]:
-        return f"{pct(values, 0.5):.3f} s", f"{pct(values, 0.95):.3f} s"
+    def reaction(values: list[float], q: float) -> str:
+        return f"{pct(values, q):.3f} s"
 
-    d50, d95 = reaction(durable["reactions"])
-    l50, l95 = reaction(loop["reactions"])
+    def of(pass_: dict[str, Any], key: str, attr: str, fmt: str = "{}") -> str:
+        measure = pass_.get(key)
+        value = getattr(measure, attr) if measure is not None else None
+        return fmt.format(value) if value is not None else "skipped"
+
     ops = Counter[str]()
     for t in results["counted"]:
         ops.update(t.storage)
@@ -353,24 +403,32 @@ def print_table(console: Console, results: dict[str, Any], args: argparse.Namesp
     detail = ", ".join(f"{k} {v / n:.0f}" for k, v in sorted(ops.items()))
     table = Table(title=f"Durable assistant vs plain polling loop (scripted devmodel, {args.repeat} turns each)")
     table.add_column("metric")
-    table.add_column("durable app", justify="right")
+    table.add_column("webhooks", justify="right")
+    table.add_column("timers only", justify="right")
     table.add_column("plain loop (sleep 1 s)", justify="right")
     table.add_column("target", justify="right")
-    table.add_row("end-to-end, 5 s run + 1 tool round (median)", e2e(durable["turns"]), e2e(loop["turns"]), "")
-    table.add_row("end-to-end / provider time (median)", ratio(durable["turns"]), ratio(loop["turns"]), "<= 1.10")
-    table.add_row("reaction after provider finishes p50", d50, l50, "<= 0.5 s")
-    table.add_row("reaction after provider finishes p95", d95, l95, "<= 1.5 s")
-    table.add_row("history events per 5 s turn", f"{statistics.median(t.history_events or 0 for t in durable['turns']):.0f}",
-                  "n/a", "")
-    if "durable_60" in results:
-        table.add_row("history events, 60 s run, 3 parallel tools", str(results["durable_60"].history_events),
-                      "n/a", "<= 60")
-    table.add_row("storage ops per 5 s turn: app", f"{app_ops:.0f}", "0", "")
-    table.add_row("storage ops per 5 s turn: host (devhost)", f"{host_ops:.0f}", "0", "")
+    table.add_row("end-to-end, 5 s run + 1 tool round (median)", e2e(hooked["turns"]), e2e(plain["turns"]),
+                  e2e(loop["turns"]), "")
+    table.add_row("end-to-end / provider time (median)", ratio(hooked["turns"]), ratio(plain["turns"]),
+                  ratio(loop["turns"]), "<= 1.10 (webhooks)")
+    for q, target in ((0.5, "<= 0.3 s (webhooks)"), (0.95, "<= 1 s (webhooks)")):
+        table.add_row(f"reaction after the run ends p{int(q * 100)}", reaction(hooked["reactions"], q),
+                      reaction(plain["reactions"], q), reaction(loop["reactions"], q), target)
+    table.add_row("longest activity during a 12 s model run", of(hooked, "twelve", "longest_activity", "{:.2f} s"),
+                  of(plain, "twelve", "longest_activity", "{:.2f} s"), "n/a", "<= 2 s")
+    table.add_row("history events per 5 s turn (median)",
+                  f"{statistics.median(t.history_events or 0 for t in hooked['turns']):.0f}",
+                  f"{statistics.median(t.history_events or 0 for t in plain['turns']):.0f}", "n/a", "")
+    table.add_row("history events, 60 s run + 3 parallel tools", of(hooked, "sixty", "history_events"),
+                  of(plain, "sixty", "history_events"), "n/a", "<= 60 / <= 100")
+    table.add_row("provider reads during the 60 s run", of(hooked, "sixty", "reads"), of(plain, "sixty", "reads"),
+                  "60", "<= 15 (timers only)")
+    table.add_row("storage ops per 5 s turn: app", f"{app_ops:.0f}", "", "0", "")
+    table.add_row("storage ops per 5 s turn: host (devhost)", f"{host_ops:.0f}", "", "0", "")
     table.add_row(f"turns/s, {args.concurrency} concurrent conversations (1 s + 1 s run)",
-                  f"{results['durable_load']:.2f}", f"{results['loop_load']:.2f}", "")
+                  f"{results['durable_load']:.2f}", "", f"{results['loop_load']:.2f}", "")
     console.print(table)
-    console.print(f"storage ops per turn by owner:service: {detail}")
+    console.print(f"storage ops per turn by owner:service (webhooks): {detail}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ Used by tests/app/test_crash.py in a bounded form."""
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import tempfile
@@ -154,7 +155,7 @@ def _judge(records: dict[str, dict[str, Any]], conversations: int, messages: int
         if statuses != [(n, "completed") for n in range(1, messages + 1)]:
             problems.append(f"{cid}: turns {statuses}")
             continue
-        if any(a["timings"]["runCreatedAt"] < b["timings"]["finishedAt"] for b, a in zip(turns, turns[1:])):
+        if any(a["timings"]["runCreatedAt"] < b["timings"]["finishedAt"] for b, a in itertools.pairwise(turns)):
             problems.append(f"{cid}: a turn started before the previous one finished")
             continue
         in_order += len(turns)
