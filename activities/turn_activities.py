@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Dict  # noqa: UP035 (see Payload)
 
 import azure.durable_functions as df
 
@@ -16,8 +16,13 @@ from durable_assistant.turn import TURN_READY_EVENT, ActivityNames, get_services
 bp = df.Blueprint()
 log = logging.getLogger("durable_assistant.activities")
 
+# The Python worker accepts a class or a typing generic as a binding's annotation but refuses a built-in generic
+# such as dict[str, Any] ("invalid non-type annotation", azure-functions-python-worker issue 1034): one refused
+# function fails the whole app's indexing in Azure. Keep binding parameters annotated with this alias.
+Payload = Dict[str, Any]  # noqa: UP006
 
-async def create_run(payload: dict[str, Any], client: df.DurableOrchestrationClient) -> dict[str, Any]:
+
+async def create_run(payload: Payload, client: df.DurableOrchestrationClient) -> dict[str, Any]:
     services, inp = get_services(), turn.CreateRunInput.from_json(payload)
     result = await turn.create_run(services, inp)
     if result.status == "not_ready":
@@ -32,23 +37,23 @@ async def create_run(payload: dict[str, Any], client: df.DurableOrchestrationCli
     return result.to_json()
 
 
-async def watch_run(payload: dict[str, Any]) -> dict[str, Any]:
+async def watch_run(payload: Payload) -> dict[str, Any]:
     return (await turn.watch_run(get_services(), turn.WatchRunInput.from_json(payload))).to_json()
 
 
-def run_tool(payload: dict[str, Any]) -> dict[str, Any]:
+def run_tool(payload: Payload) -> dict[str, Any]:
     return turn.run_tool(get_services(), turn.RunToolInput.from_json(payload)).to_json()
 
 
-async def submit_outputs(payload: dict[str, Any]) -> dict[str, Any]:
+async def submit_outputs(payload: Payload) -> dict[str, Any]:
     return (await turn.submit_outputs(get_services(), turn.SubmitOutputsInput.from_json(payload))).to_json()
 
 
-async def cancel_run(payload: dict[str, Any]) -> dict[str, Any]:
+async def cancel_run(payload: Payload) -> dict[str, Any]:
     return (await turn.cancel_run(get_services(), turn.CancelRunInput.from_json(payload))).to_json()
 
 
-async def checkpoint(payload: dict[str, Any], client: df.DurableOrchestrationClient) -> dict[str, Any]:
+async def checkpoint(payload: Payload, client: df.DurableOrchestrationClient) -> dict[str, Any]:
     result = await asyncio.to_thread(turn.checkpoint, get_services(), turn.CheckpointInput.from_json(payload))
     if result.next_instance_id is not None:
         # Wake the next turn now instead of at its next check. Best effort: it may not have started yet
