@@ -129,13 +129,13 @@ def _find_function_register(module: ModuleType, script: Path) -> Any:
     apps = [v for v in vars(module).values() if isinstance(v, func.FunctionRegister)]
     if len(apps) > 1:
         raise AppLoadError(
-            f"More than one {type(apps[0]).__name__} or other top level function app instances are defined "
-            f"in {script.name}."
+            f"More than one {type(apps[0]).__name__} or other top level function app instances are defined. "
+            f"(in {script.name}: keep one)"
         )
     if not apps:
         raise AppLoadError(
-            f"Could not find top level function app instances in {script.name} "
-            "(expected one azure.functions.FunctionApp or azure.durable_functions.DFApp)."
+            f"Could not find top level function app instances in {script.name}. "
+            "(expected one azure.functions.FunctionApp or azure.durable_functions.DFApp)"
         )
     return apps[0]
 

@@ -32,8 +32,11 @@ _RETURN = "$return"
 _DURABLE_CLIENT = "durableClient"
 _GENERIC = "generic"
 
-# The host's FunctionDescriptorProvider: a binding name is a letter then up to 127 letters/digits, or $return.
-_BINDING_NAME = re.compile(r"^([a-zA-Z][a-zA-Z0-9]{0,127}|\$return)$")
+# The host's Utility.ValidateBinding since host 4.1038 (azure-functions-host PR 10764 allowed snake_case): a letter
+# or underscore, then up to 127 letters, digits or underscores, never two underscores in a row; or $return.
+_BINDING_NAME = re.compile(r"^(?!.*__)([a-zA-Z_][a-zA-Z0-9_]{0,127}|\$return)$")
+# The host's Utility.ValidateName for function names ("host" is reserved).
+_FUNCTION_NAME = re.compile(r"^[a-z][a-z0-9_\-]{0,127}$", re.IGNORECASE)
 # The worker's validate_script_file_name (PYTHON_SCRIPT_FILE_NAME).
 _SCRIPT_FILE_NAME = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_\-]*\.py$")
 
@@ -104,8 +107,11 @@ def check_function(function: Any) -> CheckedFunction:
 
 
 def _check_host_rules(name: str, bindings: list[_Binding]) -> None:
-    """The host's ValidateFunction: valid and unique binding names, a trigger. The host checks these only after the
-    worker accepted the whole app, and then puts just the offending function in error; devhost refuses the app."""
+    """The host's ValidateName and ValidateFunction: a valid function name, valid and unique binding names, a
+    trigger. The host checks these only after the worker accepted the whole app, and then puts just the offending
+    function in error; devhost refuses the app."""
+    if not _FUNCTION_NAME.match(name) or name.lower() == "host":
+        raise FunctionLoadError(name, f"'{name}' is not a valid function name.")
     seen: set[str] = set()
     for binding in bindings:
         if not _BINDING_NAME.match(binding.name):
