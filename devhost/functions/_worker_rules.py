@@ -161,6 +161,10 @@ def _check_parameters(
         if param not in annotations:
             continue  # an unannotated parameter takes whatever the binding decodes
         annotation = annotations[param]
+        if is_sdk_type(annotation):
+            raise FunctionLoadError(
+                name, f"binding {param} is an SDK-type (deferred) binding {annotation!r}, which devhost does not provide"
+            )
         is_out = _is_out_annotation(annotation)
         py_type: Any = annotation
         if is_out:
@@ -231,6 +235,34 @@ def is_typing_generic(annotation: Any) -> bool:
         return issubclass(annotation, typing.Generic)
     return (isinstance(annotation, (_TYPING_GENERIC_ALIAS, _TYPING_SPECIAL_ALIAS))
             and annotation.__origin__ not in _NOT_GENERIC_ORIGINS)
+
+
+def is_sdk_type(annotation: Any) -> bool:
+    """The worker first asks azurefunctions-extensions-base (one of its own dependencies, so always present in
+    Azure) whether an annotation is an SDK type for a deferred binding: a subclass of its ``SdkType``, or an
+    iterable generic of exactly one. Its iterable test calls issubclass() on the annotation's origin, so an
+    annotation such as Optional[str] fails the whole indexing with TypeError before any other check."""
+    sdk_type = _sdk_type_base()
+    if annotation is None:
+        return False
+    if isinstance(annotation, type) and sdk_type is not None and issubclass(annotation, sdk_type):
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is None or not issubclass(origin, collections.abc.Iterable):
+        return False
+    args = typing.get_args(annotation)
+    return (len(args) == 1 and isinstance(args[0], type) and sdk_type is not None
+            and issubclass(args[0], sdk_type))
+
+
+def _sdk_type_base() -> type | None:
+    """``SdkType`` when the app's environment has the extension (then it may declare SDK-type bindings)."""
+    try:
+        from azurefunctions.extensions.base import sdkType  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    base: type = sdkType.SdkType
+    return base
 
 
 def _alias_origin(annotation: Any) -> Any:

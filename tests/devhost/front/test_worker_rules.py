@@ -54,14 +54,6 @@ REFUSED = {
         """,
         "cannot load the work function: binding payload has invalid non-type annotation dict[str, typing.Any]",
     ),
-    "Optional on an activity input": (
-        """
-        @app.activity_trigger(input_name="payload")
-        def work(payload: Optional[str]) -> str:
-            return payload or ""
-        """,
-        "cannot load the work function: binding payload has invalid non-type annotation typing.Optional[str]",
-    ),
     "X | None on an HTTP request": (
         """
         @app.route(route="r")
@@ -227,6 +219,14 @@ INDEXING_FAILURES = {
             return ""
         """,
         "indexing function_app.py failed at function work: NameError: name 'MissingType' is not defined",
+    ),
+    "Optional on an activity input (the SDK-type probe of azurefunctions-extensions-base)": (
+        """
+        @app.activity_trigger(input_name="payload")
+        def work(payload: Optional[str]) -> str:
+            return payload or ""
+        """,
+        "indexing function_app.py failed at function work: TypeError: issubclass() arg 1 must be a class",
     ),
     "typing generic where the converter needs a class": (
         """
