@@ -144,10 +144,8 @@ def test_packaging_the_scheduler_with_an_old_bundle_range_is_refused(project: Pa
 
 def _allowed(template: Template, parameter: str) -> list[str]:
     for decorator in template.parameters[parameter].get("decorators", []):
-        call = decorator.get("function") or {}
-        if call.get("type") == "allowed":
-            values = call["parameters"][0]
-            return [str(v) for v in (values.get("array") if isinstance(values, dict) else values)]
+        if decorator.get("type") == "allowed":
+            return [str(value) for value in decorator["argument"]]
     raise AssertionError(f"{parameter} has no @allowed list")
 
 
