@@ -22,7 +22,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from devhost import azurite
+from devhost import azurite, hub_guard
 from devhost.config import ConfigError, HostConfig, load_config
 from devhost.functions import (
     AppLoadError,
@@ -53,6 +53,7 @@ class StartOptions:
     verbose: bool = False
     enforce_keys: bool | None = None  # None: DEVHOST_ENFORCE_KEYS
     json_logs: bool = False
+    allow_shared_hub: bool = False  # run the deployed task hub on a real storage account anyway
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="Azure Storage connection string (default: the AzureWebJobsStorage setting; "
                             f"'{DEVELOPMENT_STORAGE}' or none means Azurite)")
     start.add_argument("--hub", default=None, help="task hub name (overrides host.json)")
+    start.add_argument("--allow-shared-hub", action="store_true",
+                       help="allow a real (non-emulator) storage account with the deployed app's task hub name "
+                            "(refused by default: the real host cannot read devhost's queue messages)")
     start.add_argument("--verbose", action="store_true", help="debug logging")
     start.add_argument("--json-logs", action="store_true", help="log JSON lines instead of key=value")
     start.add_argument("--enforce-keys", "--enableAuth", dest="enforce_keys", action="store_const", const=True,
@@ -81,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = StartOptions(
         app_dir=args.app, host=args.host, port=args.port, storage=args.storage, hub=args.hub,
         verbose=args.verbose, enforce_keys=args.enforce_keys, json_logs=args.json_logs,
+        allow_shared_hub=args.allow_shared_hub,
     )
     try:
         return asyncio.run(serve(options))
@@ -140,6 +145,11 @@ async def serve(options: StartOptions, *, stop: asyncio.Event | None = None) -> 
         raise StartupError(f"the function app failed to load:\n{exc}") from None
 
     connection_string, azurite_process = _resolve_storage(options.storage, config)
+    try:
+        hub_guard.check_hub(connection_string, config.hub_name, app_dir=config.app_dir, environ=os.environ,
+                            allow_shared=options.allow_shared_hub)
+    except hub_guard.SharedHubError as exc:
+        raise StartupError(str(exc)) from None
     # The app's own code (and queue triggers) read AzureWebJobsStorage: point it at the storage actually used.
     os.environ[config.connection_name] = connection_string
     executor = ThreadPoolExecutor(max_workers=max(config.max_concurrent_activity_functions, 4),

@@ -11,7 +11,40 @@ targetScope = 'subscription'
 param environmentName string
 
 @minLength(1)
-@description('Region of every resource (pick one that offers Flex Consumption and the model below).')
+@description('Region of every resource but the Azure OpenAI account: one with Flex Consumption (the list is infra/deploy-facts.json flexConsumptionRegions; tests keep them equal).')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
 @metadata({
   azd: {
     type: 'location'
@@ -99,8 +132,8 @@ param taskHubName string = 'DurableAssistant'
 param durableTaskSchedulerSku string = 'Consumption'
 
 // --- model ---------------------------------------------------------------------------------------------------
-@description('Region of the Azure OpenAI account; empty means `location`.')
-param openAiLocation string = ''
+@description('Region of the Azure OpenAI account, separate from `location`: many Flex Consumption regions do not serve the Responses API (the default provider). The default serves it and offers gpt-5-mini GlobalStandard; the preprovision hook refuses a region outside infra/deploy-facts.json responsesApiRegions while ASSISTANT_PROVIDER is responses. Empty means `location`.')
+param openAiLocation string = 'eastus2'
 
 @description('Model deployment name (ASSISTANT_MODEL).')
 param modelDeploymentName string = 'gpt-5-mini'
@@ -108,8 +141,16 @@ param modelDeploymentName string = 'gpt-5-mini'
 @description('Model name.')
 param modelName string = 'gpt-5-mini'
 
-@description('Model version.')
+@description('Model version (gpt-5-mini 2025-08-07 retires on 2027-02-06; infra/deploy-facts.json lists retirements).')
 param modelVersion string = '2025-08-07'
+
+@description('What the deployment does when a newer default version appears or its version retires. OnceCurrentVersionExpired keeps the pinned version and moves to the default one when it retires, so the app does not stop working on the retirement date; NoAutoUpgrade stops answering then (the preprovision hook refuses it within 90 days of a known retirement).')
+@allowed([
+  'OnceCurrentVersionExpired'
+  'OnceNewDefaultVersionAvailable'
+  'NoAutoUpgrade'
+])
+param modelVersionUpgradeOption string = 'OnceCurrentVersionExpired'
 
 @description('Deployment SKU: GlobalStandard, DataZoneStandard, Standard or ProvisionedManaged.')
 param modelSkuName string = 'GlobalStandard'
@@ -236,6 +277,7 @@ module openAi 'modules/openai.bicep' = if (useAzureOpenAi) {
     deploymentName: modelDeploymentName
     modelName: modelName
     modelVersion: modelVersion
+    versionUpgradeOption: modelVersionUpgradeOption
     skuName: modelSkuName
     capacity: modelCapacity
   }

@@ -8,11 +8,11 @@ import json
 import os
 import sys
 import traceback
-import typing
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any
 
+from ._errors import AppLoadError, FunctionLoadError
 from ._index import (
     DURABLE_CLIENT,
     DurableClientBinding,
@@ -25,32 +25,15 @@ from ._index import (
     durable_name_key,
     kind_of_trigger,
 )
+from ._worker_rules import CheckedFunction, check_function, check_script_file_name
+
+__all__ = ["AppLoadError", "FunctionLoadError", "load_app"]
 
 MODULE_NAME = "function_app"
 _SUPPORTED_BINDINGS = {
     "httpTrigger", "http", "orchestrationTrigger", "activityTrigger", "entityTrigger", "timerTrigger",
     "queueTrigger", DURABLE_CLIENT,
 }
-
-
-class AppLoadError(Exception):
-    """The app could not be imported or indexed. ``details`` holds the app's traceback when there is one."""
-
-    def __init__(self, message: str, details: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
-
-    def __str__(self) -> str:
-        return self.message if not self.details else f"{self.message}\n{self.details}"
-
-
-class FunctionLoadError(AppLoadError):
-    """One function's parameters do not match its bindings (the worker's ``FunctionLoadError``)."""
-
-    def __init__(self, function_name: str, message: str) -> None:
-        super().__init__(f"cannot load the {function_name} function: {message}")
-        self.function_name = function_name
 
 
 def load_app(app_dir: Path, script_file: str = "function_app.py", *, change_cwd: bool = False) -> FunctionIndex:
@@ -60,6 +43,9 @@ def load_app(app_dir: Path, script_file: str = "function_app.py", *, change_cwd:
     tests do not, to keep pytest's CWD).
     """
     app_dir = app_dir.resolve()
+    refusal = check_script_file_name(script_file)
+    if refusal is not None:
+        raise AppLoadError(refusal)
     script = app_dir / script_file
     if not script.is_file():
         raise AppLoadError(f"{script} not found: the Python v2 programming model needs a {script_file} at the app root")
@@ -73,7 +59,33 @@ def load_app(app_dir: Path, script_file: str = "function_app.py", *, change_cwd:
         raise AppLoadError(
             f"indexing {script.name} failed: {type(exc).__name__}: {exc}", _app_traceback(exc, app_dir)
         ) from None
-    return FunctionIndex([_index_function(f) for f in functions], script_file=str(script))
+    return FunctionIndex(_index_functions(functions, script, app_dir), script_file=str(script))
+
+
+def _index_functions(functions: list[Any], script: Path, app_dir: Path) -> list[FunctionInfo]:
+    """Index every function; any refusal refuses the app, as in Azure, where the worker's first refused function
+    fails the whole indexing. All refusals are reported at once (the worker stops at the first)."""
+    indexed: list[FunctionInfo] = []
+    refused: list[FunctionLoadError] = []
+    for function in functions:
+        try:
+            indexed.append(_index_function(function))
+        except FunctionLoadError as exc:
+            refused.append(exc)
+        except Exception as exc:  # the worker's indexing fails with the same exception (a TypeError, a NameError)
+            raise AppLoadError(
+                f"indexing {script.name} failed at function {function.get_function_name()}: "
+                f"{type(exc).__name__}: {exc}", _app_traceback(exc, app_dir)
+            ) from None
+    if refused:
+        first = refused[0]
+        if len(refused) > 1:
+            first.details = "\n".join(
+                [f"{len(refused)} of {len(functions)} functions are refused (Azure would load none):"]
+                + [e.message for e in refused[1:]]
+            )
+        raise first
+    return indexed
 
 
 def _import_script(script: Path, app_dir: Path) -> ModuleType:
@@ -117,13 +129,13 @@ def _find_function_register(module: ModuleType, script: Path) -> Any:
     apps = [v for v in vars(module).values() if isinstance(v, func.FunctionRegister)]
     if len(apps) > 1:
         raise AppLoadError(
-            f"More than one {type(apps[0]).__name__} or other top level function app instances are defined "
-            f"in {script.name}."
+            f"More than one {type(apps[0]).__name__} or other top level function app instances are defined. "
+            f"(in {script.name}: keep one)"
         )
     if not apps:
         raise AppLoadError(
-            f"Could not find top level function app instances in {script.name} "
-            "(expected one azure.functions.FunctionApp or azure.durable_functions.DFApp)."
+            f"Could not find top level function app instances in {script.name}. "
+            "(expected one azure.functions.FunctionApp or azure.durable_functions.DFApp)"
         )
     return apps[0]
 
@@ -136,7 +148,7 @@ def _index_function(function: Any) -> FunctionInfo:
     kind = kind_of_trigger(trigger["type"])
     user_function = function.get_user_function()
     try:
-        requires_context, has_return = _validate_parameters(name, user_function, bindings)
+        checked: CheckedFunction = check_function(function)
     except FunctionLoadError as exc:
         if kind in (FunctionKind.ORCHESTRATOR, FunctionKind.ENTITY) and trigger["name"] != "context":
             # The SDK's wrapper takes a parameter literally named "context", so any other context_name fails in
@@ -159,7 +171,7 @@ def _index_function(function: Any) -> FunctionInfo:
         bindings=tuple(bindings),
         user_function=user_function,
         is_async=inspect.iscoroutinefunction(user_function),
-        requires_context=requires_context,
+        requires_context=checked.requires_context,
         durable_name=durable_name,
         http=_http_route(name, trigger) if kind is FunctionKind.HTTP else None,
         durable_client=(
@@ -174,7 +186,7 @@ def _index_function(function: Any) -> FunctionInfo:
             QueueSource(str(trigger["queueName"]), str(trigger.get("connection") or "AzureWebJobsStorage"))
             if kind is FunctionKind.QUEUE else None
         ),
-        has_return=has_return,
+        has_return=checked.has_return,
         unsupported_bindings=tuple(b["type"] for b in bindings if b["type"] not in _SUPPORTED_BINDINGS),
     )
 
@@ -186,71 +198,3 @@ def _http_route(name: str, trigger: dict[str, Any]) -> HttpRoute:
         methods=methods,
         auth_level=str(trigger.get("authLevel") or "FUNCTION").lower(),
     )
-
-
-def _validate_parameters(name: str, fn: Any, bindings: list[dict[str, Any]]) -> tuple[bool, bool]:
-    """The worker's rules: every parameter is a binding or the unbound ``context``, and vice versa."""
-    params = dict(inspect.signature(fn).parameters)
-    try:
-        annotations = typing.get_type_hints(fn)
-    except Exception:  # unresolvable forward references: the worker would fail later; be lenient here
-        annotations = {}
-    bound: dict[str, dict[str, Any]] = {}
-    has_return = False
-    for binding in bindings:
-        direction = str(binding.get("direction", "IN")).upper()
-        if direction == "INOUT":
-            raise FunctionLoadError(name, '"inout" bindings are not supported')
-        if binding["name"] == "$return":
-            if direction != "OUT":
-                raise FunctionLoadError(name, '"$return" binding must have direction set to "out"')
-            has_return = True
-        else:
-            bound[binding["name"]] = binding
-
-    requires_context = False
-    if "context" in params and "context" not in bound:
-        requires_context = True
-        params.pop("context")
-        annotation = annotations.get("context")
-        if annotation is not None and (not isinstance(annotation, type) or annotation.__name__ != "Context"):
-            raise FunctionLoadError(
-                name, f'the "context" parameter is expected to be of type azure.functions.Context, got {annotation!r}'
-            )
-    extra = set(params) - set(bound)
-    if extra:
-        raise FunctionLoadError(
-            name, f"the following parameters are declared in Python but not in function.json: {extra!r}"
-        )
-    missing = set(bound) - set(params)
-    if missing:
-        raise FunctionLoadError(
-            name, f"the following parameters are declared in function.json but not in Python: {missing!r}"
-        )
-    _check_annotations(name, params, bound, annotations)
-    return requires_context, has_return
-
-
-def _check_annotations(
-    name: str, params: dict[str, inspect.Parameter], bound: dict[str, dict[str, Any]], annotations: dict[str, Any]
-) -> None:
-    """The worker's annotation check for input bindings: the binding's converter must accept the Python type
-    (``str``/``bytes`` always pass: the worker then uses the generic binding)."""
-    from azure.functions import meta
-
-    registry: Any = meta.get_binding_registry()  # type: ignore[no-untyped-call]
-    for param in params:
-        binding = bound[param]
-        annotation = annotations.get(param)
-        if annotation is None or not isinstance(annotation, type) or annotation in (str, bytes):
-            continue  # unannotated, generic (list[int], Out[...]) or the generic binding
-        if str(binding.get("direction", "IN")).upper() != "IN":
-            continue
-        converter = registry.get(binding["type"]) if registry is not None else None
-        if converter is None:
-            continue
-        if not converter.check_input_type_annotation(annotation):
-            raise FunctionLoadError(
-                name, f'type of {param} binding in function.json "{binding["type"]}" does not match its Python '
-                      f'annotation "{annotation.__name__}"'
-            )

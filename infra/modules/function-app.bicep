@@ -151,10 +151,12 @@ var durableSettings = {
   AzureFunctionsJobHost__extensions__durableTask__hubName: taskHubName
 }
 
+// The scheduler is selected in the deployed host.json (storageProvider azureManaged, written by the prepackage
+// hook in scripts/deploy/azd_hooks.py), never by an app-setting override: the platform's scale controller reads
+// the durable settings from host.json, and would otherwise scale the app on Azure Storage queues the scheduler
+// never fills.
 var schedulerSettings = {
   DURABLE_TASK_SCHEDULER_CONNECTION_STRING: 'Endpoint=${durableTaskSchedulerEndpoint};Authentication=ManagedIdentity;ClientID=${identityClientId}'
-  AzureFunctionsJobHost__extensions__durableTask__storageProvider__type: 'azureManaged'
-  AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName: 'DURABLE_TASK_SCHEDULER_CONNECTION_STRING'
 }
 
 var assistantSettings = {

@@ -19,6 +19,9 @@ param modelName string
 @description('Model version, e.g. 2025-08-07.')
 param modelVersion string
 
+@description('OnceCurrentVersionExpired, OnceNewDefaultVersionAvailable or NoAutoUpgrade.')
+param versionUpgradeOption string
+
 @description('Deployment SKU: GlobalStandard (pay per token, Microsoft-global routing), DataZoneStandard, Standard (in region) or ProvisionedManaged.')
 param skuName string
 
@@ -62,7 +65,7 @@ resource deployment 'Microsoft.CognitiveServices/accounts/deployments@2025-06-01
       name: modelName
       version: modelVersion
     }
-    versionUpgradeOption: 'NoAutoUpgrade'
+    versionUpgradeOption: versionUpgradeOption
   }
 }
 

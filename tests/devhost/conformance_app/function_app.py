@@ -13,6 +13,7 @@ import json
 import os
 import random
 import time
+import typing
 from collections.abc import Generator
 from datetime import timedelta
 from pathlib import Path
@@ -167,14 +168,14 @@ def always_fails(key: str) -> str:
 
 
 @app.activity_trigger(input_name="payload")
-def measure(payload: dict[str, Any]) -> dict[str, Any]:
+def measure(payload: typing.Dict[str, Any]) -> dict[str, Any]:  # noqa: UP006 (the worker refuses dict[...])
     """Echoes a large payload back with its size: both directions exceed the queue/table inline limits."""
     blob = payload["blob"]
     return {"size": len(blob), "echo": blob.upper()}
 
 
 @app.activity_trigger(input_name="work")
-def crash_add(work: dict[str, int]) -> int:
+def crash_add(work: typing.Dict[str, int]) -> int:  # noqa: UP006 (the worker refuses dict[...])
     # A short random pause widens the window in which the crash test's SIGKILLs land mid-activity.
     time.sleep(random.uniform(0.0, 0.3))
     return work["k"] * 10 + work["step"]

@@ -148,7 +148,8 @@ def test_activity_invocation_decodes_encodes_and_reports_failures() -> None:
 
 
 def test_trigger_annotation_must_match_the_binding() -> None:
-    with pytest.raises(FunctionLoadError, match=r'cannot load the typed function: type of req binding in '
-                                                r'function.json "httpTrigger" does not match its Python '
-                                                r'annotation "TimerRequest"'):
+    with pytest.raises(FunctionLoadError, match=r"cannot load the typed function: 'req' binding type \"httpTrigger\" "
+                                                r"and dataType \"None\" in function.json do not match the "
+                                                r"corresponding function parameter's Python type annotation "
+                                                r"\"TimerRequest\""):
         load_app(APPS / "bad_annotation")

@@ -4,6 +4,7 @@
 
 import json
 import os
+import typing
 from collections.abc import Generator
 from typing import Any
 
@@ -97,7 +98,7 @@ def say_hello(name: str) -> str:
 
 
 @app.activity_trigger(input_name="payload", activity="AsyncDurableActivity")
-async def async_activity(payload: dict[str, Any]) -> dict[str, Any]:
+async def async_activity(payload: typing.Dict[str, Any]) -> dict[str, Any]:  # noqa: UP006 (the worker refuses dict[...])
     return {"doubled": payload["n"] * 2, "text": "naïve"}
 
 
