@@ -199,8 +199,27 @@ param maxToolOutputChars string = '16000'
 @description('ASSISTANT_POLL_INTERVAL_SECONDS.')
 param pollIntervalSeconds string = '0.25'
 
-@description('ASSISTANT_POLL_WINDOW_MAX_SECONDS.')
-param pollWindowMaxSeconds string = '20'
+@description('ASSISTANT_POLL_FIRST_SECONDS: first durable-timer delay between provider reads.')
+param pollFirstSeconds string = '1'
+
+@description('ASSISTANT_POLL_GROWTH: each following delay is this many times the previous one.')
+param pollGrowth string = '2'
+
+@description('ASSISTANT_POLL_MAX_SECONDS: cap of the delay between provider reads.')
+param pollMaxSeconds string = '15'
+
+@description('ASSISTANT_FIRST_LOOK_SECONDS: how long a new run is watched before durable timers take over.')
+param firstLookSeconds string = '1'
+
+@description('ASSISTANT_WEBHOOK_POLL_SECONDS: with provider webhooks, the delay between safety reads.')
+param webhookPollSeconds string = '30'
+
+@secure()
+@description('ASSISTANT_WEBHOOK_SECRET: signing secret (whsec_...) of the provider webhook endpoint that posts to /api/webhooks/openai; empty: no webhooks (durable timers alone). Stored in Key Vault.')
+param webhookSecret string = ''
+
+@description('ASSISTANT_TOOL_MODULES: comma-separated Python modules (deployed with the app) that register custom tools.')
+param toolModules string = ''
 
 // --- names ---------------------------------------------------------------------------------------------------
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
@@ -209,6 +228,8 @@ var tags = {
 }
 var useAzureOpenAi = empty(providerBaseUrl)
 var useProviderKey = !empty(providerApiKey)
+var useWebhooks = !empty(webhookSecret)
+var useKeyVault = useProviderKey || useWebhooks
 var useScheduler = durableBackend == 'DurableTaskScheduler'
 var hasDeveloper = !empty(principalId)
 var prefixedTableNames = [for t in storageTableNames: '${storagePrefix}${t}']
@@ -283,14 +304,35 @@ module openAi 'modules/openai.bicep' = if (useAzureOpenAi) {
   }
 }
 
-module keyVault 'modules/keyvault.bicep' = if (useProviderKey) {
+module keyVault 'modules/keyvault.bicep' = if (useKeyVault) {
   name: 'keyvault'
   scope: rg
   params: {
     name: 'kv-${resourceToken}'
     location: location
     tags: tags
-    providerApiKey: providerApiKey
+  }
+}
+
+module providerKeySecret 'modules/keyvault-secret.bicep' = if (useProviderKey) {
+  name: 'provider-key-secret'
+  scope: rg
+  params: {
+    vaultName: useKeyVault ? keyVault.outputs.name : ''
+    name: 'assistant-provider-api-key'
+    value: providerApiKey
+    issuer: 'model provider'
+  }
+}
+
+module webhookSigningSecret 'modules/keyvault-secret.bicep' = if (useWebhooks) {
+  name: 'webhook-secret'
+  scope: rg
+  params: {
+    vaultName: useKeyVault ? keyVault.outputs.name : ''
+    name: 'assistant-webhook-secret'
+    value: webhookSecret
+    issuer: 'provider webhook endpoint'
   }
 }
 
@@ -417,11 +459,11 @@ module openAiRoles 'modules/roles/openai.bicep' = if (useAzureOpenAi) {
   }
 }
 
-module keyVaultRoles 'modules/roles/keyvault.bicep' = if (useProviderKey) {
+module keyVaultRoles 'modules/roles/keyvault.bicep' = if (useKeyVault) {
   name: 'keyvault-roles'
   scope: rg
   params: {
-    resourceName: useProviderKey ? keyVault.outputs.name : ''
+    resourceName: useKeyVault ? keyVault.outputs.name : ''
     assignments: appKeyVaultRoles
   }
 }
@@ -482,12 +524,18 @@ module functionApp 'modules/function-app.bicep' = {
     assistantAgentId: assistantAgentId
     assistantInstructions: assistantInstructions
     storagePrefix: storagePrefix
-    providerApiKeySecretUri: useProviderKey ? keyVault.outputs.providerApiKeySecretUri : ''
+    providerApiKeySecretUri: useProviderKey ? providerKeySecret.outputs.uri : ''
     turnDeadlineSeconds: turnDeadlineSeconds
     maxMessageChars: maxMessageChars
     maxToolOutputChars: maxToolOutputChars
     pollIntervalSeconds: pollIntervalSeconds
-    pollWindowMaxSeconds: pollWindowMaxSeconds
+    pollFirstSeconds: pollFirstSeconds
+    pollGrowth: pollGrowth
+    pollMaxSeconds: pollMaxSeconds
+    firstLookSeconds: firstLookSeconds
+    webhookPollSeconds: webhookPollSeconds
+    webhookSecretUri: useWebhooks ? webhookSigningSecret.outputs.uri : ''
+    toolModules: toolModules
   }
 }
 
@@ -508,5 +556,5 @@ output DURABLE_TASK_SCHEDULER_ENDPOINT string = useScheduler ? scheduler.outputs
 output ASSISTANT_BASE_URL string = useAzureOpenAi ? openAi.outputs.v1BaseUrl : providerBaseUrl
 output ASSISTANT_MODEL string = useAzureOpenAi ? openAi.outputs.deploymentName : providerModel
 output AZURE_OPENAI_NAME string = useAzureOpenAi ? openAi.outputs.name : ''
-output AZURE_KEY_VAULT_NAME string = useProviderKey ? keyVault.outputs.name : ''
+output AZURE_KEY_VAULT_NAME string = useKeyVault ? keyVault.outputs.name : ''
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName

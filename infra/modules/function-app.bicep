@@ -114,8 +114,26 @@ param maxToolOutputChars string
 @description('ASSISTANT_POLL_INTERVAL_SECONDS (number as text).')
 param pollIntervalSeconds string
 
-@description('ASSISTANT_POLL_WINDOW_MAX_SECONDS (number as text).')
-param pollWindowMaxSeconds string
+@description('ASSISTANT_POLL_FIRST_SECONDS (number as text).')
+param pollFirstSeconds string
+
+@description('ASSISTANT_POLL_GROWTH (number as text).')
+param pollGrowth string
+
+@description('ASSISTANT_POLL_MAX_SECONDS (number as text).')
+param pollMaxSeconds string
+
+@description('ASSISTANT_FIRST_LOOK_SECONDS (number as text).')
+param firstLookSeconds string
+
+@description('ASSISTANT_WEBHOOK_POLL_SECONDS (number as text).')
+param webhookPollSeconds string
+
+@description('Key Vault secret URI of the webhook signing secret (empty: no provider webhooks).')
+param webhookSecretUri string = ''
+
+@description('ASSISTANT_TOOL_MODULES (empty: the built-in tools only).')
+param toolModules string = ''
 
 var serviceTag = {
   'azd-service-name': azdServiceName
@@ -169,7 +187,17 @@ var assistantSettings = {
   ASSISTANT_MAX_MESSAGE_CHARS: maxMessageChars
   ASSISTANT_MAX_TOOL_OUTPUT_CHARS: maxToolOutputChars
   ASSISTANT_POLL_INTERVAL_SECONDS: pollIntervalSeconds
-  ASSISTANT_POLL_WINDOW_MAX_SECONDS: pollWindowMaxSeconds
+  ASSISTANT_POLL_FIRST_SECONDS: pollFirstSeconds
+  ASSISTANT_POLL_GROWTH: pollGrowth
+  ASSISTANT_POLL_MAX_SECONDS: pollMaxSeconds
+  ASSISTANT_FIRST_LOOK_SECONDS: firstLookSeconds
+  ASSISTANT_WEBHOOK_POLL_SECONDS: webhookPollSeconds
+  ASSISTANT_TOOL_MODULES: toolModules
+}
+
+var webhookSettings = {
+  // Resolved by the platform with keyVaultReferenceIdentity, like the provider key.
+  ASSISTANT_WEBHOOK_SECRET: '@Microsoft.KeyVault(SecretUri=${webhookSecretUri})'
 }
 
 var providerKeySettings = {
@@ -197,6 +225,7 @@ var appSettings = union(
   useScheduler ? schedulerSettings : {},
   assistantSettings,
   useProviderKey ? providerKeySettings : {},
+  empty(webhookSecretUri) ? {} : webhookSettings,
   empty(assistantAgentId) ? {} : agentSettings,
   empty(assistantInstructions) ? {} : instructionSettings,
   empty(storagePrefix) ? {} : storagePrefixSettings

@@ -24,7 +24,11 @@ KNOBS: dict[str, tuple[str, str]] = {
     "maxMessageChars": ("ASSISTANT_MAX_MESSAGE_CHARS", "max_message_chars"),
     "maxToolOutputChars": ("ASSISTANT_MAX_TOOL_OUTPUT_CHARS", "max_tool_output_chars"),
     "pollIntervalSeconds": ("ASSISTANT_POLL_INTERVAL_SECONDS", "poll_interval_seconds"),
-    "pollWindowMaxSeconds": ("ASSISTANT_POLL_WINDOW_MAX_SECONDS", "poll_window_max_seconds"),
+    "pollFirstSeconds": ("ASSISTANT_POLL_FIRST_SECONDS", "poll_first_seconds"),
+    "pollGrowth": ("ASSISTANT_POLL_GROWTH", "poll_growth"),
+    "pollMaxSeconds": ("ASSISTANT_POLL_MAX_SECONDS", "poll_max_seconds"),
+    "firstLookSeconds": ("ASSISTANT_FIRST_LOOK_SECONDS", "first_look_seconds"),
+    "webhookPollSeconds": ("ASSISTANT_WEBHOOK_POLL_SECONDS", "webhook_poll_seconds"),
 }
 
 
@@ -64,6 +68,7 @@ def test_host_and_app_use_the_managed_identity_for_storage(templates: dict[str, 
     assert settings["AzureWebJobsStorage__clientId"] == "identityClientId"
     assert settings["AZURE_CLIENT_ID"] == "identityClientId"
     assert settings["ASSISTANT_API_KEY"].startswith("@Microsoft.KeyVault(SecretUri=")
+    assert settings["ASSISTANT_WEBHOOK_SECRET"].startswith("@Microsoft.KeyVault(SecretUri=")
     for service in ("blob", "queue", "table"):
         assert f"AzureWebJobsStorage__{service}ServiceUri" in settings
 
