@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: the whole local stack with the embedded defaults.
 #   Azurite (started by devhost when nothing listens on 10000-10002, data in .local/azurite)
-#   devmodel on 127.0.0.1:8199 (scripted engine with the seed scenarios; DEVMODEL_ENGINE=llama for the real model)
+#   devmodel on 127.0.0.1:8199 (scripted engine with the seed scenarios; DEVMODEL_ENGINE=llama for the real model),
+#     posting signed webhooks to the app when a background response ends (DEVMODEL_WEBHOOKS=0: timers only)
 #   devhost serving this app on http://127.0.0.1:7071
 # Ctrl-C stops everything.
 set -euo pipefail
@@ -12,12 +13,19 @@ bash scripts/bootstrap.sh
 model_port=${DEVMODEL_PORT:-8199}
 host_port=${DEVHOST_PORT:-7071}
 engine=${DEVMODEL_ENGINE:-scripted}
+webhooks=${DEVMODEL_WEBHOOKS:-1}
 mkdir -p .local
 
 # The app chains turns with previous_response_id; keep responses a day so an idle conversation can go on
 # (devmodel's default mirrors the service's ~10 minute background window).
 model_args=(serve --host 127.0.0.1 --port "$model_port" --engine "$engine" --retention-seconds 86400)
 [ "$engine" = scripted ] && model_args+=(--scenario devmodel/scenarios/seeds.json)
+if [ "$webhooks" = 1 ]; then
+  # The signing secret both sides share (Standard Webhooks, as an OpenAI webhook endpoint has one), kept in .local.
+  [ -s .local/webhook-secret ] || python -c 'import base64, os; print("whsec_" + base64.b64encode(os.urandom(24)).decode())' > .local/webhook-secret
+  export ASSISTANT_WEBHOOK_SECRET=${ASSISTANT_WEBHOOK_SECRET:-$(cat .local/webhook-secret)}
+  model_args+=(--webhook-url "http://127.0.0.1:$host_port/api/webhooks/openai" --webhook-secret "$ASSISTANT_WEBHOOK_SECRET")
+fi
 python -m devmodel "${model_args[@]}" > .local/devmodel.log 2>&1 &
 model_pid=$!
 cleanup() { kill "$model_pid" 2>/dev/null || true; wait "$model_pid" 2>/dev/null || true; }
@@ -29,6 +37,7 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 echo "devmodel ($engine engine) on http://127.0.0.1:$model_port/v1 (log: .local/devmodel.log)"
+[ "$webhooks" = 1 ] && echo "provider webhooks: devmodel -> http://127.0.0.1:$host_port/api/webhooks/openai (signed)"
 
 export ASSISTANT_BASE_URL=${ASSISTANT_BASE_URL:-http://127.0.0.1:$model_port/v1}
 export TASKHUB_NAME=${TASKHUB_NAME:-DurableAssistant}   # host.json names the hub %TASKHUB_NAME%
