@@ -18,7 +18,8 @@ import azure.functions as func
 from activities.turn_activities import bp as activities_bp
 from durable_assistant import api
 from durable_assistant.config import ConfigError
-from durable_assistant.turn import RUN_ENDED_EVENT, TURN_ORCHESTRATION, Services, get_services
+from durable_assistant.contracts import RUN_ENDED_EVENT, TURN_ORCHESTRATION
+from durable_assistant.services import Services, get_services
 from orchestrations.turn_orchestration import bp as turn_bp
 
 log = logging.getLogger("durable_assistant")

@@ -14,8 +14,9 @@ from typing import Any, Dict  # noqa: UP035 -- the worker's binding check needs 
 
 import azure.durable_functions as df
 
-from durable_assistant import turn
-from durable_assistant.turn import TURN_READY_EVENT, ActivityNames, StepResult, get_services
+from durable_assistant import contracts, steps
+from durable_assistant.contracts import TURN_READY_EVENT, ActivityNames, StepResult
+from durable_assistant.services import get_services
 
 bp = df.Blueprint()
 log = logging.getLogger("durable_assistant.activities")
@@ -34,10 +35,10 @@ async def _step(name: str, work: Awaitable[StepResult]) -> Json:
 
 
 async def create_run(payload: Json, client: df.DurableOrchestrationClient) -> Json:
-    services, inp = get_services(), turn.CreateRunInput.from_json(payload)
+    services, inp = get_services(), contracts.CreateRunInput.from_json(payload)
 
     async def create() -> StepResult:
-        result = await turn.create_run(services, inp)
+        result = await steps.create_run(services, inp)
         if result.status != "not_ready":
             return result
 
@@ -46,38 +47,38 @@ async def create_run(payload: Json, client: df.DurableOrchestrationClient) -> Js
             return status.runtime_status.value if status and status.runtime_status else None
 
         # A turn terminated by an operator never checkpoints: release the conversation rather than wait forever.
-        if await turn.release_abandoned_turn(services, inp.conversation_id, inp.turn, runtime_status):
-            return await turn.create_run(services, inp)
+        if await steps.release_abandoned_turn(services, inp.conversation_id, inp.turn, runtime_status):
+            return await steps.create_run(services, inp)
         return result
 
     return await _step(ActivityNames.CREATE_RUN, create())
 
 
 async def poll_run(payload: Json) -> Json:
-    return await _step(ActivityNames.POLL_RUN, turn.poll_run(get_services(), turn.PollRunInput.from_json(payload)))
+    return await _step(ActivityNames.POLL_RUN, steps.poll_run(get_services(), contracts.PollRunInput.from_json(payload)))
 
 
 def run_tool(payload: Json) -> Json:
-    inp = turn.RunToolInput.from_json(payload)
+    inp = contracts.RunToolInput.from_json(payload)
     try:
-        return turn.run_tool(get_services(), inp).to_json()
+        return steps.run_tool(get_services(), inp).to_json()
     except Exception as exc:  # the step reports its own failures; this covers the unexpected
-        return turn.ToolRunResult(number=inp.number, ok=False, retry=True, error=f"{type(exc).__name__}: {exc}"[:500]).to_json()
+        return contracts.ToolRunResult(number=inp.number, ok=False, retry=True, error=f"{type(exc).__name__}: {exc}"[:500]).to_json()
 
 
 async def submit_outputs(payload: Json) -> Json:
-    inp = turn.SubmitOutputsInput.from_json(payload)
-    return await _step(ActivityNames.SUBMIT_OUTPUTS, turn.submit_outputs(get_services(), inp))
+    inp = contracts.SubmitOutputsInput.from_json(payload)
+    return await _step(ActivityNames.SUBMIT_OUTPUTS, steps.submit_outputs(get_services(), inp))
 
 
 async def cancel_run(payload: Json) -> Json:
-    inp = turn.CancelRunInput.from_json(payload)
-    return await _step(ActivityNames.CANCEL_RUN, turn.cancel_run(get_services(), inp))
+    inp = contracts.CancelRunInput.from_json(payload)
+    return await _step(ActivityNames.CANCEL_RUN, steps.cancel_run(get_services(), inp))
 
 
 async def checkpoint(payload: Json, client: df.DurableOrchestrationClient) -> Json:
-    inp = turn.CheckpointInput.from_json(payload)
-    result = await asyncio.to_thread(turn.checkpoint, get_services(), inp)
+    inp = contracts.CheckpointInput.from_json(payload)
+    result = await asyncio.to_thread(steps.checkpoint, get_services(), inp)
     if result.next_instance_id is not None:
         # Wake the next turn now instead of at its next check. Best effort: it may not have started yet
         # (it then finds the conversation ready on its first check) or may already be past waiting.

@@ -19,7 +19,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from durable_assistant.turn import (
+from durable_assistant.contracts import (
     RUN_ENDED_EVENT,
     TURN_ORCHESTRATION,
     TURN_READY_EVENT,

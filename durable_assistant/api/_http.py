@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from durable_assistant.config import Settings
+from durable_assistant.contracts import PollSchedule, TurnInput
+from durable_assistant.services import Services
 from durable_assistant.store import MessageRecord, UnknownConversationError, valid_message_id
 from durable_assistant.tools import ToolContext
-from durable_assistant.turn import PollSchedule, Services, TurnInput
 
 # Text that Storage (UTF-8) cannot hold or that has no place in a chat message: lone surrogates, C0 controls
 # other than tab/newline/carriage return, and the noncharacters U+FFFE/U+FFFF.

@@ -12,7 +12,7 @@ import openai
 from openai import OpenAI
 
 from durable_assistant.api._http import ApiError, ApiResponse
-from durable_assistant.turn import Services
+from durable_assistant.services import Services
 
 RUN_END_EVENTS = frozenset({"response.completed", "response.failed", "response.cancelled", "response.incomplete"})
 OWNER_WAIT_SECONDS = 1.6

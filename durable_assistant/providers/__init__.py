@@ -15,9 +15,11 @@ from durable_assistant.providers._types import (
     RunRequest,
     RunState,
     RunStatus,
+    StepJournal,
     ToolCall,
     ToolOutput,
     TransientProviderError,
+    create_once,
 )
 
 __all__ = [
@@ -33,10 +35,12 @@ __all__ = [
     "RunRequest",
     "RunState",
     "RunStatus",
+    "StepJournal",
     "ThreadsProvider",
     "ToolCall",
     "ToolOutput",
     "TransientProviderError",
+    "create_once",
     "create_provider",
     "make_client",
     "retry_after_seconds",

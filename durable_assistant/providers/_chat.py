@@ -11,8 +11,15 @@ from typing import Any, Protocol
 from openai import AsyncOpenAI
 
 from durable_assistant.providers._errors import call
-from durable_assistant.providers._journal import create_once
-from durable_assistant.providers._types import RunRef, RunRequest, RunState, StepJournal, ToolCall, ToolOutput
+from durable_assistant.providers._types import (
+    RunRef,
+    RunRequest,
+    RunState,
+    StepJournal,
+    ToolCall,
+    ToolOutput,
+    create_once,
+)
 from durable_assistant.tools import ToolSpec
 
 

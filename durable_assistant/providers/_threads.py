@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 from openai import AsyncOpenAI
 
 from durable_assistant.providers._errors import call
-from durable_assistant.providers._journal import create_once
 from durable_assistant.providers._types import (
     PermanentProviderError,
     RunRef,
@@ -20,6 +19,7 @@ from durable_assistant.providers._types import (
     StepJournal,
     ToolCall,
     ToolOutput,
+    create_once,
 )
 from durable_assistant.tools import ToolSpec
 

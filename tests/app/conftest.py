@@ -9,7 +9,7 @@ import pytest
 
 from devhost.azurite import AzuriteProcess
 from durable_assistant.config import Settings
-from durable_assistant.turn import Services
+from durable_assistant.services import Services
 
 
 def unique_prefix() -> str:

@@ -7,9 +7,15 @@ import itertools
 from collections import Counter
 from dataclasses import dataclass, field
 
-from durable_assistant.providers import RunRef, RunRequest, RunState, ToolCall, ToolOutput
-from durable_assistant.providers._journal import create_once
-from durable_assistant.providers._types import StepJournal
+from durable_assistant.providers import (
+    RunRef,
+    RunRequest,
+    RunState,
+    StepJournal,
+    ToolCall,
+    ToolOutput,
+    create_once,
+)
 
 
 @dataclass

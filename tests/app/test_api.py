@@ -7,7 +7,7 @@ import json
 import pytest
 
 from durable_assistant import api
-from durable_assistant.turn import Services
+from durable_assistant.services import Services
 
 
 def error_of(fn: object, *args: object) -> tuple[int, str]:

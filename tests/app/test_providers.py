@@ -23,9 +23,9 @@ from durable_assistant.providers import (
     TransientProviderError,
     create_provider,
 )
+from durable_assistant.services import Services
 from durable_assistant.store import BlobStepJournal
 from durable_assistant.tools import ToolContext
-from durable_assistant.turn import Services
 from tests.app.stack import DevModel, devmodel, threads_agent
 
 PROVIDERS = ["responses", "threads", "chat"]

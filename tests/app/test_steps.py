@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from durable_assistant import api, turn
+from durable_assistant import api, contracts, steps
 from durable_assistant.config import Settings
 from durable_assistant.providers import RunState, ToolCall
+from durable_assistant.services import Services
 from durable_assistant.store import BlobStepJournal
-from durable_assistant.turn import Services
 from tests.app.fake_provider import FakeProvider
 
 LAMP_CALLS = [ToolCall("call_a", "set_lamp", json.dumps({"lamp": "kitchen", "state": True})),
@@ -47,36 +47,36 @@ def run(coro: Any) -> Any:
 
 def test_a_redelivered_create_run_creates_nothing_new(svc: Services, fake: FakeProvider) -> None:
     cid, seq = new_turn(svc)
-    inp = turn.CreateRunInput(cid, seq, "turn-x", look_seconds=0)
-    first = run(turn.create_run(svc, inp))
-    again = run(turn.create_run(svc, inp))
+    inp = contracts.CreateRunInput(cid, seq, "turn-x", look_seconds=0)
+    first = run(steps.create_run(svc, inp))
+    again = run(steps.create_run(svc, inp))
     assert first.status == again.status == "queued" and first.run_id == again.run_id == "run_1"
     assert fake.calls["create"] == 1 and fake.calls["poll"] == 1  # the second time: one read, no create
 
 
 def test_the_whole_turn_twice_over_calls_each_provider_step_once(svc: Services, fake: FakeProvider) -> None:
     cid, seq = new_turn(svc)
-    created = run(turn.create_run(svc, turn.CreateRunInput(cid, seq, "turn-x", look_seconds=0)))
+    created = run(steps.create_run(svc, contracts.CreateRunInput(cid, seq, "turn-x", look_seconds=0)))
     fake.finish(created.run_id)
-    polls = [run(turn.poll_run(svc, turn.PollRunInput(cid, seq, created.run_id))) for _ in range(2)]
+    polls = [run(steps.poll_run(svc, contracts.PollRunInput(cid, seq, created.run_id))) for _ in range(2)]
     assert polls[0] == polls[1] and polls[0].status == "requires_action"
     assert [(c.number, c.name) for c in polls[0].tool_calls] == [(1, "set_lamp"), (2, "get_weather")]
 
     for call in polls[0].tool_calls:
-        results = [turn.run_tool(svc, turn.RunToolInput(cid, seq, call.number)) for _ in range(2)]
+        results = [steps.run_tool(svc, contracts.RunToolInput(cid, seq, call.number)) for _ in range(2)]
         assert results[0] == results[1] and results[0].ok and not results[0].retry
-    submit = turn.SubmitOutputsInput(cid, seq, created.run_id, None, [1, 2], "turn-x", look_seconds=0)
-    submitted = [run(turn.submit_outputs(svc, submit)) for _ in range(2)]
+    submit = contracts.SubmitOutputsInput(cid, seq, created.run_id, None, [1, 2], "turn-x", look_seconds=0)
+    submitted = [run(steps.submit_outputs(svc, submit)) for _ in range(2)]
     assert submitted[0].run_id == submitted[1].run_id == "run_2"
     assert fake.calls["submit"] == 1 and [o.call_id for o in fake.submitted["run_1"]] == ["call_a", "call_b"]
 
     fake.finish("run_2")
-    done = run(turn.poll_run(svc, turn.PollRunInput(cid, seq, "run_2")))
-    cancel = turn.CancelRunInput(cid, seq, "run_2")
-    assert [run(turn.cancel_run(svc, cancel)).status for _ in range(2)] == ["completed", "completed"]
-    ck = turn.CheckpointInput(cid, seq, accepted_message_id(svc, cid, seq), "turn-x", status="completed",
+    done = run(steps.poll_run(svc, contracts.PollRunInput(cid, seq, "run_2")))
+    cancel = contracts.CancelRunInput(cid, seq, "run_2")
+    assert [run(steps.cancel_run(svc, cancel)).status for _ in range(2)] == ["completed", "completed"]
+    ck = contracts.CheckpointInput(cid, seq, accepted_message_id(svc, cid, seq), "turn-x", status="completed",
                               reads=done.reads)
-    records = [turn.checkpoint(svc, ck) for _ in range(2)]
+    records = [steps.checkpoint(svc, ck) for _ in range(2)]
     assert records[0].answer == records[1].answer == "answer of run_2"
     assert (records[0].record_written, records[1].record_written) == (True, False)
     assert fake.calls["create"] == 1 and fake.calls["submit"] == 1
@@ -114,12 +114,12 @@ def test_the_residual_window_costs_one_extra_run_and_no_transcript_entry(svc: Se
     real = svc.turns.journal
     crashing = CrashingJournal(real(cid, seq, "create"))
     monkeypatch.setattr(svc.turns, "journal", lambda *a: crashing)
-    inp = turn.CreateRunInput(cid, seq, "turn-x", look_seconds=0)
+    inp = contracts.CreateRunInput(cid, seq, "turn-x", look_seconds=0)
     with pytest.raises(ConnectionError):
-        run(turn.create_run(svc, inp))  # the activity wrapper turns this into a transient error value
-    second = run(turn.create_run(svc, inp))
+        run(steps.create_run(svc, inp))  # the activity wrapper turns this into a transient error value
+    second = run(steps.create_run(svc, inp))
     assert fake.calls["create"] == 2 and second.run_id == "run_2"  # run_1 is an orphan at the provider
-    assert run(turn.create_run(svc, inp)).run_id == "run_2" and fake.calls["create"] == 2
+    assert run(steps.create_run(svc, inp)).run_id == "run_2" and fake.calls["create"] == 2
     assert svc.turns.run_doc(cid, seq)["providerIds"] == ["run_2"]  # the orphan never reaches the record
 
 
@@ -134,7 +134,7 @@ def test_a_tool_that_raises_becomes_a_stored_error_output(svc: Services, monkeyp
         raise ValueError("bug in the tool")
 
     monkeypatch.setattr(svc.tools, "run", broken)
-    result = turn.run_tool(svc, turn.RunToolInput(cid, seq, 1))
+    result = steps.run_tool(svc, contracts.RunToolInput(cid, seq, 1))
     assert (result.ok, result.retry) == (False, False) and len(attempts) == 1  # not transient: no retry
     _, doc = svc.turns.load_call(cid, seq, 1)
     assert json.loads(doc["output"]) == {"success": False, "error": "get_weather failed: ValueError: bug in the tool"}
@@ -150,11 +150,11 @@ def test_a_checkpoint_that_cannot_write_its_record_still_releases_the_conversati
         raise OSError("the blob service refused the write")
 
     monkeypatch.setattr(svc.turns, "write_record", refuse)
-    ck = turn.CheckpointInput(cid, seq, accepted_message_id(svc, cid, seq), "turn-x", status="completed")
-    failed = turn.checkpoint(svc, ck)
+    ck = contracts.CheckpointInput(cid, seq, accepted_message_id(svc, cid, seq), "turn-x", status="completed")
+    failed = steps.checkpoint(svc, ck)
     assert failed.error is not None and "refused the write" in failed.error
     assert svc.conversations.get(cid).completed_seq == 0  # nothing released yet: the orchestration retries
-    minimal = turn.checkpoint(svc, dataclasses.replace(ck, status="failed", minimal=True, error=failed.error))
+    minimal = steps.checkpoint(svc, dataclasses.replace(ck, status="failed", minimal=True, error=failed.error))
     assert minimal.error is None and minimal.status == "failed" and minimal.next_instance_id is not None
     assert svc.conversations.get(cid).completed_seq == 1
     body = api.get_conversation(svc, cid).body

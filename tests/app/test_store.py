@@ -7,9 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from durable_assistant.providers import RunState, ToolCall
+from durable_assistant.services import Services
 from durable_assistant.store import UnknownConversationError
 from durable_assistant.tools import ToolResult
-from durable_assistant.turn import Services
 
 
 def test_messages_get_consecutive_sequence_numbers_under_concurrency(services: Services) -> None:

@@ -6,8 +6,8 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any
 
+from durable_assistant.services import Services
 from durable_assistant.tools import Param, ToolContext, ToolRegistry, lamp_states
-from durable_assistant.turn import Services
 
 
 def ctx(services: Services, key: str = "conv:1:call_1") -> ToolContext:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from devhost.functions import AppLoadError, FunctionIndex, FunctionKind, FunctionLoadError, load_app
-from durable_assistant.turn import ActivityNames
+from durable_assistant.contracts import ActivityNames
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 

@@ -16,6 +16,18 @@ from collections.abc import Awaitable, Callable
 
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
+from durable_assistant.contracts import (
+    CancelRunInput,
+    CheckpointInput,
+    CheckpointResult,
+    CreateRunInput,
+    PollRunInput,
+    RunToolInput,
+    StepResult,
+    SubmitOutputsInput,
+    ToolCallRef,
+    ToolRunResult,
+)
 from durable_assistant.providers import (
     ACTIVE_STATUSES,
     PermanentProviderError,
@@ -28,21 +40,9 @@ from durable_assistant.providers import (
     ToolOutput,
     TransientProviderError,
 )
+from durable_assistant.services import Services
 from durable_assistant.store import instance_id_for, submit, turn_record_key
 from durable_assistant.tools import ToolContext, ToolResult
-from durable_assistant.turn._contracts import (
-    CancelRunInput,
-    CheckpointInput,
-    CheckpointResult,
-    CreateRunInput,
-    PollRunInput,
-    RunToolInput,
-    StepResult,
-    SubmitOutputsInput,
-    ToolCallRef,
-    ToolRunResult,
-)
-from durable_assistant.turn._services import Services
 
 log = logging.getLogger("durable_assistant.steps")
 TOOL_ATTEMPTS = 3
