@@ -19,6 +19,7 @@ when the app first read a finished run."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import functools
 import json
 import statistics
@@ -42,6 +43,7 @@ from rich.table import Table
 from bench.app_proxy import Exchange, RecordingProxy
 from devhost.azurite import AzuriteProcess, connection_string, free_port
 from durable_assistant.config import Settings
+from durable_assistant.services import Services
 from durable_assistant.storage_clients import StorageClients
 from durable_assistant.tools import ToolContext, default_registry
 from tests.app.stack import SEED_SCENARIOS, HttpClient, Webhook, devhost_app, devmodel
@@ -305,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
             direct = connection_string("127.0.0.1", az_ports)
             settings = {"ASSISTANT_STORAGE_PREFIX": prefix}
             with devmodel(work, scenario=scenario, webhook=webhook) as hooked_model, \
-                    devmodel(work, scenario=scenario) as plain_model:
+                    devmodel(work, scenario=scenario, seed=8) as plain_model:  # other ids than the first
                 urls = {}
                 for name, model in (("hooked", hooked_model), ("plain", plain_model)):
                     model_port = free_port()
@@ -330,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
                     history = functools.partial(history_rows, direct, stack.hub)
                     results["counted"] = counted_pass(stack.http, storage, args, console, history)
                 results.update(loop_pass(direct, prefix, urls["plain"], timeline, args, console))
+                results["window"] = residual_window(direct, prefix)
         finally:
             for proxy in proxies:
                 proxy.stop()
@@ -352,6 +355,21 @@ def timed_pass(label: str, http: HttpClient, storage: StorageCounter, timeline: 
             sixty = pool.submit(durable_turn, http, "bench sixty", 2, storage, history, timeline)
             results.update(twelve=twelve.result(), sixty=sixty.result())
     return results
+
+
+def residual_window(conn: str, prefix: str, samples: int = 60) -> list[float]:
+    """Seconds a step's journal write takes after the provider answered (the window in which a crash makes a
+    retried step create a second run): write-once blobs on Azurite, as create_run/submit_outputs do."""
+    settings = Settings.from_env({"AzureWebJobsStorage": conn, "ASSISTANT_STORAGE_PREFIX": prefix})
+    turns = Services(settings).turns
+    turns.ensure()
+    durations = []
+    for i in range(samples):
+        journal = turns.journal(f"window-{uuid.uuid4().hex[:8]}", i + 1, "create")
+        start = time.perf_counter()
+        asyncio.run(journal.record("response", f"resp_{i}"))
+        durations.append(time.perf_counter() - start)
+    return durations
 
 
 def loop_pass(conn: str, prefix: str, model_url: str, timeline: ModelTimeline, args: argparse.Namespace,
@@ -423,6 +441,9 @@ def print_table(console: Console, results: dict[str, Any], args: argparse.Namesp
                   of(plain, "sixty", "history_events"), "n/a", "<= 60 / <= 100")
     table.add_row("provider reads during the 60 s run", of(hooked, "sixty", "reads"), of(plain, "sixty", "reads"),
                   "60", "<= 15 (timers only)")
+    window = results["window"]
+    table.add_row("residual window: journal write after the provider answers p50 / p95",
+                  f"{pct(window, 0.5) * 1000:.1f} / {pct(window, 0.95) * 1000:.1f} ms", "", "n/a", "")
     table.add_row("storage ops per 5 s turn: app", f"{app_ops:.0f}", "", "0", "")
     table.add_row("storage ops per 5 s turn: host (devhost)", f"{host_ops:.0f}", "", "0", "")
     table.add_row(f"turns/s, {args.concurrency} concurrent conversations (1 s + 1 s run)",

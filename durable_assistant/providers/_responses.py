@@ -76,8 +76,10 @@ class ResponsesProvider:
         (a cancelled response) or a window that runs out returns None and the caller reads the state."""
         if not self.stream_waits:
             return None
+        deadline = asyncio.get_running_loop().time() + max(0.0, seconds)
         try:
-            return await asyncio.wait_for(self._follow(run.run_id), timeout=max(0.0, seconds))
+            stream = await asyncio.wait_for(self.client.responses.retrieve(run.run_id, stream=True),
+                                            timeout=max(0.0, seconds))
         except TimeoutError:
             return None
         except openai.APIStatusError as exc:
@@ -87,16 +89,18 @@ class ResponsesProvider:
             return None  # transient: this window falls back to polling, which reports errors the usual way
         except (openai.APIConnectionError, ValueError):
             return None
-
-    async def _follow(self, response_id: str) -> RunState | None:
-        stream = await self.client.responses.retrieve(response_id, stream=True)
+        follow = asyncio.ensure_future(_terminal_state(stream))
+        done, _ = await asyncio.wait({follow}, timeout=max(0.0, deadline - asyncio.get_running_loop().time()))
+        if follow not in done:
+            # End the window by closing the connection, not by cancelling the task: a cancellation inside the
+            # SDK's nested stream generators leaves them to be finalized later with "already executing" noise.
+            await stream.close()
         try:
-            async for event in stream:
-                if event.type in TERMINAL_EVENTS:
-                    return _state(event.response)  # type: ignore[union-attr]
+            return await follow
+        except Exception:  # the closed connection (window over), or a broken stream: the caller reads instead
+            return None
         finally:
             await stream.close()
-        return None
 
     async def submit_tool_outputs(self, run: RunRef, outputs: list[ToolOutput], journal: StepJournal) -> RunState:
         # Responses has no submit: the outputs start a new response chained to the one that asked for them.
@@ -113,6 +117,13 @@ class ResponsesProvider:
 
     async def close(self) -> None:
         await self.client.close()
+
+
+async def _terminal_state(stream: Any) -> RunState | None:
+    async for event in stream:
+        if event.type in TERMINAL_EVENTS:
+            return _state(event.response)
+    return None
 
 
 def _state(response: Any) -> RunState:
