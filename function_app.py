@@ -7,6 +7,7 @@ functions are thin: validation and bodies live in durable_assistant.api, turn lo
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import threading
@@ -16,7 +17,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from activities.turn_activities import bp as activities_bp
-from durable_assistant import api
+from durable_assistant import api, steps
 from durable_assistant.config import ConfigError
 from durable_assistant.contracts import RUN_ENDED_EVENT, TURN_ORCHESTRATION
 from durable_assistant.services import Services, get_services
@@ -107,6 +108,10 @@ async def provider_webhook(req: func.HttpRequest, client: df.DurableOrchestratio
     try:
         services = await asyncio.to_thread(_services)
         outcome = await asyncio.to_thread(api.accept_webhook, services, req.get_body(), dict(req.headers))
+        if outcome.action == "unknown" and outcome.run_id is not None:
+            # Created by a step that crashed before journaling it, or not ours at all.
+            fate = await steps.adopt_orphan(services, outcome.run_id)
+            outcome = dataclasses.replace(outcome, action="ignored" if fate == "unknown" else fate)
         if outcome.action == "wake" and outcome.instance_id is not None:
             try:
                 await client.raise_event(outcome.instance_id, RUN_ENDED_EVENT,

@@ -9,10 +9,12 @@ decides about retries on durable timers and never meets the SDK's fail-fast ``ta
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
@@ -30,6 +32,7 @@ from durable_assistant.contracts import (
 )
 from durable_assistant.providers import (
     ACTIVE_STATUSES,
+    RESPONSE_STEP_KEY,
     PermanentProviderError,
     Provider,
     ProviderError,
@@ -41,7 +44,7 @@ from durable_assistant.providers import (
     TransientProviderError,
 )
 from durable_assistant.services import Services
-from durable_assistant.store import instance_id_for, submit, turn_record_key
+from durable_assistant.store import UnknownConversationError, instance_id_for, submit, turn_record_key
 from durable_assistant.tools import ToolContext, ToolResult
 
 log = logging.getLogger("durable_assistant.steps")
@@ -219,6 +222,34 @@ def _release(services: Services, inp: CheckpointInput, answer: str | None, writt
     following = services.conversations.complete_turn(inp.conversation_id, inp.turn, provider_ref) > inp.turn + 1
     next_instance = instance_id_for(inp.conversation_id, inp.turn + 1) if following else None
     return CheckpointResult(answer=answer, record_written=written, next_instance_id=next_instance, status=status)
+
+
+OrphanFate = Literal["adopted", "discarded", "unknown"]
+
+
+async def adopt_orphan(services: Services, run_id: str) -> OrphanFate:
+    """A provider webhook for a run no turn has claimed. If the run carries the key of the step that created it
+    (``metadata.step``), that step crashed between the provider's answer and its journal write: journal the run
+    for it now ("adopted": the step's retry reads it instead of creating another), or, when the step has
+    journaled a run of its own since, cancel this one ("discarded"). Anything else is "unknown"."""
+    provider = services.provider()
+    try:
+        state = await provider.poll(RunRef(run_id))
+    except ProviderError:
+        return "unknown"
+    journal = services.turns.journal_for_key(state.step_key) if state.step_key else None
+    if journal is None:
+        return "unknown"
+    try:
+        await asyncio.to_thread(services.conversations.get, journal.key.rsplit(":", 2)[0])
+    except UnknownConversationError:
+        return "unknown"  # not a conversation of this app (another app sharing the provider project)
+    if await journal.record(RESPONSE_STEP_KEY, run_id) == run_id:
+        log.warning("adopted run %s for step %s: its creator crashed before journaling it", run_id, journal.key)
+        return "adopted"
+    with contextlib.suppress(ProviderError):
+        await provider.cancel(state.ref)
+    return "discarded"
 
 
 # Orchestration states from which a turn can no longer reach its checkpoint (an operator terminated it, or the

@@ -21,7 +21,7 @@ OWNER_WAIT_SECONDS = 1.6
 
 @dataclass(frozen=True)
 class WebhookOutcome:
-    action: Literal["wake", "seen", "ignored"]
+    action: Literal["wake", "seen", "unknown", "ignored", "adopted", "discarded"]
     event_type: str
     run_id: str | None = None
     instance_id: str | None = None
@@ -55,6 +55,5 @@ def accept_webhook(services: Services, body: bytes, headers: dict[str, str]) -> 
         if notice != "unknown" or time.monotonic() >= deadline:
             break
         time.sleep(0.2)
-    if notice == "unknown":
-        return WebhookOutcome("ignored", event_type, run_id)  # not ours, or a turn long gone: nothing to wake
+    # "unknown": no turn claimed it (the route then asks steps.adopt_orphan whose it is)
     return WebhookOutcome(notice, event_type, run_id, instance_id)

@@ -7,6 +7,7 @@ from durable_assistant.providers._responses import ResponsesProvider
 from durable_assistant.providers._threads import ThreadsProvider
 from durable_assistant.providers._types import (
     ACTIVE_STATUSES,
+    RESPONSE_STEP_KEY,
     TERMINAL_STATUSES,
     PermanentProviderError,
     Provider,
@@ -23,6 +24,7 @@ from durable_assistant.providers._types import (
 )
 
 __all__ = [
+    "RESPONSE_STEP_KEY",
     "ACTIVE_STATUSES",
     "TERMINAL_STATUSES",
     "ChatProvider",

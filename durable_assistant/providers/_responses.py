@@ -13,6 +13,7 @@ from openai import AsyncOpenAI
 
 from durable_assistant.providers._errors import call
 from durable_assistant.providers._types import (
+    RESPONSE_STEP_KEY,
     RunRef,
     RunRequest,
     RunState,
@@ -40,8 +41,7 @@ class ResponsesProvider:
         return [{"type": "function", "name": t.name, "description": t.description, "parameters": t.parameters,
                  "strict": False} for t in self.tools]
 
-    async def _create(self, input_items: list[dict[str, Any]], previous: str | None,
-                      turn_key: str | None = None) -> RunState:
+    async def _create(self, input_items: list[dict[str, Any]], previous: str | None, step_key: str) -> RunState:
         kwargs: dict[str, Any] = {
             "model": self.model,
             "instructions": self.instructions,
@@ -50,8 +50,10 @@ class ResponsesProvider:
             "store": True,  # a later previous_response_id must find this response
             "parallel_tool_calls": True,
         }
-        if turn_key:
-            kwargs["metadata"] = {"turn": turn_key[:512]}  # lets an operator find a turn's responses
+        if step_key:
+            # Traces a response back to the step that created it (an operator's search, or a webhook for a
+            # response whose creator crashed before journaling it: see steps.adopt_orphan).
+            kwargs["metadata"] = {"step": step_key[:512]}
         if self.tools:
             kwargs["tools"] = self._tool_defs()
         if previous:
@@ -61,8 +63,8 @@ class ResponsesProvider:
 
     async def create_run(self, request: RunRequest, journal: StepJournal) -> RunState:
         items = [{"role": "user", "content": request.user_message}]
-        return await create_once(journal, "response",
-                                 lambda: self._create(items, request.conversation_ref, request.turn_key),
+        return await create_once(journal, RESPONSE_STEP_KEY,
+                                 lambda: self._create(items, request.conversation_ref, journal.key),
                                  self._adopt, lambda ours: self.cancel(ours.ref))
 
     async def poll(self, run: RunRef) -> RunState:
@@ -105,7 +107,7 @@ class ResponsesProvider:
     async def submit_tool_outputs(self, run: RunRef, outputs: list[ToolOutput], journal: StepJournal) -> RunState:
         # Responses has no submit: the outputs start a new response chained to the one that asked for them.
         items = [{"type": "function_call_output", "call_id": o.call_id, "output": o.output} for o in outputs]
-        return await create_once(journal, "response", lambda: self._create(items, run.run_id),
+        return await create_once(journal, RESPONSE_STEP_KEY, lambda: self._create(items, run.run_id, journal.key),
                                  self._adopt, lambda ours: self.cancel(ours.ref))
 
     async def _adopt(self, response_id: str) -> RunState:
@@ -139,10 +141,12 @@ def _state(response: Any) -> RunState:
         error = f"{response.error.code}: {response.error.message}"
     elif status == "incomplete" and response.incomplete_details is not None:
         error = f"incomplete: {response.incomplete_details.reason}"
+    metadata = getattr(response, "metadata", None) or {}
+    step_key = metadata.get("step") if isinstance(metadata, dict) else None
     if status == "completed" and calls:
         # Responses has no requires_action: a completed response with function calls is waiting for outputs.
         return RunState(status="requires_action", run_id=response.id, tool_calls=calls, usage=usage,
-                        provider_ids=[response.id])
+                        provider_ids=[response.id], step_key=step_key)
     if status not in ("queued", "in_progress", "completed", "failed", "cancelled", "incomplete"):
         status = "in_progress" if status not in ("expired",) else status
     return RunState(
@@ -153,4 +157,5 @@ def _state(response: Any) -> RunState:
         usage=usage,
         error=error,
         provider_ids=[response.id],
+        step_key=step_key,
     )

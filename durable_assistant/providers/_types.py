@@ -69,6 +69,8 @@ class RunState:
     error: str | None = None
     provider_ids: list[str] = field(default_factory=list)
     """Every provider object id this run touched (responses chain, run id, ...), for the turn record."""
+    step_key: str | None = None
+    """The journal key of the step that created the run (``metadata.step``), where the provider keeps it."""
 
     @property
     def ref(self) -> RunRef:
@@ -107,9 +109,19 @@ class PermanentProviderError(ProviderError):
     """4xx other than 429: retrying the same request will not help."""
 
 
+RESPONSE_STEP_KEY = "response"
+"""The journal key under which the Responses adapter records the response a step created."""
+
+
 class StepJournal(Protocol):
     """Durable record of what a provider step already did, so a redelivered step never calls the provider
     again for an answer the app has seen. Keys are per step ("response", "thread", "message", "run", ...)."""
+
+    @property
+    def key(self) -> str:
+        """The step's unique name, ``{conversationId}:{turn}:{step}``: providers tag what they create with it
+        (``metadata.step``), so a run whose creator crashed before journaling it can be traced back."""
+        ...
 
     async def recall(self, key: str) -> str | None:
         """The value recorded under ``key``, if any."""

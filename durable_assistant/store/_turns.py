@@ -22,6 +22,7 @@ from azure.data.tables import UpdateMode
 from durable_assistant.providers import RunState, ToolCall
 from durable_assistant.storage_clients import StorageClients
 from durable_assistant.store._blobs import TRANSCRIPTS_CONTAINER, WORK_CONTAINER, JsonBlobs
+from durable_assistant.store._conversations import valid_conversation_id
 from durable_assistant.store._parallel import map_concurrently
 from durable_assistant.tools import ToolResult
 
@@ -53,7 +54,15 @@ class TurnStore:
 
     def journal(self, conversation_id: str, turn: int, step: str) -> BlobStepJournal:
         """The journal of one provider step of a turn (``create``, ``submit-001`` ...)."""
-        return BlobStepJournal(self.work, self._prefix(conversation_id, turn) + f"steps/{step}.")
+        return BlobStepJournal(self.work, self._prefix(conversation_id, turn) + f"steps/{step}.",
+                               f"{conversation_id}:{turn}:{step}")
+
+    def journal_for_key(self, key: str) -> BlobStepJournal | None:
+        """The journal named by ``BlobStepJournal.key`` (None for a key that is not one of ours)."""
+        parts = key.rsplit(":", 2)
+        if len(parts) != 3 or not parts[1].isdigit() or not valid_conversation_id(parts[0]) or not parts[2]:
+            return None
+        return self.journal(parts[0], int(parts[1]), parts[2])
 
     def claim_run(self, run_id: str, instance_id: str, ended: bool) -> None:
         """Route the provider's webhooks for ``run_id`` to the turn's orchestration (idempotent upsert).
@@ -162,6 +171,7 @@ class BlobStepJournal:
 
     blobs: JsonBlobs
     prefix: str
+    key: str
 
     async def recall(self, key: str) -> str | None:
         doc = await asyncio.to_thread(self.blobs.load, f"{self.prefix}{key}.json")

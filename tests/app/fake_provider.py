@@ -8,6 +8,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from durable_assistant.providers import (
+    RESPONSE_STEP_KEY,
+    PermanentProviderError,
     RunRef,
     RunRequest,
     RunState,
@@ -34,24 +36,25 @@ class FakeProvider:
 
     def finish(self, run_id: str) -> RunState:
         if self.tool_calls and run_id not in self.answers:
-            done = RunState("requires_action", run_id, tool_calls=list(self.tool_calls), provider_ids=[run_id])
+            done = RunState("requires_action", run_id, tool_calls=list(self.tool_calls), provider_ids=[run_id],
+                            step_key=self.runs[run_id].step_key)
         else:
             done = RunState("completed", run_id, conversation_ref=run_id, final_text=f"answer of {run_id}",
                             provider_ids=[run_id])
         self.runs[run_id] = done
         return done
 
-    def _new(self) -> RunState:
+    def _new(self, step_key: str) -> RunState:
         run_id = f"run_{next(self._ids)}"
-        self.runs[run_id] = RunState("queued", run_id, provider_ids=[run_id])
+        self.runs[run_id] = RunState("queued", run_id, provider_ids=[run_id], step_key=step_key)
         return self.runs[run_id]
 
-    async def _create(self) -> RunState:
-        self.calls["create"] += 1
-        return self._new()
-
     async def create_run(self, request: RunRequest, journal: StepJournal) -> RunState:
-        return await create_once(journal, "run", self._create, self._adopt, self.cancel_state)
+        async def create() -> RunState:
+            self.calls["create"] += 1
+            return self._new(journal.key)
+
+        return await create_once(journal, RESPONSE_STEP_KEY, create, self._adopt, self.cancel_state)
 
     async def _adopt(self, run_id: str) -> RunState:
         return await self.poll(RunRef(run_id))
@@ -61,6 +64,8 @@ class FakeProvider:
 
     async def poll(self, run: RunRef) -> RunState:
         self.calls["poll"] += 1
+        if run.run_id not in self.runs:
+            raise PermanentProviderError(f"no run {run.run_id!r}", 404)
         return self.runs[run.run_id]
 
     async def wait_for_end(self, run: RunRef, seconds: float) -> RunState | None:
@@ -70,11 +75,11 @@ class FakeProvider:
         async def submit() -> RunState:
             self.calls["submit"] += 1
             self.submitted[run.run_id] = outputs
-            state = self._new()
+            state = self._new(journal.key)
             self.answers.add(state.run_id)
             return state
 
-        return await create_once(journal, "run", submit, self._adopt, self.cancel_state)
+        return await create_once(journal, RESPONSE_STEP_KEY, submit, self._adopt, self.cancel_state)
 
     async def cancel(self, run: RunRef) -> RunState:
         self.calls["cancel"] += 1

@@ -211,14 +211,18 @@ class LosesItsFirstRecord:
     """A real journal whose first ``record`` of ``key`` is lost, as if the worker died right after the
     provider answered (the residual window of a step)."""
 
-    def __init__(self, inner: BlobStepJournal, key: str) -> None:
-        self.inner, self.key, self.lost = inner, key, False
+    def __init__(self, inner: BlobStepJournal, lose: str) -> None:
+        self.inner, self.lose, self.lost = inner, lose, False
+
+    @property
+    def key(self) -> str:
+        return self.inner.key
 
     async def recall(self, key: str) -> str | None:
         return await self.inner.recall(key)
 
     async def record(self, key: str, value: str) -> str:
-        if key == self.key and not self.lost:
+        if key == self.lose and not self.lost:
             self.lost = True
             raise ConnectionError("worker died")
         return await self.inner.record(key, value)

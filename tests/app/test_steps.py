@@ -98,6 +98,10 @@ class CrashingJournal:
     def __init__(self, inner: BlobStepJournal) -> None:
         self.inner, self.crashed = inner, False
 
+    @property
+    def key(self) -> str:
+        return self.inner.key
+
     async def recall(self, key: str) -> str | None:
         return await self.inner.recall(key)
 
@@ -121,6 +125,28 @@ def test_the_residual_window_costs_one_extra_run_and_no_transcript_entry(svc: Se
     assert fake.calls["create"] == 2 and second.run_id == "run_2"  # run_1 is an orphan at the provider
     assert run(steps.create_run(svc, inp)).run_id == "run_2" and fake.calls["create"] == 2
     assert svc.turns.run_doc(cid, seq)["providerIds"] == ["run_2"]  # the orphan never reaches the record
+
+
+def test_a_webhook_for_an_orphan_lets_the_retried_step_adopt_it(svc: Services, fake: FakeProvider,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The residual window closed by the provider's webhook: the orphan carries its step's key (metadata.step),
+    so the webhook route journals it for the step, and the step's retry adopts it instead of creating again."""
+    cid, seq = new_turn(svc)
+    crashing = CrashingJournal(svc.turns.journal(cid, seq, "create"))
+    monkeypatch.setattr(svc.turns, "journal", lambda *a: crashing)
+    inp = contracts.CreateRunInput(cid, seq, "turn-x", look_seconds=0)
+    with pytest.raises(ConnectionError):
+        run(steps.create_run(svc, inp))
+    fake.finish("run_1")
+    monkeypatch.undo()
+    assert run(steps.adopt_orphan(svc, "run_1")) == "adopted"
+    retried = run(steps.create_run(svc, inp))
+    assert retried.run_id == "run_1" and retried.status == "requires_action" and fake.calls["create"] == 1
+    assert run(steps.adopt_orphan(svc, "run_1")) == "adopted"  # a duplicate webhook changes nothing
+    fake.runs["run_9"] = dataclasses.replace(fake.runs["run_1"], run_id="run_9")  # a second orphan, too late
+    assert run(steps.adopt_orphan(svc, "run_9")) == "discarded" and fake.runs["run_9"].status == "cancelled"
+    assert fake.calls["cancel"] == 1
+    assert run(steps.adopt_orphan(svc, "run_404")) == "unknown"
 
 
 def test_a_tool_that_raises_becomes_a_stored_error_output(svc: Services, monkeypatch: pytest.MonkeyPatch) -> None:
