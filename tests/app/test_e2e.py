@@ -326,7 +326,7 @@ def test_webhooks_wake_the_turn_the_moment_a_run_ends(stack: Stack) -> None:
     reads = [stamp(e["ScheduledTime"]) for e in reads_of(history)]
     assert len(raised) == 2 and len(reads) == 2, history
     for event, read in zip(raised, reads, strict=True):  # each read comes right after its run's event
-        assert 0 <= (read - event).total_seconds() < 1.0, (event, read)
+        assert 0 <= (read - event).total_seconds() < 2.5, (event, read)  # not the 4 s safety timer
 
 
 def stamp(value: str) -> datetime:
