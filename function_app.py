@@ -19,6 +19,7 @@ from activities.turn_activities import bp as activities_bp
 from durable_assistant import api
 from durable_assistant.config import ConfigError
 from durable_assistant.turn import TURN_ORCHESTRATION, Services, get_services
+from monitor.monitor_routes import bp as monitor_bp
 from orchestrations.turn_orchestration import bp as turn_bp
 
 log = logging.getLogger("durable_assistant")
@@ -26,6 +27,7 @@ log = logging.getLogger("durable_assistant")
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(turn_bp)
 app.register_functions(activities_bp)
+app.register_functions(monitor_bp)  # web monitor pages and GET /api/conversations (monitor/)
 
 _storage_ready = threading.Event()
 

@@ -11,6 +11,7 @@ from durable_assistant.api._http import (
     parse_json_object,
     run_tool_directly,
 )
+from durable_assistant.api._listing import conversation_summary, list_conversations, page_size
 from durable_assistant.api._openapi import openapi_document
 
 __all__ = [
@@ -18,10 +19,13 @@ __all__ = [
     "ApiError",
     "ApiResponse",
     "accept_message",
+    "conversation_summary",
     "create_conversation",
     "get_conversation",
+    "list_conversations",
     "list_tools",
     "openapi_document",
+    "page_size",
     "parse_json_object",
     "run_tool_directly",
 ]

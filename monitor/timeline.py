@@ -1,0 +1,171 @@
+"""An orchestration's history (the ``historyEvents`` of the Durable status API) as a timeline of spans and points.
+
+Generic on purpose: any activity, sub-orchestration, timer or event is drawn under its own name, so the monitor
+keeps working when the turn engine renames its activities or adds new waits. The status API folds each
+``TaskScheduled`` into its completion (``ScheduledTime`` + ``FunctionName``) and drops the orchestrator's own
+bookkeeping events; a ``TaskScheduled`` still present has not finished yet.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+SpanKind = Literal["activity", "suborchestration", "timer"]
+SpanState = Literal["completed", "failed", "running", "waiting", "cancelled"]
+
+_FRACTION = re.compile(r"\.(\d+)")
+
+
+def parse_time(value: Any) -> datetime | None:
+    """ISO-8601 timestamps as the status API writes them (up to 7 fractional digits, ``Z``)."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = _FRACTION.sub(lambda m: "." + m.group(1)[:6].ljust(6, "0"), value.strip().replace("Z", "+00:00"), 1)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_json(value: Any) -> Any:
+    """Inputs and results come as JSON text or already parsed, depending on the host: always give the value."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+@dataclass(frozen=True)
+class Span:
+    kind: SpanKind
+    name: str
+    start: datetime
+    end: datetime | None
+    """None while it is still going on."""
+    state: SpanState
+    attempt: int = 1
+    """2, 3, ... for a retry of a failed call (same name and input)."""
+    input: Any = None
+    result: Any = None
+    failure: str | None = None
+    fire_at: datetime | None = None
+    """Timers: when the timer is due."""
+
+    @property
+    def call_number(self) -> int | None:
+        """The tool call this activity ran, when its input names one (``{"number": n, ...}``)."""
+        number = self.input.get("number") if isinstance(self.input, dict) else None
+        return number if isinstance(number, int) and not isinstance(number, bool) else None
+
+
+@dataclass(frozen=True)
+class Point:
+    name: str
+    event_type: str
+    at: datetime
+    detail: Any = None
+
+
+@dataclass
+class Timeline:
+    start: datetime
+    end: datetime
+    finished: bool
+    spans: list[Span] = field(default_factory=list)
+    points: list[Point] = field(default_factory=list)
+    outcome: str | None = None
+    """OrchestrationStatus of ExecutionCompleted (Completed, Failed, ...), if it ended."""
+
+    @property
+    def seconds(self) -> float:
+        return max((self.end - self.start).total_seconds(), 0.0)
+
+
+def _failure_text(event: dict[str, Any]) -> str | None:
+    details = event.get("FailureDetails")
+    if isinstance(details, dict):
+        return str(details.get("ErrorMessage") or details.get("ErrorType") or details)
+    reason, more = event.get("Reason"), event.get("Details")
+    text = " ".join(str(x) for x in (reason, more) if x)
+    return text or None
+
+
+def build_timeline(events: list[dict[str, Any]], now: datetime) -> Timeline:
+    """Spans and points of one execution's history. ``now`` closes what is still open in a running instance."""
+    spans: list[Span] = []
+    points: list[Point] = []
+    open_timers: list[tuple[datetime | None, datetime, int]] = []  # (fire_at, created, index into spans)
+    start: datetime | None = None
+    end: datetime | None = None
+    outcome: str | None = None
+    for event in events:
+        kind = str(event.get("EventType", ""))
+        at = parse_time(event.get("Timestamp"))
+        if at is None:
+            continue
+        name = str(event.get("FunctionName") or event.get("Name") or "")
+        if kind == "ExecutionStarted":
+            start = at if start is None else min(start, at)
+        elif kind in ("TaskCompleted", "TaskFailed", "SubOrchestrationInstanceCompleted",
+                      "SubOrchestrationInstanceFailed"):
+            failed = kind.endswith("Failed")
+            spans.append(Span(
+                kind="activity" if kind.startswith("Task") else "suborchestration", name=name,
+                start=parse_time(event.get("ScheduledTime")) or at, end=at,
+                state="failed" if failed else "completed", input=parse_json(event.get("Input")),
+                result=None if failed else parse_json(event.get("Result")),
+                failure=_failure_text(event) if failed else None))
+        elif kind in ("TaskScheduled", "SubOrchestrationInstanceCreated"):
+            spans.append(Span(kind="activity" if kind == "TaskScheduled" else "suborchestration", name=name,
+                              start=at, end=None, state="running", input=parse_json(event.get("Input"))))
+        elif kind == "TimerCreated":
+            fire_at = parse_time(event.get("FireAt"))
+            open_timers.append((fire_at, at, len(spans)))
+            spans.append(Span(kind="timer", name="timer", start=at, end=None, state="waiting", fire_at=fire_at))
+        elif kind == "TimerFired":
+            fire_at = parse_time(event.get("FireAt"))
+            match = next((t for t in open_timers if t[0] == fire_at), open_timers[0] if open_timers else None)
+            if match is not None:
+                open_timers.remove(match)
+                spans[match[2]] = Span(kind="timer", name="timer", start=match[1], end=at, state="completed",
+                                       fire_at=match[0])
+        elif kind == "ExecutionCompleted":
+            end, outcome = at, str(event.get("OrchestrationStatus") or "Completed")
+            points.append(Point(outcome, kind, at, parse_json(event.get("Result")) or _failure_text(event)))
+        elif kind == "ExecutionTerminated":
+            end, outcome = at, "Terminated"
+            points.append(Point("terminated", kind, at, parse_json(event.get("Input"))))
+        else:  # EventRaised, EventSent, ExecutionSuspended/Resumed, ContinueAsNew, GenericEvent, ...
+            points.append(Point(name or kind, kind, at, parse_json(event.get("Input"))))
+    finished = end is not None
+    if finished:
+        # A timer that lost a race (task_any with an event) never fires: it was dropped when the instance ended.
+        spans = [replace(s, state="cancelled") if s.kind == "timer" and s.end is None else s for s in spans]
+    times = [s.start for s in spans] + [p.at for p in points]
+    first = start or (min(times) if times else now)
+    last = end or max([now, *times, *(s.end for s in spans if s.end is not None)])
+    return Timeline(start=first, end=last, finished=finished, spans=_number_attempts(spans), points=points,
+                    outcome=outcome)
+
+
+def _number_attempts(spans: list[Span]) -> list[Span]:
+    """Spans in start order. A call that follows a failed call of the same name and input is its retry:
+    attempt 2, 3, ... (a repeated call after a success, like another polling window, starts again at 1)."""
+    previous: dict[tuple[str, str, str], Span] = {}
+    numbered: list[Span] = []
+    for span in sorted(spans, key=lambda s: s.start):  # stable: same start keeps history order
+        if span.kind != "timer":
+            key = (span.kind, span.name, json.dumps(span.input, sort_keys=True, default=str))
+            before = previous.get(key)
+            if before is not None and before.state == "failed":
+                span = replace(span, attempt=before.attempt + 1)
+            previous[key] = span
+        numbered.append(span)
+    return numbered
