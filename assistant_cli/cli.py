@@ -74,7 +74,7 @@ class Ui:
 
     def note(self, text: str) -> None:
         if not self.json_mode:
-            self.err.print(text, highlight=False)
+            self.err.print(text, highlight=False, soft_wrap=True)  # URLs stay whole for copying
 
     @contextlib.contextmanager
     def spinner(self, text: str) -> Iterator[Any]:

@@ -79,37 +79,43 @@ class AppClient:
                                    EXIT_UNREACHABLE) from None
         raise AssertionError("unreachable")
 
-    def _api_json(self, method: str, path: str, body: Any = None, attempts: int = 1) -> Any:
+    def _api_json(self, method: str, path: str, body: Any = None, attempts: int = 1,
+                  refusals: frozenset[int] = frozenset()) -> Any:
+        """The JSON body of a 2xx answer. A 4xx in ``refusals`` with the API's error shape raises ApiRefused for
+        the caller to explain; anything else that is not a 2xx JSON answer is a CliError."""
         response = self.request(method, self.api + path, body, attempts)
         payload = _json_or_none(response)
-        if response.status_code in (401, 403):
-            raise CliError(f"the app refused the key ({response.status_code} for {method} /api{path}): pass the "
+        status = response.status_code
+        if status in (401, 403):
+            raise CliError(f"the app refused the key ({status} for {method} /api{path}): pass the "
                            "function key with --key or DURABLE_ASSISTANT_KEY", EXIT_UNAUTHORIZED)
         error = payload.get("error") if isinstance(payload, dict) else None
-        if isinstance(error, dict) and 400 <= response.status_code < 500:
-            raise ApiRefused(response.status_code, str(error.get("code", "")), str(error.get("message", "")))
-        if not 200 <= response.status_code < 300 or payload is None:
-            raise CliError(f"{self.api} does not look like a Durable Assistant app: {method} /api{path} answered "
-                           f"{response.status_code} {_snippet(response)}", EXIT_UNREACHABLE)
-        return payload
+        if status in refusals and isinstance(error, dict):
+            raise ApiRefused(status, str(error.get("code", "")), str(error.get("message", "")))
+        if 200 <= status < 300 and payload is not None:
+            return payload
+        detail = error.get("message") if isinstance(error, dict) else _snippet(response)
+        if status >= 500:
+            raise CliError(f"the app failed: {method} /api{path} answered {status} {detail}", EXIT_UNREACHABLE)
+        raise CliError(f"{self.api} does not look like a Durable Assistant app: {method} /api{path} answered "
+                       f"{status} {detail}", EXIT_UNREACHABLE)
 
     def create_conversation(self) -> str:
         return str(self._api_json("POST", "/conversations")["conversationId"])
 
     def conversation(self, conversation_id: str) -> dict[str, Any]:
         try:
-            body: dict[str, Any] = self._api_json("GET", f"/conversations/{conversation_id}", attempts=3)
-        except ApiRefused as exc:
-            if exc.status == 404:
-                raise CliError(f"conversation {conversation_id!r} does not exist at {self.api}",
-                               EXIT_NOT_FOUND) from None
-            raise CliError(str(exc), EXIT_NOT_FOUND) from None
+            body: dict[str, Any] = self._api_json("GET", f"/conversations/{conversation_id}", attempts=3,
+                                                  refusals=frozenset({404}))
+        except ApiRefused:
+            raise CliError(f"conversation {conversation_id!r} does not exist at {self.api}", EXIT_NOT_FOUND) from None
         return body
 
     def conversations(self, top: int, token: str | None = None) -> dict[str, Any]:
         query = f"?top={top}" + (f"&continuationToken={token}" if token else "")
         try:
-            body: dict[str, Any] = self._api_json("GET", "/conversations" + query, attempts=3)
+            body: dict[str, Any] = self._api_json("GET", "/conversations" + query, attempts=3,
+                                                  refusals=frozenset({400}))
         except ApiRefused as exc:
             raise CliError(str(exc), 2) from None
         return body
@@ -119,7 +125,7 @@ class AppClient:
         the same turn (never a second one). Raises ApiRefused for a message the app will not take."""
         body = {"content": content, "messageId": uuid.uuid4().hex}
         accepted: dict[str, Any] = self._api_json("POST", f"/conversations/{conversation_id}/messages", body,
-                                                  attempts=3)
+                                                  attempts=3, refusals=frozenset({400, 404, 409, 413}))
         return accepted
 
     def status(self, status_url: str) -> dict[str, Any] | None:

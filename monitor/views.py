@@ -8,6 +8,7 @@ customStatus is shown as it is, so new phases need no change here.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,10 +23,11 @@ _STATUS_CONTEXT = frozenset({"phase", "conversationId", "turn", "pendingApproval
 def pretty(value: Any) -> str:
     """JSON text (or a JSON value) indented for reading; other text unchanged."""
     if isinstance(value, str):
+        text = value
         try:
-            value = json.loads(value)
+            value = json.loads(text)
         except ValueError:
-            return value
+            return text
     if value is None:
         return ""
     return json.dumps(value, indent=2, ensure_ascii=False)
@@ -129,7 +131,7 @@ def gantt(timeline: Timeline, calls: list[ToolCallView]) -> Gantt:
     return Gantt(rows, markers, _ticks(total), seconds_text(timeline.seconds), timeline.finished, timeline.outcome)
 
 
-def _row(span: Span, timeline: Timeline, calls: dict[int, ToolCallView], pos: Any) -> Row:
+def _row(span: Span, timeline: Timeline, calls: dict[int, ToolCallView], pos: Callable[[datetime], float]) -> Row:
     end = span.end or (min(span.fire_at, timeline.end) if span.fire_at else timeline.end)
     left = pos(span.start)
     width = max(pos(end) - left, 0.4)  # an instant still gets a visible sliver

@@ -6,7 +6,11 @@ cli_stamp=.venv/.bootstrap-assistant-cli
 cli_want=$({ cat pyproject.toml; echo "$root"; } | sha256sum | cut -c1-16)
 if [ "$(cat "$cli_stamp" 2>/dev/null)" != "$cli_want" ] || [ ! -x .venv/bin/assistant ]; then
   log "installing the assistant CLI (pip install -e .)"
-  pip_q --no-deps -e .
+  # setuptools prints an editable-install banner on success: show pip's output only when it fails.
+  if ! cli_out=$(.venv/bin/python -m pip install -q --no-deps -e . 2>&1); then
+    printf '%s\n' "$cli_out" >&2
+    exit 1
+  fi
   echo "$cli_want" > "$cli_stamp"
 fi
-unset cli_stamp cli_want
+unset cli_stamp cli_want cli_out

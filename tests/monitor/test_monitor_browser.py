@@ -66,7 +66,12 @@ def test_running_turn_page_refreshes_live_until_it_completes(browser: webdriver.
                                                             keyed_stack: KeyedStack) -> None:
     conversation_id = keyed_stack.new_conversation()
     done = threading.Event()
-    worker = threading.Thread(target=lambda: (keyed_stack.run_turn(conversation_id, SLOW_WEATHER), done.set()))
+
+    def send_and_wait() -> None:
+        keyed_stack.run_turn(conversation_id, SLOW_WEATHER)
+        done.set()
+
+    worker = threading.Thread(target=send_and_wait)
     worker.start()
     try:
         browser.get(f"{keyed_stack.stack.api}/monitor/conversations/{conversation_id}/turns/1?code={keyed_stack.key}")
@@ -75,12 +80,14 @@ def test_running_turn_page_refreshes_live_until_it_completes(browser: webdriver.
         wait.until(lambda d: d.find_element(By.ID, "live").get_attribute("data-live") == "true"
                    or done.is_set())
         assert not done.is_set(), "the turn finished before the page could show it running"
-        seen = set()
+        seen: set[str] = set()
+
         def phase_is_completed(driver: webdriver.Chrome) -> bool:
             phases = driver.find_elements(By.ID, "phase")
             if phases:
                 seen.add(phases[0].text)
             return bool(phases) and phases[0].text == "completed"
+
         wait.until(phase_is_completed)
         assert seen - {"completed"}, f"only saw {seen}"
         assert browser.find_element(By.ID, "live").get_attribute("data-live") == "false"
