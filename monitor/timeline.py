@@ -51,7 +51,7 @@ class Span:
     """None while it is still going on."""
     state: SpanState
     attempt: int = 1
-    """2, 3, ... for a retry of a failed call (same name and input)."""
+    """2, 3, ... for a retry of a failed call."""
     input: Any = None
     result: Any = None
     failure: str | None = None
@@ -60,9 +60,26 @@ class Span:
 
     @property
     def call_number(self) -> int | None:
-        """The tool call this activity ran, when its input names one (``{"number": n, ...}``)."""
-        number = self.input.get("number") if isinstance(self.input, dict) else None
-        return number if isinstance(number, int) and not isinstance(number, bool) else None
+        """The tool call this activity ran, when its input or result names one (``{"number": n, ...}``). The
+        result is the usual source: hosts keep activity inputs out of history unless
+        ``storeInputsInOrchestrationHistory`` is set."""
+        for payload in (self.input, self.result):
+            number = _json_object(payload).get("number")
+            if isinstance(number, int) and not isinstance(number, bool):
+                return number
+        return None
+
+
+def _json_object(value: Any) -> dict[str, Any]:
+    """A payload as a dict, through the layers hosts add (JSON text inside JSON text, DTFx's one-item array)."""
+    for _ in range(3):
+        if isinstance(value, str):
+            value = parse_json(value)
+        elif isinstance(value, list) and len(value) == 1:
+            value = value[0]
+        else:
+            break
+    return value if isinstance(value, dict) else {}
 
 
 @dataclass(frozen=True)
@@ -156,16 +173,26 @@ def build_timeline(events: list[dict[str, Any]], now: datetime) -> Timeline:
 
 
 def _number_attempts(spans: list[Span]) -> list[Span]:
-    """Spans in start order. A call that follows a failed call of the same name and input is its retry:
-    attempt 2, 3, ... (a repeated call after a success, like another polling window, starts again at 1)."""
-    previous: dict[tuple[str, str, str], Span] = {}
+    """Spans in start order, each retry numbered (attempt 2, 3, ...) after the failed call it repeats."""
     numbered: list[Span] = []
     for span in sorted(spans, key=lambda s: s.start):  # stable: same start keeps history order
         if span.kind != "timer":
-            key = (span.kind, span.name, json.dumps(span.input, sort_keys=True, default=str))
-            before = previous.get(key)
-            if before is not None and before.state == "failed":
-                span = replace(span, attempt=before.attempt + 1)
-            previous[key] = span
+            retried = _retried_call(span, numbered)
+            if retried is not None:
+                span = replace(span, attempt=retried.attempt + 1)
         numbered.append(span)
     return numbered
+
+
+def _retried_call(span: Span, earlier: list[Span]) -> Span | None:
+    """The failed call ``span`` retries: the same function with the same input (histories usually hold no
+    inputs, so often just the same function) that failed before ``span`` started, with only the retry's durable
+    timer started in between. A repeated call after a success (another polling window) is not a retry."""
+    for candidate in reversed(earlier):
+        if (candidate.kind != span.kind or candidate.name != span.name or candidate.state != "failed"
+                or candidate.end is None or candidate.end > span.start or candidate.input != span.input):
+            continue
+        between = [s for s in earlier if candidate.end <= s.start <= span.start and s is not candidate]
+        if between and all(s.kind == "timer" for s in between):
+            return candidate
+    return None

@@ -4,6 +4,7 @@ test_monitor_http.py checks the same code on real histories from devhost."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,8 +33,11 @@ def test_parallel_tool_calls_overlap_and_are_labelled_by_tool() -> None:
     events = [
         {"EventType": "ExecutionStarted", "FunctionName": "turn_orchestration", "Timestamp": ts(0)},
         task("create_run", 0.01, 0.4, '{"conversation_id": "c", "turn": 1}'),
-        *[task("run_tool", 0.42, 0.5 + n / 100, f'{{"conversation_id": "c", "turn": 1, "number": {n}}}')
-          for n in (1, 2, 3)],
+        # Hosts keep activity inputs out of history by default: the call number comes from the result, or from
+        # the input (DTFx's one-item array of JSON text) where storeInputsInOrchestrationHistory is on.
+        task("run_tool", 0.42, 0.51, None, '{"number": 1, "ok": true}'),
+        task("run_tool", 0.42, 0.52, None, {"number": 2, "ok": True}),
+        task("run_tool", 0.42, 0.53, json.dumps([json.dumps(json.dumps({"turn": 1, "number": 3}))])),
         task("submit_outputs", 0.6, 0.9),
         {"EventType": "EventRaised", "Name": "run_ended", "Timestamp": ts(0.95), "Input": '{"ok": true}'},
         task("checkpoint", 1.0, 1.1),
@@ -57,26 +61,27 @@ def test_parallel_tool_calls_overlap_and_are_labelled_by_tool() -> None:
 
 
 def test_retried_activity_timer_and_failure() -> None:
-    inp = '{"conversation_id": "c", "turn": 1, "number": 1}'
-    events = [
+    events = [  # no inputs in history, as hosts store it by default
         {"EventType": "ExecutionStarted", "Timestamp": ts(0)},
+        task("run_tool", 0.1, 0.15, None, {"number": 1, "ok": True}),
         {"EventType": "TaskFailed", "FunctionName": "run_tool", "ScheduledTime": ts(0.1), "Timestamp": ts(0.2),
-         "Input": inp, "Reason": "Activity function 'run_tool' failed", "Details": "boom"},
-        {"EventType": "TimerCreated", "FireAt": ts(1.2), "Timestamp": ts(0.2)},
+         "Reason": "Activity function 'run_tool' failed", "Details": "boom"},
+        {"EventType": "TimerCreated", "FireAt": ts(1.2), "Timestamp": ts(0.21)},
         {"EventType": "TimerFired", "FireAt": ts(1.2), "Timestamp": ts(1.25)},
-        task("run_tool", 1.3, 1.4, inp),
-        task("watch_run", 1.5, 2.0, '{"run_id": "r"}'),
-        task("watch_run", 2.0, 2.5, '{"run_id": "r"}'),
+        task("run_tool", 1.3, 1.4, None, {"number": 2, "ok": True}),
+        task("watch_run", 1.5, 2.0),
+        task("watch_run", 2.0, 2.5),
+        task("run_tool", 2.6, 2.7, None, {"number": 3, "ok": True}),
     ]
     timeline = build_timeline(events, now=T0 + timedelta(seconds=3))
     assert not timeline.finished and timeline.end == T0 + timedelta(seconds=3)
-    failed, timer, retried, watch1, watch2 = timeline.spans
-    assert failed.state == "failed" and "boom" in (failed.failure or "")
+    first, failed, timer, retried, watch1, watch2, later = timeline.spans
+    assert failed.state == "failed" and "boom" in (failed.failure or "") and failed.call_number is None
     assert timer.kind == "timer" and timer.state == "completed" and timer.end == T0 + timedelta(seconds=1.25)
-    assert (retried.attempt, retried.state) == (2, "completed")
-    assert (watch1.attempt, watch2.attempt) == (1, 1)  # repeated after success: another window, not a retry
+    assert (retried.attempt, retried.state, retried.call_number) == (2, "completed", 2)
+    assert (first.attempt, watch1.attempt, watch2.attempt, later.attempt) == (1, 1, 1, 1)
     rows = gantt(timeline, []).rows
-    assert rows[2].retry and rows[2].detail.startswith("attempt 2")
+    assert rows[3].retry and rows[3].detail.startswith("attempt 2") and not rows[6].retry
 
 
 def test_running_activity_and_pending_timer_stay_open_until_now_and_unfired_timer_is_cancelled_at_the_end() -> None:
