@@ -60,7 +60,7 @@ async def monitor_conversations(req: func.HttpRequest) -> func.HttpResponse:
     try:
         top = api.page_size(req.params)
         services = await asyncio.to_thread(_services)
-        page = await asyncio.to_thread(reads.list_page, services, top, req.params.get("continuationToken"))
+        listed = await reads.list_page(services, top, req.params.get("continuationToken"))
     except api.ApiError as exc:
         return _error_page(links, exc.status, "Bad request", str(exc))
     except InvalidContinuationTokenError:
@@ -68,8 +68,8 @@ async def monitor_conversations(req: func.HttpRequest) -> func.HttpResponse:
     except Exception:
         log.exception("monitor: listing conversations failed")
         return _error_page(links, 500, "Monitor error", "listing conversations failed; see the app's log")
-    return _html(render("conversations.html", links, title="Conversations", page=page,
-                        top=req.params.get("top")))
+    return _html(render("conversations.html", links, title="Conversations", page=listed.page,
+                        first_messages=listed.first_messages, top=req.params.get("top")))
 
 
 async def monitor_conversation(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:

@@ -49,8 +49,19 @@ async def orchestration_state(client: df.DurableOrchestrationClient, instance_id
         list(events) if history and events is not None else None)
 
 
-def list_page(services: Services, top: int, token: str | None) -> ConversationPage:
-    return services.conversations.list_page(top, token)
+@dataclass(frozen=True)
+class ListedConversations:
+    page: ConversationPage
+    first_messages: dict[str, str]
+    """conversationId -> its first message (shortened), for conversations that have one."""
+
+
+async def list_page(services: Services, top: int, token: str | None) -> ListedConversations:
+    page = await asyncio.to_thread(services.conversations.list_page, top, token)
+    firsts = await asyncio.gather(*(asyncio.to_thread(services.conversations.message_content_for_turn,
+                                                      c.conversation_id, 1) for c in page.conversations))
+    return ListedConversations(page, {c.conversation_id: short(m, 90) for c, m in
+                                      zip(page.conversations, firsts, strict=True) if m is not None})
 
 
 async def conversation(services: Services, client: df.DurableOrchestrationClient,

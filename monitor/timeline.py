@@ -175,7 +175,8 @@ def build_timeline(events: list[dict[str, Any]], now: datetime) -> Timeline:
 def _number_attempts(spans: list[Span]) -> list[Span]:
     """Spans in start order, each retry numbered (attempt 2, 3, ...) after the failed call it repeats."""
     numbered: list[Span] = []
-    for span in sorted(spans, key=lambda s: s.start):  # stable: same start keeps history order
+    # Calls scheduled together (a fan-out) keep their call order; otherwise history order (the sort is stable).
+    for span in sorted(spans, key=lambda s: (s.start, s.call_number or 0)):
         if span.kind != "timer":
             retried = _retried_call(span, numbered)
             if retried is not None:
