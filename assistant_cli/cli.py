@@ -55,7 +55,14 @@ class TurnOutcome:
         return self.runtime_status == "Completed" and self.status in (None, "completed") and self.error is None
 
     def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, **{k: v for k, v in asdict(self).items() if k != "content"}}
+        """camelCase, like the app's API."""
+        fields = {k: v for k, v in asdict(self).items() if k != "content"}
+        return {"ok": self.ok, **{_camel(k): v for k, v in fields.items()}}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 @dataclass
@@ -75,6 +82,18 @@ class Ui:
     def note(self, text: str) -> None:
         if not self.json_mode:
             self.err.print(text, highlight=False, soft_wrap=True)  # URLs stay whole for copying
+
+    def progress(self, elapsed: float, line: str) -> None:
+        """One phase line, cut to the terminal's width (a long runId must not wrap the display)."""
+        if not self.json_mode:
+            text = Text(f"  {elapsed:6.2f}s  ", style="dim") + Text(line)
+            text.truncate(self.err.width, overflow="ellipsis")
+            self.err.print(text, no_wrap=True, overflow="ellipsis")
+
+    def fit(self, line: str) -> str:
+        """A spinner caption that fits on one line next to the spinner."""
+        room = max(self.err.width - 4, 20)
+        return line if len(line) <= room else line[: room - 1] + "…"
 
     @contextlib.contextmanager
     def spinner(self, text: str) -> Iterator[Any]:
@@ -110,9 +129,9 @@ def watch_turn(client: AppClient, ui: Ui, conversation_id: str, content: str, ti
                     outcome.phases.append(phase)
                 line = describe(custom)
                 if line and line != last_line:
-                    ui.note(f"  [dim]{elapsed:6.2f}s[/]  {escape(line)}")
+                    ui.progress(elapsed, line)
                     if spinner is not None:
-                        spinner.update(escape(f"turn {outcome.turn}: {line}"))
+                        spinner.update(escape(ui.fit(f"turn {outcome.turn}: {line}")))
                     last_line = line
                 approvals = pending_approvals(custom)
                 if approvals and json.dumps(approvals) != approvals_shown:

@@ -151,8 +151,10 @@ def build_timeline(events: list[dict[str, Any]], now: datetime) -> Timeline:
             match = next((t for t in open_timers if t[0] == fire_at), open_timers[0] if open_timers else None)
             if match is not None:
                 open_timers.remove(match)
-                spans[match[2]] = Span(kind="timer", name="timer", start=match[1], end=at, state="completed",
-                                       fire_at=match[0])
+                # DTFx stamps TimerFired when it creates it, i.e. when the timer is set (the message is then
+                # delayed until FireAt): the timer's real end is its FireAt.
+                spans[match[2]] = Span(kind="timer", name="timer", start=match[1], end=match[0] or at,
+                                       state="completed", fire_at=match[0])
         elif kind == "ExecutionCompleted":
             end, outcome = at, str(event.get("OrchestrationStatus") or "Completed")
             points.append(Point(outcome, kind, at, parse_json(event.get("Result")) or _failure_text(event)))
@@ -176,7 +178,11 @@ def _number_attempts(spans: list[Span]) -> list[Span]:
     """Spans in start order, each retry numbered (attempt 2, 3, ...) after the failed call it repeats."""
     numbered: list[Span] = []
     # Calls scheduled together (a fan-out) keep their call order; otherwise history order (the sort is stable).
-    for span in sorted(spans, key=lambda s: (s.start, s.call_number or 0)):
+    def order(span: Span) -> tuple[datetime, int]:
+        number = span.call_number
+        return span.start, number if number is not None else 1 << 30
+
+    for span in sorted(spans, key=order):
         if span.kind != "timer":
             retried = _retried_call(span, numbered)
             if retried is not None:

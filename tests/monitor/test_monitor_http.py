@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.monitor.conftest import LAMPS, KeyedStack
+from tests.monitor.conftest import LAMPS, SLOW_WEATHER, KeyedStack
 
 pytestmark = pytest.mark.slow
 
@@ -67,3 +67,18 @@ def test_unknown_conversation_and_turn_are_404_pages(keyed_stack: KeyedStack, la
                  f"/monitor/conversations/{conversation_id}/turns/x"):
         response = keyed_stack.get(path)
         assert response.status_code == 404 and "Not found" in response.text, path
+
+
+def test_a_waiting_turn_shows_its_durable_timers_and_the_event_that_woke_it(keyed_stack: KeyedStack) -> None:
+    conversation_id = keyed_stack.new_conversation()
+    first = keyed_stack.post(f"/conversations/{conversation_id}/messages", {"content": SLOW_WEATHER})
+    second = keyed_stack.post(f"/conversations/{conversation_id}/messages", {"content": LAMPS})
+    assert first.status_code == second.status_code == 202
+    for accepted in (first, second):
+        status, _ = keyed_stack.stack.http.wait(accepted.json()["statusQueryGetUri"])
+        assert status["runtimeStatus"] == "Completed", status
+    html = keyed_stack.get(f"/monitor/conversations/{conversation_id}/turns/2").text
+    # Turn 2 waited for turn 1 (2.5 s of model time): create_run said not_ready, then the orchestration raced a
+    # durable timer against the external event turn 1's checkpoint raises.
+    assert 'data-kind="timer"' in html and 'data-event="turn_ready"' in html
+    assert html.count('data-label="create_run"') >= 2 and len(TOOL_ROW.findall(html)) == 4

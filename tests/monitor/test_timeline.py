@@ -67,7 +67,7 @@ def test_retried_activity_timer_and_failure() -> None:
         {"EventType": "TaskFailed", "FunctionName": "run_tool", "ScheduledTime": ts(0.1), "Timestamp": ts(0.2),
          "Reason": "Activity function 'run_tool' failed", "Details": "boom"},
         {"EventType": "TimerCreated", "FireAt": ts(1.2), "Timestamp": ts(0.21)},
-        {"EventType": "TimerFired", "FireAt": ts(1.2), "Timestamp": ts(1.25)},
+        {"EventType": "TimerFired", "FireAt": ts(1.2), "Timestamp": ts(0.22)},  # stamped when set, not when due
         task("run_tool", 1.3, 1.4, None, {"number": 2, "ok": True}),
         task("watch_run", 1.5, 2.0),
         task("watch_run", 2.0, 2.5),
@@ -77,7 +77,7 @@ def test_retried_activity_timer_and_failure() -> None:
     assert not timeline.finished and timeline.end == T0 + timedelta(seconds=3)
     first, failed, timer, retried, watch1, watch2, later = timeline.spans
     assert failed.state == "failed" and "boom" in (failed.failure or "") and failed.call_number is None
-    assert timer.kind == "timer" and timer.state == "completed" and timer.end == T0 + timedelta(seconds=1.25)
+    assert timer.kind == "timer" and timer.state == "completed" and timer.end == T0 + timedelta(seconds=1.2)
     assert (retried.attempt, retried.state, retried.call_number) == (2, "completed", 2)
     assert (first.attempt, watch1.attempt, watch2.attempt, later.attempt) == (1, 1, 1, 1)
     rows = gantt(timeline, []).rows
