@@ -60,7 +60,7 @@ async def monitor_conversations(req: func.HttpRequest) -> func.HttpResponse:
     try:
         top = api.page_size(req.params)
         services = await asyncio.to_thread(_services)
-        listed = await reads.list_page(services, top, req.params.get("continuationToken"))
+        listed = await asyncio.to_thread(reads.list_page, services, top, req.params.get("continuationToken"))
     except api.ApiError as exc:
         return _error_page(links, exc.status, "Bad request", str(exc))
     except InvalidContinuationTokenError:

@@ -16,6 +16,7 @@ from durable_assistant.store import (
     ConversationPage,
     UnknownConversationError,
     instance_id_for,
+    map_concurrently,
     turn_record_key,
 )
 from durable_assistant.turn import Services
@@ -56,12 +57,13 @@ class ListedConversations:
     """conversationId -> its first message (shortened), for conversations that have one."""
 
 
-async def list_page(services: Services, top: int, token: str | None) -> ListedConversations:
-    page = await asyncio.to_thread(services.conversations.list_page, top, token)
-    firsts = await asyncio.gather(*(asyncio.to_thread(services.conversations.message_content_for_turn,
-                                                      c.conversation_id, 1) for c in page.conversations))
-    return ListedConversations(page, {c.conversation_id: short(m, 90) for c, m in
-                                      zip(page.conversations, firsts, strict=True) if m is not None})
+def list_page(services: Services, top: int, token: str | None) -> ListedConversations:
+    """Blocking: the page, then every listed conversation's first message, read side by side."""
+    store = services.conversations
+    page = store.list_page(top, token)
+    ids = [c.conversation_id for c in page.conversations]
+    firsts = map_concurrently(lambda cid: store.message_content_for_turn(cid, 1), ids)
+    return ListedConversations(page, {cid: short(m, 90) for cid, m in zip(ids, firsts, strict=True) if m})
 
 
 async def conversation(services: Services, client: df.DurableOrchestrationClient,

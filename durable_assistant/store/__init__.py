@@ -14,7 +14,7 @@ from durable_assistant.store._conversations import (
     valid_conversation_id,
     valid_message_id,
 )
-from durable_assistant.store._parallel import submit
+from durable_assistant.store._parallel import map_concurrently, submit
 from durable_assistant.store._turns import TurnStore, turn_record_key
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "TurnStore",
     "UnknownConversationError",
     "instance_id_for",
+    "map_concurrently",
     "submit",
     "turn_record_key",
     "valid_conversation_id",
