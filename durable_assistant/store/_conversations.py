@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import itertools
 import re
 import uuid
 from dataclasses import dataclass
@@ -120,10 +121,12 @@ class ConversationStore:
         """Up to ``top`` conversations, newest first, each read from its own index row (counters are current).
         Raises InvalidContinuationTokenError for a token this method did not hand out."""
         after = _decode_token(continuation_token) if continuation_token else ""
-        pages = self._table().query_entities(
+        query = self._table().query_entities(
             "PartitionKey eq @pk and RowKey gt @after", parameters={"pk": LIST_PARTITION, "after": after},
-            select=["RowKey", "conversationId"], results_per_page=top + 1).by_page()
-        rows = list(next(pages, []))[: top + 1]
+            select=["RowKey", "conversationId"], results_per_page=top + 1)
+        # One row more than asked tells whether a next page exists; the iterator follows the service's own
+        # continuation if it returns a short page.
+        rows = list(itertools.islice(query, top + 1))
         listed, more = rows[:top], len(rows) > top
         found = map_concurrently(self._get_if_present, [str(r["conversationId"]) for r in listed])
         token = _encode_token(str(listed[-1]["RowKey"])) if more and listed else None
