@@ -19,7 +19,7 @@ from tests.app.stack import REPO_ROOT, Stack, devhost_app, devmodel
 
 LAMPS = "Turn living room lamp and kitchen lamp on. Set both lamps to half brightness."
 LAMPS_ANSWER = "Both lamps are on at half brightness"
-SLOW_WEATHER = "Slowly tell me the weather in Seattle"
+SLOW_WEATHER = "Slowly tell me the weather in Seattle, WA"
 ARTIFACTS = REPO_ROOT / ".local" / "artifacts" / "monitor"
 
 
