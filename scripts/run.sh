@@ -44,7 +44,11 @@ export TASKHUB_NAME=${TASKHUB_NAME:-DurableAssistant}   # host.json names the hu
 api="http://127.0.0.1:$host_port/api"
 cat <<EOT
 
-Try it (in another terminal):
+Monitor (conversations, turn timelines):  $api/monitor
+Chat in another terminal:                 .venv/bin/assistant --url http://127.0.0.1:$host_port chat
+                                          (.venv/bin/assistant history <conversationId> prints a transcript)
+
+Or with curl (in another terminal):
   conv=\$(curl -s -X POST $api/conversations | python3 -c 'import json,sys; print(json.load(sys.stdin)["conversationId"])')
   status=\$(curl -s -X POST $api/conversations/\$conv/messages -H 'Content-Type: application/json' \\
       -d '{"content": "Turn living room lamp and kitchen lamp on. Set both lamps to half brightness."}' \\

@@ -11,6 +11,7 @@ from durable_assistant.api._http import (
     parse_json_object,
     run_tool_directly,
 )
+from durable_assistant.api._listing import conversation_summary, list_conversations, page_size
 from durable_assistant.api._openapi import openapi_document
 from durable_assistant.api._webhooks import WebhookOutcome, accept_webhook
 
@@ -21,10 +22,13 @@ __all__ = [
     "WebhookOutcome",
     "accept_message",
     "accept_webhook",
+    "conversation_summary",
     "create_conversation",
     "get_conversation",
+    "list_conversations",
     "list_tools",
     "openapi_document",
+    "page_size",
     "parse_json_object",
     "run_tool_directly",
 ]

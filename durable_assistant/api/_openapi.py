@@ -37,6 +37,13 @@ def openapi_document(tools: list[ToolSpec], max_message_chars: int) -> dict[str,
                     "messageId": {"type": "string", "pattern": "^[A-Za-z0-9._:@-]{1,128}$",
                                   "description": "Client-chosen id; retrying a POST with the same id returns the "
                                                  "same orchestration instance and never runs the turn twice."}}},
+                "ConversationPage": {"type": "object", "required": ["conversations", "continuationToken"],
+                                     "properties": {
+                    "conversations": {"type": "array", "items": {"type": "object", "properties": {
+                        "conversationId": {"type": "string"}, "createdAt": {"type": "string"},
+                        "turnsAccepted": {"type": "integer"}, "turnsFinished": {"type": "integer"}}}},
+                    "continuationToken": {"type": ["string", "null"],
+                                          "description": "null on the last page"}}},
                 "CheckStatus": {"type": "object", "properties": {
                     k: {"type": "string"} for k in ("id", "statusQueryGetUri", "sendEventPostUri",
                                                     "terminatePostUri", "purgeHistoryDeleteUri", "rewindPostUri",
@@ -47,8 +54,20 @@ def openapi_document(tools: list[ToolSpec], max_message_chars: int) -> dict[str,
         },
         "security": [{"functionKey": []}],
         "paths": {
-            "/conversations": {"post": {"summary": "Create a conversation", "responses": {
-                "201": _json({"type": "object", "properties": {"conversationId": {"type": "string"}}}, "Created")}}},
+            "/conversations": {
+                "post": {"summary": "Create a conversation", "responses": {
+                    "201": _json({"type": "object", "properties": {"conversationId": {"type": "string"}}},
+                                 "Created")}},
+                "get": {
+                    "summary": "List conversations, newest first, a page at a time",
+                    "parameters": [
+                        {"name": "top", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100,
+                                                                  "default": 20}},
+                        {"name": "continuationToken", "in": "query", "schema": {"type": "string"},
+                         "description": "continuationToken of the previous page"}],
+                    "responses": {
+                        "200": _json({"$ref": "#/components/schemas/ConversationPage"}, "One page"),
+                        "400": _err("Bad top or continuationToken")}}},
             "/conversations/{conversationId}": {"get": {
                 "summary": "Conversation transcript (turn records from Blob Storage)", "parameters": [conv_id],
                 "responses": {"200": _json({"type": "object"}, "Transcript"),

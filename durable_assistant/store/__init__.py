@@ -5,14 +5,16 @@ from durable_assistant.store._blobs import CHAT_CONTAINER, TRANSCRIPTS_CONTAINER
 from durable_assistant.store._conversations import (
     CONVERSATIONS_TABLE,
     Conversation,
+    ConversationPage,
     ConversationStore,
+    InvalidContinuationTokenError,
     MessageRecord,
     UnknownConversationError,
     instance_id_for,
     valid_conversation_id,
     valid_message_id,
 )
-from durable_assistant.store._parallel import submit
+from durable_assistant.store._parallel import map_concurrently, submit
 from durable_assistant.store._turns import BlobStepJournal, TurnStore, turn_record_key
 
 __all__ = [
@@ -23,13 +25,16 @@ __all__ = [
     "TRANSCRIPTS_CONTAINER",
     "WORK_CONTAINER",
     "Conversation",
+    "ConversationPage",
     "ConversationStore",
+    "InvalidContinuationTokenError",
     "JsonBlobs",
     "MessageRecord",
     "StorageClients",
     "TurnStore",
     "UnknownConversationError",
     "instance_id_for",
+    "map_concurrently",
     "submit",
     "turn_record_key",
     "valid_conversation_id",

@@ -1,5 +1,6 @@
 """Conversation index in Table Storage: one partition per conversation holding the index row (provider
-handle, sequence counters) and one row per accepted message (for messageId idempotency and ordering).
+handle, sequence counters) and one row per accepted message (for messageId idempotency and ordering), plus one
+listing partition (``LIST_PARTITION``) with a row per conversation keyed newest first, for paged listing.
 
 Messages get consecutive sequence numbers through an optimistic-concurrency table transaction (index row
 update with its ETag + message row insert), so concurrent POSTs never share or skip a number; turn N may run
@@ -7,7 +8,10 @@ once turn N-1 is complete (``completed_seq``)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
+import itertools
 import re
 import uuid
 from dataclasses import dataclass
@@ -19,9 +23,13 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import TableTransactionError, UpdateMode
 
 from durable_assistant.storage_clients import StorageClients
+from durable_assistant.store._parallel import map_concurrently
 
 CONVERSATIONS_TABLE = "conversations"
 INDEX_ROW = "conversation"
+# Conversation ids never contain "|", so this partition cannot collide with a conversation's own partition.
+LIST_PARTITION = "list|newest-first"
+_MAX_EPOCH_MS = 10**13 - 1  # RowKey = this minus the creation time in ms: ascending RowKeys are newest first
 SCHEMA_VERSION = 1
 
 # Persisted field names: renaming one is a breaking change for stored data.
@@ -60,6 +68,18 @@ class Conversation:
 
 
 @dataclass(frozen=True)
+class ConversationPage:
+    conversations: list[Conversation]
+    """Newest first."""
+    continuation_token: str | None
+    """Pass it back to get the next page; None on the last page."""
+
+
+class InvalidContinuationTokenError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
 class MessageRecord:
     conversation_id: str
     message_id: str
@@ -87,10 +107,37 @@ class ConversationStore:
 
     def create(self, conversation_id: str | None = None) -> Conversation:
         cid = conversation_id or uuid.uuid4().hex
-        now = _now()
-        self._table().create_entity({"PartitionKey": cid, "RowKey": INDEX_ROW, F_NEXT_SEQ: 1, F_COMPLETED_SEQ: 0,
-                                     F_CREATED_AT: now, F_SCHEMA: SCHEMA_VERSION})
+        created = datetime.now(UTC)
+        now = created.isoformat()
+        table = self._table()
+        table.create_entity({"PartitionKey": cid, "RowKey": INDEX_ROW, F_NEXT_SEQ: 1, F_COMPLETED_SEQ: 0,
+                             F_CREATED_AT: now, F_SCHEMA: SCHEMA_VERSION})
+        # Listed only after the conversation exists (a second create of the same id raised above). A crash in
+        # between leaves the conversation usable but unlisted; tables have no transaction across partitions.
+        table.upsert_entity({"PartitionKey": LIST_PARTITION, "RowKey": _list_row_key(created, cid),
+                             "conversationId": cid, F_CREATED_AT: now})
         return Conversation(cid, now, 1, 0, None)
+
+    def list_page(self, top: int, continuation_token: str | None = None) -> ConversationPage:
+        """Up to ``top`` conversations, newest first, each read from its own index row (counters are current).
+        Raises InvalidContinuationTokenError for a token this method did not hand out."""
+        after = _decode_token(continuation_token) if continuation_token else ""
+        query = self._table().query_entities(
+            "PartitionKey eq @pk and RowKey gt @after", parameters={"pk": LIST_PARTITION, "after": after},
+            select=["RowKey", "conversationId"], results_per_page=top + 1)
+        # One row more than asked tells whether a next page exists; the iterator follows the service's own
+        # continuation if it returns a short page.
+        rows = list(itertools.islice(query, top + 1))
+        listed, more = rows[:top], len(rows) > top
+        found = map_concurrently(self._get_if_present, [str(r["conversationId"]) for r in listed])
+        token = _encode_token(str(listed[-1]["RowKey"])) if more and listed else None
+        return ConversationPage([c for c in found if c is not None], token)
+
+    def _get_if_present(self, conversation_id: str) -> Conversation | None:
+        try:
+            return self.get(conversation_id)
+        except UnknownConversationError:
+            return None
 
     def get(self, conversation_id: str) -> Conversation:
         if not valid_conversation_id(conversation_id):
@@ -189,6 +236,24 @@ class ConversationStore:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def _list_row_key(created: datetime, conversation_id: str) -> str:
+    return f"{_MAX_EPOCH_MS - int(created.timestamp() * 1000):013d}|{conversation_id}"
+
+
+def _encode_token(row_key: str) -> str:
+    return base64.urlsafe_b64encode(row_key.encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> str:
+    try:
+        row_key = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidContinuationTokenError(token) from None
+    if not re.fullmatch(r"\d{13}\|[A-Za-z0-9_-]{1,64}", row_key):
+        raise InvalidContinuationTokenError(token)
+    return row_key
 
 
 def _conversation(row: Any) -> Conversation:

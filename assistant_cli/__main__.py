@@ -1,0 +1,3 @@
+from assistant_cli.cli import main
+
+raise SystemExit(main())
