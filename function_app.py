@@ -20,12 +20,14 @@ from durable_assistant import api
 from durable_assistant.config import ConfigError
 from durable_assistant.turn import TURN_ORCHESTRATION, Services, get_services
 from orchestrations.turn_orchestration import bp as turn_bp
+from tool_queues import bp as tool_queues_bp
 
 log = logging.getLogger("durable_assistant")
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(turn_bp)
 app.register_functions(activities_bp)
+app.register_functions(tool_queues_bp)
 
 _storage_ready = threading.Event()
 

@@ -38,3 +38,9 @@ class ServerConfig:
     """Llama engine: after this many tool rounds for one user message it answers instead of calling again."""
     threads: int | None = None
     """Llama engine: CPU threads (default: all cores but one)."""
+    queue_storage: str | None = None
+    """azure_function tools: connection string whose account key opens the tools' queues (None: Azurite's)."""
+    azure_function_timeout_seconds: float = 60.0
+    """azure_function tools: how long a run waits for an answer on the output queue before it fails."""
+    queue_message_encoding: Literal["base64", "none"] = "base64"
+    """azure_function tools: how input messages are put (Base64 like the service, or plain JSON)."""

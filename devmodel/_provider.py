@@ -10,6 +10,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._azure_functions import QueueBridge
 from ._config import ServerConfig
 from ._ids import IdFactory
 from ._store import Store
@@ -61,6 +62,8 @@ class Provider:
     store: Store
     ids: IdFactory
     jobs: Jobs = field(default_factory=Jobs)
+    queues: QueueBridge = field(default_factory=QueueBridge)
+    """Calls azure_function tools over Storage queues."""
 
     @staticmethod
     def now() -> int:

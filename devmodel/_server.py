@@ -6,6 +6,7 @@ import logging
 
 from aiohttp import web
 
+from ._azure_functions import QueueBridge
 from ._config import ServerConfig
 from ._http import create_app
 from ._ids import IdFactory
@@ -49,7 +50,10 @@ def build_provider(config: ServerConfig) -> Provider:
     store = Store(config.state_path)
     if config.state_path is not None:
         _fail_interrupted(store)
-    return Provider(config=config, engine=build_engine(config), store=store, ids=IdFactory(config.seed))
+    queues = QueueBridge(config.queue_storage, timeout_seconds=config.azure_function_timeout_seconds,
+                         message_encoding=config.queue_message_encoding)
+    return Provider(config=config, engine=build_engine(config), store=store, ids=IdFactory(config.seed),
+                    queues=queues)
 
 
 def serve(config: ServerConfig) -> None:

@@ -32,6 +32,9 @@ class ThreadsProvider:
     agent_id: str
     instructions: str
     tools: list[ToolSpec]
+    send_definition: bool = True
+    """False (ASSISTANT_RUN_TOOLS=agent): runs use the agent's own instructions and tools, e.g. its
+    azure_function tools, which the service calls over queues without a requires_action round."""
 
     def _tool_defs(self) -> list[dict[str, Any]]:
         return [{"type": "function", "function": {"name": t.name, "description": t.description,
@@ -46,9 +49,9 @@ class ThreadsProvider:
         tid: str = thread_id
         await _beta("threads.messages.create",
                     lambda: threads.messages.create(tid, role="user", content=request.user_message))
-        tools: Any = self._tool_defs()
+        definition: Any = {"instructions": self.instructions, "tools": self._tool_defs()} if self.send_definition else {}
         run = await _beta("threads.runs.create", lambda: threads.runs.create(
-            tid, assistant_id=self.agent_id, instructions=self.instructions, tools=tools))
+            tid, assistant_id=self.agent_id, **definition))
         return await self._state(run)
 
     async def poll(self, run: RunRef) -> RunState:

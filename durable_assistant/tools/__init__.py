@@ -1,6 +1,18 @@
 """Tools the assistant can call: a typed registry plus the seeds' tools on seeded Azure Tables."""
 
 from durable_assistant.tools._builtin import lamp_states, register_builtin_tools
+from durable_assistant.tools._queues import (
+    CallLedger,
+    QueueAnswer,
+    QueueCall,
+    ToolQueues,
+    UnanswerableMessage,
+    azure_function_tool,
+    function_tool,
+    parse_call,
+    serve_call,
+    tool_queue_layout,
+)
 from durable_assistant.tools._registry import (
     Param,
     Tool,
@@ -20,6 +32,16 @@ def default_registry(max_output_chars: int = 16000) -> ToolRegistry:
 
 
 __all__ = [
+    "CallLedger",
+    "QueueAnswer",
+    "QueueCall",
+    "ToolQueues",
+    "UnanswerableMessage",
+    "azure_function_tool",
+    "function_tool",
+    "parse_call",
+    "serve_call",
+    "tool_queue_layout",
     "Param",
     "Tool",
     "ToolContext",
