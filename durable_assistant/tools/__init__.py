@@ -2,6 +2,7 @@
 
 from durable_assistant.tools._builtin import lamp_states, register_builtin_tools
 from durable_assistant.tools._queues import (
+    LEDGER_TABLE,
     CallLedger,
     QueueAnswer,
     QueueCall,
@@ -32,6 +33,7 @@ def default_registry(max_output_chars: int = 16000) -> ToolRegistry:
 
 
 __all__ = [
+    "LEDGER_TABLE",
     "CallLedger",
     "QueueAnswer",
     "QueueCall",

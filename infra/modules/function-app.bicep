@@ -117,6 +117,16 @@ param pollIntervalSeconds string
 @description('ASSISTANT_POLL_WINDOW_MAX_SECONDS (number as text).')
 param pollWindowMaxSeconds string
 
+@description('ASSISTANT_TOOL_QUEUE_PREFIX: names of the tools\' Storage queues (modules/tool-queues.bicep creates them).')
+param toolQueuePrefix string = 'tool'
+
+@description('ASSISTANT_RUN_TOOLS: app or agent (threads provider: whose tools a run uses).')
+@allowed([
+  'app'
+  'agent'
+])
+param assistantRunTools string = 'app'
+
 var serviceTag = {
   'azd-service-name': azdServiceName
 }
@@ -168,6 +178,8 @@ var assistantSettings = {
   ASSISTANT_MAX_TOOL_OUTPUT_CHARS: maxToolOutputChars
   ASSISTANT_POLL_INTERVAL_SECONDS: pollIntervalSeconds
   ASSISTANT_POLL_WINDOW_MAX_SECONDS: pollWindowMaxSeconds
+  ASSISTANT_TOOL_QUEUE_PREFIX: toolQueuePrefix
+  ASSISTANT_RUN_TOOLS: assistantRunTools
 }
 
 var providerKeySettings = {
