@@ -23,8 +23,9 @@ import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from azure.storage.queue import QueueClient
+from azure.storage.queue import QueueClient, QueueServiceClient
 from openai import OpenAI
 from rich.console import Console
 from rich.table import Table
@@ -79,15 +80,16 @@ class RoundTrips:
 
 
 def agent_runs(model_url: str, conn: str, prefix: str, repeat: int) -> list[float]:
-    endpoint = str(QueueClient.from_connection_string(conn, "x").primary_endpoint).rsplit("/", 2)[0]
-    binding = {"type": "storage_queue", "storage_queue": {"queue_service_endpoint": endpoint}}
+    endpoint = str(QueueServiceClient.from_connection_string(conn).url).rstrip("/")
+
+    def binding(queue: str) -> dict[str, Any]:
+        return {"type": "storage_queue", "storage_queue": {"queue_service_endpoint": endpoint, "queue_name": queue}}
+
     tool = {"type": "azure_function", "azure_function": {
         "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {
             "location": {"type": "string"}}}},
-        "input_binding": {**binding, "storage_queue": {**binding["storage_queue"],
-                                                       "queue_name": f"{prefix}-get-weather-input"}},
-        "output_binding": {**binding, "storage_queue": {**binding["storage_queue"],
-                                                        "queue_name": f"{prefix}-get-weather-output"}}}}
+        "input_binding": binding(f"{prefix}-get-weather-input"),
+        "output_binding": binding(f"{prefix}-get-weather-output")}}
     client = OpenAI(base_url=model_url, api_key="local-dev-key", max_retries=0)
     times: list[float] = []
     with warnings.catch_warnings():

@@ -128,8 +128,9 @@ class QueueBridge:
         name, key = self._account
         return QueueClient(ref.endpoint, ref.queue, credential={"account_name": name, "account_key": key})
 
-    async def call(self, tool: AzureFunctionTool, arguments: str, *, timeout: float | None = None) -> str:
-        """Run one call; returns the answer's Value as text. Raises AzureFunctionError."""
+    async def call(self, tool: AzureFunctionTool, arguments: str, *, within: float | None = None) -> str:
+        """Run one call (waiting at most the bridge's timeout, or ``within`` seconds if sooner: the run's expiry);
+        returns the answer's Value as text. Raises AzureFunctionError."""
         try:
             parsed = json.loads(arguments) if arguments.strip() else {}
         except json.JSONDecodeError:
@@ -146,7 +147,7 @@ class QueueBridge:
                     await queue.create_queue()
                 text = base64.b64encode(body).decode("ascii") if self._encoding == "base64" else body.decode()
                 await queue.send_message(text)
-            limit = self.timeout_seconds if timeout is None else min(timeout, self.timeout_seconds)
+            limit = self.timeout_seconds if within is None else min(within, self.timeout_seconds)
             return await asyncio.wait_for(asyncio.shield(waiter), timeout=max(0.0, limit))
         except TimeoutError:
             raise AzureFunctionError(

@@ -15,7 +15,12 @@ from typing import Any
 
 from aiohttp import web
 
-from ._azure_functions import AZURE_FUNCTION_SCHEMA, AzureFunctionError, AzureFunctionTool, azure_function_from_json
+from ._azure_functions import (
+    AZURE_FUNCTION_SCHEMA,
+    AzureFunctionError,
+    AzureFunctionTool,
+    azure_function_from_json,
+)
 from ._convert import content_text, output_text, tool_choice, tool_from_flat, turn_from_json, turn_to_json
 from ._errors import ApiError, bad_request, from_fault, not_found
 from ._provider import Provider

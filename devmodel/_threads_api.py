@@ -13,9 +13,21 @@ from typing import Any
 
 from aiohttp import web
 
+from ._azure_functions import (
+    AZURE_FUNCTION_SCHEMA,
+    AzureFunctionError,
+    AzureFunctionTool,
+    azure_function_from_json,
+)
 from ._chat_api import NESTED_TOOL_CHOICE
-from ._azure_functions import AZURE_FUNCTION_SCHEMA, AzureFunctionError, AzureFunctionTool, azure_function_from_json
-from ._convert import content_text, normalized_tool, tool_choice, tool_from_nested, turn_from_json, turn_to_json
+from ._convert import (
+    content_text,
+    normalized_tool,
+    tool_choice,
+    tool_from_nested,
+    turn_from_json,
+    turn_to_json,
+)
 from ._errors import bad_request, from_fault, not_found
 from ._provider import Provider
 from ._types import Generation, GenerationRequest, Outcome, ToolCallRecord, Turn
@@ -337,7 +349,7 @@ class ThreadsApi:
             served = [r for r in records if r.name in azure]
             remaining = run["_deadline"] - time.time()
             try:
-                outputs = await asyncio.gather(*(self._p.queues.call(azure[r.name], r.arguments, timeout=remaining)
+                outputs = await asyncio.gather(*(self._p.queues.call(azure[r.name], r.arguments, within=remaining)
                                                  for r in served))
             except AzureFunctionError as exc:
                 self._apply(thread, run, Generation(outcome=Outcome.FAILED, error_message=str(exc)))

@@ -80,7 +80,7 @@ class Connection:
 
             return DefaultAzureCredential(), {}
         policy = AzureKeyCredentialPolicy(AzureKeyCredential(self.api_key), "Authorization", prefix="Bearer")
-        return _NoToken(), {"authentication_policy": policy}  # type: ignore[return-value]
+        return _NoToken(), {"authentication_policy": policy}
 
     def openai(self) -> Any:
         """An OpenAI client on the project's ``/openai/v1`` (Responses)."""

@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+import azure.durable_functions as df
 import azure.functions as func
 
 from durable_assistant.config import tool_queue_settings
@@ -40,7 +41,7 @@ def _layout() -> dict[str, ToolQueues]:
 
 LAYOUT: dict[str, ToolQueues] = _layout()
 
-bp = func.Blueprint()
+bp = df.Blueprint()  # a plain Functions blueprint would do; the durable one is typed the same way as the others
 _ledger_ready = threading.Event()
 
 

@@ -18,7 +18,7 @@ import pytest
 from azure.ai.projects import AIProjectClient
 from azure.core.credentials import AzureKeyCredential
 from azure.core.pipeline.policies import AzureKeyCredentialPolicy
-from azure.storage.queue import QueueClient
+from azure.storage.queue import QueueClient, QueueServiceClient
 from openai import OpenAI
 from openai.types.beta.threads import Run
 
@@ -26,7 +26,7 @@ from devhost.azurite import AzuriteProcess
 from devmodel import DevModelProcess
 
 from .conftest import StartServer
-from .support import API_KEY, TERMINAL_RUN, make_client, strict, wait_for
+from .support import API_KEY, TERMINAL_RUN, make_client, wait_for
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK marks Assistants deprecated
 
@@ -84,7 +84,7 @@ def queue_function(azurite: AzuriteProcess) -> Iterator[QueueFunction]:
 
 
 def queue_endpoint(azurite: AzuriteProcess) -> str:
-    return str(QueueClient.from_connection_string(azurite.connection_string, "x").primary_endpoint).rsplit("/", 2)[0]
+    return str(QueueServiceClient.from_connection_string(azurite.connection_string).url).rstrip("/")
 
 
 @pytest.fixture
@@ -96,7 +96,9 @@ def _run(client: OpenAI, tools: list[dict[str, Any]], content: str) -> Run:
     assistant = client.beta.assistants.create(model="devmodel", tools=tools)  # type: ignore[arg-type]
     thread = client.beta.threads.create(messages=[{"role": "user", "content": content}])
     run = client.beta.threads.runs.create(thread.id, assistant_id=assistant.id)
-    return wait_for(lambda: strict(Run, client.beta.threads.runs.with_raw_response.retrieve(run.id, thread_id=thread.id)),
+    # Parsed leniently: OpenAI's Run type has no azure_function tool (Foundry's does), so strict validation of
+    # the echoed tools would fail for a reason that is not devmodel's.
+    return wait_for(lambda: client.beta.threads.runs.retrieve(run.id, thread_id=thread.id),
                     lambda r: r.status in TERMINAL_RUN | {"requires_action"})
 
 
@@ -114,8 +116,8 @@ def test_a_threads_run_calls_the_azure_function_over_its_queues(server: DevModel
     assert not queue_function.raw[0].startswith("{")
     messages = client.beta.threads.messages.list(run.thread_id, run_id=run.id)
     assert messages.data[0].content[0].text.value == f'{queue_function.queue_in} says: {{"location": "Seattle, WA"}}'  # type: ignore[union-attr]
-    stored = client.beta.assistants.retrieve(run.assistant_id)
-    assert stored.tools[0].type == "azure_function"  # kept as defined, bindings and all
+    stored = client.beta.assistants.with_raw_response.retrieve(run.assistant_id).http_response.json()
+    assert stored["tools"] == [tool]  # kept as defined, bindings and all
 
 
 def test_azure_function_and_plain_function_calls_in_one_round(server: DevModelProcess, azurite: AzuriteProcess,
