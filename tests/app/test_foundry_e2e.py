@@ -13,12 +13,16 @@ import subprocess
 import sys
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import openai
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.queue import QueueClient
+from openai import OpenAI
 
 from devhost.azurite import AzuriteProcess
 from durable_assistant.config import Settings
@@ -68,13 +72,13 @@ def foundry(azurite: AzuriteProcess, tmp_path_factory: pytest.TempPathFactory) -
             yield stack
 
 
-def _answer(stack: Stack, content: str) -> tuple[str, dict[str, Any]]:
-    cid = stack.http.new_conversation()
+def _answer(stack: Stack, content: str, cid: str | None = None) -> tuple[str, dict[str, Any]]:
+    cid = cid or stack.http.new_conversation()
     resp = stack.http.send(cid, content)
     assert resp.status == 202, resp
     status, _ = stack.http.wait(resp.body["statusQueryGetUri"], timeout=90)
     assert status["runtimeStatus"] == "Completed", status
-    turn = stack.http.request("GET", f"/conversations/{cid}").body["turns"][0]
+    turn = stack.http.request("GET", f"/conversations/{cid}").body["turns"][-1]
     return str(status["output"]["answer"]), turn
 
 
@@ -82,19 +86,34 @@ def _ledger(stack: Stack) -> dict[str, list[dict[str, Any]]]:
     settings = Settings.from_env(stack.env)
     table = StorageClients(settings.storage, settings.storage_prefix).table(LEDGER_TABLE)
     rows: dict[str, list[dict[str, Any]]] = {}
-    for row in table.list_entities():
-        rows.setdefault(row["PartitionKey"], []).append(dict(row))
+    try:
+        for row in table.list_entities():
+            rows.setdefault(row["PartitionKey"], []).append(dict(row))
+    except ResourceNotFoundError:  # created by the first queue call
+        pass
     return rows
 
 
 def test_weather_turn_through_a_threads_agent_is_answered_by_the_queue_function(foundry: Stack) -> None:
     before = {k: len(v) for k, v in _ledger(foundry).items()}
-    text, turn = _answer(foundry, "What's the weather in Seattle, WA?")
+    cid = foundry.http.new_conversation()
+    text, turn = _answer(foundry, "What's the weather in Seattle, WA?", cid)
     assert "Weather is 74 degrees and sunny in Seattle, WA" in text
     # The service ran the tool: the app's orchestration saw no requires_action round ...
     assert turn["toolCalls"] == [] and turn["status"] == "completed"
     # ... and the queue function answered it (its ledger holds the CorrelationId devmodel put on the queue).
     assert len(_ledger(foundry)["get_weather"]) == before.get("get_weather", 0) + 1
+    # A second turn goes on in the same thread; then the CLI cleans up what the conversation created.
+    _, second = _answer(foundry, "thank you", cid)
+    thread = turn["providerIds"][0]
+    assert thread.startswith("thread_") and second["providerIds"][0] == thread
+    env = {**foundry.env, "PYTHONPATH": str(REPO_ROOT)}
+    report = agent_cli(foundry.model, env, "cleanup", "--app", foundry.api, "--conversation", cid)
+    assert report == {"threads": {thread: True}, "responses": {}}
+    client = OpenAI(base_url=foundry.model.base_url, api_key="local-dev-key")
+    with pytest.raises(openai.NotFoundError), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        client.beta.threads.retrieve(thread)
 
 
 def test_the_other_seeds_run_their_tools_over_the_queues_in_parallel(foundry: Stack) -> None:
