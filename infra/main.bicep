@@ -70,6 +70,7 @@ param storageTableNames array = [
   'metrics'
   'weather'
   'lamps'
+  'toolqueuecalls'
 ]
 
 @description('Blob containers the app uses, without the prefix.')
