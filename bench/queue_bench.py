@@ -14,6 +14,7 @@ Rows:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import base64
 import json
 import statistics
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient, QueueServiceClient
 from openai import OpenAI
 from rich.console import Console
@@ -48,6 +50,9 @@ class RoundTrips:
     def __init__(self, conn: str, prefix: str) -> None:
         self.inp = QueueClient.from_connection_string(conn, f"{prefix}-get-weather-input")
         self.out = QueueClient.from_connection_string(conn, f"{prefix}-get-weather-output")
+        for queue in (self.inp, self.out):  # infra creates them in Azure; the app creates the output on first use
+            with contextlib.suppress(ResourceExistsError):
+                queue.create_queue()
 
     def put(self, correlation_id: str) -> float:
         body = json.dumps({"location": "Seattle, WA", "CorrelationId": correlation_id}).encode()

@@ -150,32 +150,34 @@ class QueueTrigger:
                 delay = min(delay * 2, self._max_interval)
 
     async def _poll(self, client: QueueClient) -> int:
-        count = 0
-        async for message in client.receive_messages(
+        messages = [message async for message in client.receive_messages(
             messages_per_page=self._batch_size, visibility_timeout=QUEUE_VISIBILITY_TIMEOUT, max_messages=self._batch_size
-        ):
-            count += 1
-            delivery = QueueDelivery(
-                id=message.id,
-                body=(str(message.content) if self._options.message_encoding == "none"
-                      else decode_queue_body(str(message.content))),
-                dequeue_count=int(message.dequeue_count or 1),
-                insertion_time=message.inserted_on,
-                expiration_time=message.expires_on,
-                next_visible_time=message.next_visible_on,
-                pop_receipt=str(message.pop_receipt),
-            )
-            try:
-                await self._invoker.call_queue(self._info, delivery)
-            except Exception:
-                if delivery.dequeue_count >= self._options.max_dequeue_count:
-                    await self._poison(client, message, delivery)
-                else:
-                    # The host makes a failed message visible again after visibilityTimeout (default 0).
-                    await client.update_message(message, visibility_timeout=int(self._options.visibility_timeout))
-                continue
-            await client.delete_message(message)
-        return count
+        )]
+        # The host runs the messages of a batch concurrently (batchSize), not one after another.
+        await asyncio.gather(*(self._handle(client, message) for message in messages))
+        return len(messages)
+
+    async def _handle(self, client: QueueClient, message: QueueMessage) -> None:
+        delivery = QueueDelivery(
+            id=message.id,
+            body=(str(message.content) if self._options.message_encoding == "none"
+                  else decode_queue_body(str(message.content))),
+            dequeue_count=int(message.dequeue_count or 1),
+            insertion_time=message.inserted_on,
+            expiration_time=message.expires_on,
+            next_visible_time=message.next_visible_on,
+            pop_receipt=str(message.pop_receipt),
+        )
+        try:
+            await self._invoker.call_queue(self._info, delivery)
+        except Exception:
+            if delivery.dequeue_count >= self._options.max_dequeue_count:
+                await self._poison(client, message, delivery)
+            else:
+                # The host makes a failed message visible again after visibilityTimeout (default 0).
+                await client.update_message(message, visibility_timeout=int(self._options.visibility_timeout))
+            return
+        await client.delete_message(message)
 
     async def _poison(self, client: QueueClient, message: QueueMessage, delivery: QueueDelivery) -> None:
         poison_name = f"{self.queue_name}-poison"
