@@ -14,8 +14,8 @@ Rows:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import base64
+import contextlib
 import json
 import statistics
 import tempfile

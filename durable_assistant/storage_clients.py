@@ -12,7 +12,7 @@ from azure.data.tables import TableClient, TableServiceClient
 from azure.storage.blob import BlobServiceClient, ContainerClient
 from azure.storage.queue import BinaryBase64EncodePolicy, QueueClient, QueueServiceClient
 
-from durable_assistant.config import StorageSettings
+from durable_assistant.config import ConfigError, StorageSettings
 
 # Azurite's well-known development account (public and documented; not a secret).
 DEV_STORAGE_CONNECTION_STRING = (
@@ -56,7 +56,7 @@ class StorageClients:
         from azure.identity import DefaultAzureCredential
 
         if self.settings.queue_service_uri is None:
-            raise ValueError("no queue endpoint configured: set AzureWebJobsStorage__queueServiceUri or __accountName")
+            raise ConfigError("no queue endpoint configured: set AzureWebJobsStorage__queueServiceUri or __accountName")
         return QueueServiceClient(self.settings.queue_service_uri, credential=DefaultAzureCredential())
 
     @property
@@ -65,7 +65,7 @@ class StorageClients:
         if self.settings.connection_string:
             return str(self.queues.url).rstrip("/")
         if self.settings.queue_service_uri is None:
-            raise ValueError("no queue endpoint configured: set AzureWebJobsStorage__queueServiceUri or __accountName")
+            raise ConfigError("no queue endpoint configured: set AzureWebJobsStorage__queueServiceUri or __accountName")
         return self.settings.queue_service_uri.rstrip("/")
 
     def queue(self, name: str) -> QueueClient:

@@ -162,3 +162,12 @@ def test_tools_endpoint_shows_the_azure_function_definition_for_every_tool(app_e
     assert lamp["queues"] == {"input": "tool-set-lamp-input", "output": "tool-set-lamp-output"}
     assert lamp["azureFunctionTool"]["azure_function"]["input_binding"]["storage_queue"]["queue_name"] == \
         "tool-set-lamp-input"
+
+
+def test_identity_storage_derives_the_queue_endpoint_or_names_the_missing_setting() -> None:
+    by_account = Services(Settings.from_env({"AzureWebJobsStorage__accountName": "acct"}))
+    assert by_account.storage.queue_service_uri == "https://acct.queue.core.windows.net"
+    without = Services(Settings.from_env({"AzureWebJobsStorage__blobServiceUri": "https://a.blob.core.windows.net",
+                                          "AzureWebJobsStorage__tableServiceUri": "https://a.table.core.windows.net"}))
+    with pytest.raises(ConfigError, match="AzureWebJobsStorage__queueServiceUri"):
+        api.list_tools(without)
