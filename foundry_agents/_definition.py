@@ -54,6 +54,10 @@ def _function_tool(spec: ToolSpec, api: ApiKind) -> dict[str, Any]:
 def desired_agent(env: Mapping[str, str], *, name: str, api: ApiKind, tool_mode: ToolMode,
                   model: str | None = None) -> AgentSpec:
     """The agent from the app's settings (``env`` as the app would see it) and the app's tool registry."""
+    if tool_mode == "function" and not any(k.startswith("AzureWebJobsStorage") or k == "ASSISTANT_STORAGE_CONNECTION"
+                                            for k in env):
+        # Function tools need no queue endpoint; the app's settings still insist on a storage setting.
+        env = {**env, "AzureWebJobsStorage": "UseDevelopmentStorage=true"}
     settings = Settings.from_env(env)
     registry = default_registry(settings.max_tool_output_chars)
     if tool_mode == "function":

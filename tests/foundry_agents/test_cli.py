@@ -64,7 +64,9 @@ def test_classic_sync_twice_changes_nothing_then_follows_the_settings(
     changed = cli(model, {**env, "ASSISTANT_INSTRUCTIONS": "Only talk about lamps."}, capsys, "sync", "--name", name)
     assert changed["outcome"] == "updated" and changed["id"] == created["id"]
     assert cli(model, env, capsys, "show", name)["instructions"] == "Only talk about lamps."
-    functions = cli(model, env, capsys, "sync", "--name", name, "--tools", "function")
+    no_storage = {k: v for k, v in env.items() if k != "AzureWebJobsStorage"}
+    assert "no storage configured" in cli(model, no_storage, capsys, "sync", "--name", name, expect=2)
+    functions = cli(model, no_storage, capsys, "sync", "--name", name, "--tools", "function")
     assert functions["outcome"] == "updated" and all(t.endswith("(function)") for t in functions["tools"])
     listed = [a for a in cli(model, env, capsys, "list") if a["name"] == name]
     assert len(listed) == 1
