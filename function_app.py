@@ -23,6 +23,7 @@ from durable_assistant.contracts import RUN_ENDED_EVENT, TURN_ORCHESTRATION
 from durable_assistant.services import Services, get_services
 from monitor.monitor_routes import bp as monitor_bp
 from orchestrations.turn_orchestration import bp as turn_bp
+from tool_queues import bp as tool_queues_bp
 
 log = logging.getLogger("durable_assistant")
 
@@ -30,6 +31,7 @@ app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(turn_bp)
 app.register_functions(activities_bp)
 app.register_functions(monitor_bp)  # web monitor pages and GET /api/conversations (monitor/)
+app.register_functions(tool_queues_bp)
 
 _storage_ready = threading.Event()
 

@@ -177,7 +177,8 @@ async def serve(options: StartOptions, *, stop: asyncio.Event | None = None) -> 
             server = HostServer(invoker, runtime.client, ServerOptions(
                 task_hub=config.hub_name, route_prefix=config.route_prefix, keys=keys,
             ))
-            triggers = TriggerHost(invoker, resolve_connection=_connection_resolver(connection_string))
+            triggers = TriggerHost(invoker, resolve_connection=_connection_resolver(connection_string),
+                                   queue_options=config.queues)
         except (RouteTemplateError, TriggerConfigError) as exc:
             raise StartupError(f"the function app failed to load: {exc}") from None
         try:

@@ -48,6 +48,22 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class QueueOptions:
+    """host.json ``extensions.queues`` (the Storage extension's QueuesOptions), with the host's defaults."""
+
+    max_polling_interval: float = 5.0
+    """Seconds between polls of an idle queue at most (polling backs off from 0.1 s up to this). The host's
+    default is 1 minute; devhost uses 5 s when host.json does not say, so local runs react quickly."""
+    visibility_timeout: float = 0.0
+    """Seconds a failed message stays invisible before its next attempt."""
+    batch_size: int = 16
+    max_dequeue_count: int = 5
+    """Attempts before a failing message moves to ``<queue>-poison``."""
+    message_encoding: str = "base64"
+    """``base64`` (bodies are Base64; devhost also passes non-Base64 text through) or ``none`` (bodies as put)."""
+
+
+@dataclass(frozen=True)
 class HostConfig:
     """Everything devhost reads from the app's configuration files (and the environment they populate)."""
 
@@ -62,6 +78,7 @@ class HostConfig:
     max_concurrent_activity_functions: int = 10 * (os.cpu_count() or 1)
     max_concurrent_orchestrator_functions: int = 10 * (os.cpu_count() or 1)
     store_inputs_in_orchestration_history: bool = False
+    queues: QueueOptions = QueueOptions()
     log_level: int = logging.INFO
     local_http_port: int | None = None  # local.settings.json Host.LocalHttpPort
     script_file: str = "function_app.py"
@@ -124,6 +141,9 @@ def load_config(
         max_concurrent_orchestrator_functions=_positive_int(
             durable, "maxConcurrentOrchestratorFunctions", 10 * cores, where),
         store_inputs_in_orchestration_history=bool(_ci_get(durable, "storeInputsInOrchestrationHistory") or False),
+        queues=_queue_options({**{k.lower(): v for k, v in _ci_object(extensions, "queues",
+                                                                      "host.json extensions").items()},
+                               **_host_overrides(env, "extensions__queues")}),
         log_level=_log_level(host),
         local_http_port=local_port,
         script_file=env.get("PYTHON_SCRIPT_FILE_NAME") or "function_app.py",
@@ -287,6 +307,52 @@ def _timespan(obj: Mapping[str, Any], key: str, default: float, where: str) -> f
     if seconds <= 0:
         raise ConfigError(f"{where}.storageProvider.{key} must be positive, got {value!r}")
     return seconds
+
+
+def _host_overrides(env: Mapping[str, str], section: str) -> dict[str, Any]:
+    """App settings ``AzureFunctionsJobHost__<section>__<key>`` override host.json values, as in the real host."""
+    prefix = f"azurefunctionsjobhost__{section.lower()}__"
+    found: dict[str, Any] = {}
+    for name, value in env.items():
+        if name.lower().startswith(prefix) and "__" not in name[len(prefix):]:
+            text = value.strip()
+            found[name[len(prefix):].lower()] = int(text) if text.isdigit() else text
+    return found
+
+
+def _queue_options(queues: Mapping[str, Any]) -> QueueOptions:
+    where = "host.json extensions.queues"
+    defaults = QueueOptions()
+    polling = _ci_get(queues, "maxPollingInterval")
+    visibility = _ci_get(queues, "visibilityTimeout")
+
+    def seconds(value: Any, key: str, default: float) -> float:
+        # The host accepts a TimeSpan string or (maxPollingInterval) a number of milliseconds.
+        if value is None:
+            return default
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value) / 1000.0
+        try:
+            return parse_timespan(str(value))
+        except ValueError as exc:
+            raise ConfigError(f"{where}.{key}: {exc}") from None
+
+    max_polling = seconds(polling, "maxPollingInterval", defaults.max_polling_interval)
+    if max_polling < 0.1:
+        raise ConfigError(f"{where}.maxPollingInterval must be at least 100 ms, got {polling!r}")
+    batch_size = _positive_int(queues, "batchSize", defaults.batch_size, where)
+    if batch_size > 32:
+        raise ConfigError(f"{where}.batchSize must be at most 32, got {batch_size}")
+    encoding = str(_ci_get(queues, "messageEncoding") or defaults.message_encoding).lower()
+    if encoding not in ("base64", "none"):
+        raise ConfigError(f"{where}.messageEncoding must be \"base64\" or \"none\", got {encoding!r}")
+    return QueueOptions(
+        max_polling_interval=max_polling,
+        visibility_timeout=seconds(visibility, "visibilityTimeout", defaults.visibility_timeout),
+        batch_size=batch_size,
+        max_dequeue_count=_positive_int(queues, "maxDequeueCount", defaults.max_dequeue_count, where),
+        message_encoding=encoding,
+    )
 
 
 def _log_level(host: Mapping[str, Any]) -> int:

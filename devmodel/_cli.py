@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from ._azure_functions import parse_account
 from ._config import ServerConfig
 from ._scenario import Latency, ScenarioError
 from ._types import EngineUnavailableError
@@ -35,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--threads", type=int, help="llama engine: CPU threads (default: all cores but one)")
     serve.add_argument("--webhook-url", help="POST a signed webhook here when a background response ends")
     serve.add_argument("--webhook-secret", help="the webhook endpoint's signing secret (whsec_...)")
+    serve.add_argument("--queue-storage",
+                       help="azure_function tools: connection string of the queues' account (default: Azurite's)")
+    serve.add_argument("--azure-function-timeout-seconds", type=float, default=60.0,
+                       help="azure_function tools: a run fails when no answer arrives in this time (default 60)")
+    serve.add_argument("--queue-message-encoding", choices=["base64", "none"], default="base64",
+                       help="azure_function tools: encoding of input messages (default base64, as the service)")
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
@@ -47,11 +54,14 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         if scheme != "sqlite" or not path:
             raise ValueError(f"--state must look like sqlite:PATH, got {args.state!r}")
         state_path = Path(path)
-    for name in ("port", "retention_seconds", "run_expires_seconds", "max_tool_rounds"):
+    for name in ("port", "retention_seconds", "run_expires_seconds", "max_tool_rounds",
+                 "azure_function_timeout_seconds"):
         if getattr(args, name) < (1 if name in ("port", "max_tool_rounds") else 0):
             raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     if args.scenario is not None and not args.scenario.is_file():
         raise ValueError(f"--scenario: no such file: {args.scenario}")
+    if args.queue_storage:
+        parse_account(args.queue_storage)
     if args.model is not None and not args.model.is_file():
         raise ValueError(f"--model: no such file: {args.model}")
     if bool(args.webhook_url) != bool(args.webhook_secret):
@@ -64,8 +74,10 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         host=args.host, port=args.port, engine=args.engine, scenario_path=args.scenario, model_path=args.model,
         api_key=args.api_key, seed=args.seed, latency=Latency.parse(args.latency) if args.latency else None,
         state_path=state_path, retention_seconds=args.retention_seconds, run_expires_seconds=args.run_expires_seconds,
-        max_tool_rounds=args.max_tool_rounds, threads=args.threads,
+        max_tool_rounds=args.max_tool_rounds, threads=args.threads, queue_storage=args.queue_storage,
         webhook_url=args.webhook_url, webhook_secret=args.webhook_secret,
+        azure_function_timeout_seconds=args.azure_function_timeout_seconds,
+        queue_message_encoding=args.queue_message_encoding,
     )
 
 

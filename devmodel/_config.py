@@ -42,3 +42,9 @@ class ServerConfig:
     """Where to POST signed webhooks when a background response ends (as OpenAI's webhook endpoints do)."""
     webhook_secret: str | None = None
     """The endpoint's Standard Webhooks signing secret (``whsec_`` + base64)."""
+    queue_storage: str | None = None
+    """azure_function tools: connection string whose account key opens the tools' queues (None: Azurite's)."""
+    azure_function_timeout_seconds: float = 60.0
+    """azure_function tools: how long a run waits for an answer on the output queue before it fails."""
+    queue_message_encoding: Literal["base64", "none"] = "base64"
+    """azure_function tools: how input messages are put (Base64 like the service, or plain JSON)."""

@@ -19,8 +19,18 @@ def tool_from_flat(tool: JsonObject) -> ToolSpec:
 
 
 def tool_from_nested(tool: JsonObject) -> ToolSpec:
-    """Chat Completions and threads/runs shape: ``{"type": "function", "function": {...}}``."""
+    """Chat Completions and threads/runs shape: ``{"type": "function", "function": {...}}``; an ``azure_function``
+    tool (Foundry) offers the model its ``azure_function.function`` the same way."""
+    if tool.get("type") == "azure_function":
+        return tool_from_flat(tool["azure_function"]["function"])
     return tool_from_flat(tool["function"])
+
+
+def normalized_tool(tool: JsonObject) -> JsonObject:
+    """A stored tool definition: function tools in the nested shape, azure_function tools as given."""
+    if tool.get("type") == "azure_function":
+        return {"type": "azure_function", "azure_function": tool["azure_function"]}
+    return nested_tool(tool_from_nested(tool))
 
 
 def nested_tool(spec: ToolSpec) -> JsonObject:

@@ -1,7 +1,8 @@
 """The aiohttp application: routes of the three protocols, API-key check, OpenAI-shaped errors, health, models.
 
 Every route is served under ``/v1`` (OpenAI) and ``/openai/v1`` (Azure OpenAI v1 endpoint), so both kinds of
-``base_url`` work.
+``base_url`` work. A Foundry project endpoint ``/api/projects/{project}`` serves the classic agents API
+(``/assistants``, ``/threads``...), the new agents API (``/agents``...) and Responses under ``/openai/v1``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
+from ._agents_api import AgentsApi
 from ._chat_api import ChatApi
 from ._errors import ApiError
 from ._provider import Provider
@@ -93,6 +95,7 @@ async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
     with contextlib.suppress(asyncio.CancelledError):
         await purger
     await provider.jobs.aclose()
+    await provider.queues.aclose()
     await provider.engine.aclose()
     if provider.webhooks is not None:
         await provider.webhooks.aclose()
@@ -110,7 +113,13 @@ def create_app(provider: Provider) -> web.Application:
         *ChatApi(provider).routes(),
         *ThreadsApi(provider).routes(),
     ]
-    azure = [web.route(r.method, "/openai" + r.path, r.handler) for r in routes if isinstance(r, web.RouteDef)]
-    app.add_routes([web.get("/health", _health), *routes, *azure])
+    defs = [r for r in routes if isinstance(r, web.RouteDef)]
+    azure = [web.route(r.method, "/openai" + r.path, r.handler) for r in defs]
+    project = "/api/projects/{project}"
+    foundry = [web.route(r.method, project + "/openai" + r.path, r.handler) for r in defs]
+    foundry += [web.route(r.method, project + r.path.removeprefix("/v1"), r.handler) for r in defs
+                if r.path.startswith(("/v1/assistants", "/v1/threads"))]
+    foundry += AgentsApi(provider).routes(project)
+    app.add_routes([web.get("/health", _health), *routes, *azure, *foundry])
     app.cleanup_ctx.append(_housekeeping)
     return app

@@ -10,6 +10,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._azure_functions import QueueBridge
 from ._config import ServerConfig
 from ._ids import IdFactory
 from ._store import Store
@@ -63,6 +64,8 @@ class Provider:
     ids: IdFactory
     jobs: Jobs = field(default_factory=Jobs)
     webhooks: WebhookSender | None = None
+    queues: QueueBridge = field(default_factory=QueueBridge)
+    """Calls azure_function tools over Storage queues."""
 
     @staticmethod
     def now() -> int:

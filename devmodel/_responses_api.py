@@ -8,16 +8,32 @@ can continue it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from typing import Any
 
 from aiohttp import web
 
+from ._azure_functions import (
+    AZURE_FUNCTION_SCHEMA,
+    AzureFunctionError,
+    AzureFunctionTool,
+    azure_function_from_json,
+)
 from ._convert import content_text, output_text, tool_choice, tool_from_flat, turn_from_json, turn_to_json
 from ._errors import ApiError, bad_request, from_fault, not_found
 from ._provider import Provider
-from ._types import Generation, GenerationRequest, Outcome, Role, ToolCallRecord, Turn, WebhookDelivery
+from ._types import (
+    Generation,
+    GenerationRequest,
+    Outcome,
+    Role,
+    ToolCallRecord,
+    ToolSpec,
+    Turn,
+    WebhookDelivery,
+)
 from ._validation import check, read_json
 
 JsonObject = dict[str, Any]
@@ -35,14 +51,25 @@ _FUNCTION_TOOL = {
         "strict": {"type": ["boolean", "null"]},
     },
 }
+_AZURE_FUNCTION_TOOL = {"type": "object", "required": ["type", "azure_function"],
+                        "properties": {"type": {"const": "azure_function"}, "azure_function": AZURE_FUNCTION_SCHEMA}}
+TOOLS_SCHEMA: JsonObject = {"type": "array", "items": {
+    "type": "object", "required": ["type"], "properties": {"type": {"enum": ["function", "azure_function"]}},
+    "if": {"properties": {"type": {"const": "azure_function"}}}, "then": _AZURE_FUNCTION_TOOL,
+    "else": _FUNCTION_TOOL}}
+_AGENT_REFERENCE = {"type": "object", "required": ["name"],
+                    "properties": {"type": {"const": "agent_reference"}, "name": {"type": "string"},
+                                   "version": {"type": ["string", "null"]}}}
 CREATE_SCHEMA: JsonObject = {
     "type": "object",
-    "required": ["model", "input"],
+    "required": ["input"],
     "properties": {
         "model": {"type": "string", "minLength": 1},
+        "agent_reference": _AGENT_REFERENCE,
+        "agent": _AGENT_REFERENCE,
         "instructions": {"type": ["string", "null"]},
         "input": {"type": ["string", "array"], "items": {"type": "object"}},
-        "tools": {"type": "array", "items": _FUNCTION_TOOL},
+        "tools": TOOLS_SCHEMA,
         "tool_choice": {
             "oneOf": [
                 {"enum": ["auto", "none", "required"]},
@@ -144,10 +171,11 @@ class ResponsesApi:
     async def create(self, request: web.Request) -> web.Response:
         body = await read_json(request)
         for index, tool in enumerate(body.get("tools") or []):
-            if isinstance(tool, dict) and tool.get("type") != "function":
-                raise bad_request(f"devmodel supports only function tools, not '{tool.get('type')}'.",
-                                  param=f"tools[{index}].type")
+            if isinstance(tool, dict) and tool.get("type") not in ("function", "azure_function"):
+                raise bad_request(f"devmodel supports only function and azure_function tools, not "
+                                  f"'{tool.get('type')}'.", param=f"tools[{index}].type")
         check(body, CREATE_SCHEMA)
+        body = self._with_agent(body)
         background = bool(body.get("background"))
         store = body.get("store") is not False
         if background and not store:
@@ -171,7 +199,7 @@ class ResponsesApi:
             history = [turn_from_json(t) for t in previous["_conversation"]]
         new_turns = _input_turns(body["input"])
         _check_tool_outputs(history, new_turns)
-        tools = tuple(tool_from_flat(t) for t in body.get("tools") or [])
+        tools = tuple(_spec(t) for t in body.get("tools") or [])
         parallel = body.get("parallel_tool_calls") is not False
         gen_request = GenerationRequest(
             turns=tuple(history + new_turns), instructions=body.get("instructions"), tools=tools,
@@ -192,12 +220,15 @@ class ResponsesApi:
             "previous_response_id": previous_id, "store": store,
             "temperature": body.get("temperature", 1.0), "top_p": body.get("top_p", 1.0),
             "text": {"format": {"type": "text"}}, "tool_choice": body.get("tool_choice", "auto"),
-            "tools": [{"type": "function", "name": t["name"], "description": t.get("description"),
+            "tools": [t if t["type"] == "azure_function" else
+                      {"type": "function", "name": t["name"], "description": t.get("description"),
                        "parameters": t.get("parameters"), "strict": t.get("strict", True)}
                       for t in body.get("tools") or []],
             "truncation": body.get("truncation") or "disabled", "usage": None, "completed_at": None,
             "_conversation": [turn_to_json(t) for t in gen_request.turns],
         }
+        if body.get("_agent"):
+            response["agent_reference"] = body["_agent"]
         if background:
             self._p.store.put(KIND, response, expires_at=time.time() + self._p.config.retention_seconds)
             self._p.jobs.start(response["id"], self._produce(response, gen_request))
@@ -210,24 +241,82 @@ class ResponsesApi:
             raise ApiError(500, error["message"], error_type="server_error", code=error["code"])
         return web.json_response(_public(response))
 
+    def _with_agent(self, body: JsonObject) -> JsonObject:
+        """A request naming an agent (``agent_reference``, the new Foundry agents API) takes the model,
+        instructions and tools of that agent version unless it gives its own."""
+        reference = body.get("agent_reference") or body.get("agent")
+        if reference is None:
+            if not body.get("model"):
+                raise ApiError(400, "Missing required parameter: 'model'.", param="model",
+                               code="missing_required_parameter")
+            return body
+        agent = self._p.store.get("agent", reference["name"])
+        if agent is None:
+            raise not_found(f"Agent '{reference['name']}' not found.")
+        versions = agent["_versions"]
+        wanted = reference.get("version") or versions[-1]["version"]
+        version = next((v for v in versions if v["version"] == wanted), None)
+        if version is None:
+            raise not_found(f"Agent '{reference['name']}' has no version '{wanted}'.")
+        definition = version["definition"]
+        merged = {**body, "_agent": {"type": "agent_reference", "name": agent["name"], "version": wanted}}
+        merged["model"] = body.get("model") or definition["model"]
+        if body.get("instructions") is None:
+            merged["instructions"] = definition.get("instructions")
+        if not body.get("tools"):
+            merged["tools"] = definition.get("tools") or []
+        return merged
+
     async def _produce(self, response: JsonObject, gen_request: GenerationRequest) -> None:
         if response["background"]:
             await asyncio.sleep(0)  # let the create call answer `queued` first, as the service does
         response["status"] = "in_progress"
         self._save(response)
-        try:
-            generation = await self._p.engine.generate(gen_request)
-        except asyncio.CancelledError:
-            gen_request.cancel.set()
-            raise
-        except Exception as exc:  # an engine crash is a failed response, not a dead server
-            generation = Generation(outcome=Outcome.FAILED, error_message=f"engine error: {exc}")
-        if response["status"] == "cancelled":
-            return
+        azure = {t.spec.name: t for t in (azure_function_from_json(d) for d in response["tools"]
+                                          if d["type"] == "azure_function")}
+        usage = (0, 0)
+        while True:
+            try:
+                generation = await self._p.engine.generate(gen_request)
+            except asyncio.CancelledError:
+                gen_request.cancel.set()
+                raise
+            except Exception as exc:  # an engine crash is a failed response, not a dead server
+                generation = Generation(outcome=Outcome.FAILED, error_message=f"engine error: {exc}")
+            if response["status"] == "cancelled":
+                return
+            usage = (usage[0] + generation.prompt_tokens, usage[1] + generation.completion_tokens)
+            served = [c for c in generation.tool_calls if c.name in azure] \
+                if generation.outcome is Outcome.COMPLETED else []
+            if not served:
+                break
+            try:
+                gen_request, left = await self._serve_azure_calls(gen_request, generation, azure)
+            except AzureFunctionError as exc:
+                generation = Generation(outcome=Outcome.FAILED, error_message=str(exc))
+                break
+            if left is not None:  # plain function calls are left for the client
+                generation = left
+                break
+        generation = dataclasses.replace(generation, prompt_tokens=usage[0], completion_tokens=usage[1])
         self._apply(response, gen_request, generation)
         self._save(response)
         if response["background"] and self._p.webhooks is not None:
             self._p.webhooks.response_ended(response["id"], response["status"], generation.webhook)
+
+    async def _serve_azure_calls(self, gen_request: GenerationRequest, generation: Generation,
+                                 azure: dict[str, AzureFunctionTool]) -> tuple[GenerationRequest, Generation | None]:
+        """Call the azure_function tools of ``generation`` over their queues, as the agent service does; the
+        calls and outputs join the conversation. Returns the request to generate next and, when the model also
+        called plain functions, a generation holding just those (for the client to run)."""
+        records = tuple(ToolCallRecord(self._p.ids.new("call_"), c.name, c.arguments) for c in generation.tool_calls)
+        served = [r for r in records if r.name in azure]
+        outputs = await asyncio.gather(*(self._p.queues.call(azure[r.name], r.arguments) for r in served))
+        turns = [*gen_request.turns, Turn("assistant", tool_calls=tuple(served)),
+                 *(Turn("tool", out, tool_call_id=r.call_id) for r, out in zip(served, outputs, strict=True))]
+        left = tuple(c for c in generation.tool_calls if c.name not in azure)
+        next_request = dataclasses.replace(gen_request, turns=tuple(turns))
+        return next_request, Generation(tool_calls=left) if left else None
 
     def _save(self, response: JsonObject) -> None:
         if response["background"] or self._p.store.get(KIND, response["id"]) is not None:
@@ -333,6 +422,12 @@ class ResponsesApi:
 async def _send_event(stream: web.StreamResponse, event_type: str, number: int, snapshot: JsonObject) -> None:
     payload = {"type": event_type, "sequence_number": number, "response": snapshot}
     await stream.write(f"event: {event_type}\ndata: {json.dumps(payload)}\n\n".encode())
+
+
+def _spec(tool: JsonObject) -> ToolSpec:
+    if tool.get("type") == "azure_function":
+        return azure_function_from_json(tool).spec
+    return tool_from_flat(tool)
 
 
 def _public(obj: JsonObject) -> JsonObject:

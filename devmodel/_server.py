@@ -6,6 +6,7 @@ import logging
 
 from aiohttp import web
 
+from ._azure_functions import QueueBridge
 from ._config import ServerConfig
 from ._http import create_app
 from ._ids import IdFactory
@@ -53,8 +54,10 @@ def build_provider(config: ServerConfig) -> Provider:
     webhooks = None
     if config.webhook_url and config.webhook_secret:
         webhooks = WebhookSender(config.webhook_url, config.webhook_secret)
+    queues = QueueBridge(config.queue_storage, timeout_seconds=config.azure_function_timeout_seconds,
+                         message_encoding=config.queue_message_encoding)
     return Provider(config=config, engine=build_engine(config), store=store, ids=IdFactory(config.seed),
-                    webhooks=webhooks)
+                    webhooks=webhooks, queues=queues)
 
 
 def serve(config: ServerConfig) -> None:

@@ -13,8 +13,21 @@ from typing import Any
 
 from aiohttp import web
 
+from ._azure_functions import (
+    AZURE_FUNCTION_SCHEMA,
+    AzureFunctionError,
+    AzureFunctionTool,
+    azure_function_from_json,
+)
 from ._chat_api import NESTED_TOOL_CHOICE
-from ._convert import content_text, nested_tool, tool_choice, tool_from_nested, turn_from_json, turn_to_json
+from ._convert import (
+    content_text,
+    normalized_tool,
+    tool_choice,
+    tool_from_nested,
+    turn_from_json,
+    turn_to_json,
+)
 from ._errors import bad_request, from_fault, not_found
 from ._provider import Provider
 from ._types import Generation, GenerationRequest, Outcome, ToolCallRecord, Turn
@@ -26,10 +39,15 @@ ACTIVE = {"queued", "in_progress", "requires_action", "cancelling"}
 CANCEL_SETTLE_SECONDS = 0.05
 
 _METADATA = {"type": ["object", "null"], "maxProperties": 16, "additionalProperties": {"type": "string"}}
+_FUNCTION_TOOL = {"type": "object", "required": ["type", "function"],
+                  "properties": {"type": {"const": "function"}, "function": {
+                      "type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}}
+_AZURE_FUNCTION_TOOL = {"type": "object", "required": ["type", "azure_function"],
+                        "properties": {"type": {"const": "azure_function"}, "azure_function": AZURE_FUNCTION_SCHEMA}}
 _TOOLS = {"type": "array", "items": {"type": "object", "required": ["type"],
-                                     "properties": {"type": {"const": "function"}, "function": {
-                                         "type": "object", "required": ["name"],
-                                         "properties": {"name": {"type": "string"}}}}}}
+                                     "properties": {"type": {"enum": ["function", "azure_function"]}},
+                                     "if": {"properties": {"type": {"const": "azure_function"}}},
+                                     "then": _AZURE_FUNCTION_TOOL, "else": _FUNCTION_TOOL}}
 _MESSAGE = {"type": "object", "required": ["role", "content"],
             "properties": {"role": {"enum": ["user", "assistant"]}, "content": {"type": ["string", "array"]},
                            "metadata": _METADATA}}
@@ -149,7 +167,7 @@ class ThreadsApi:
             "id": self._p.ids.new("asst_"), "object": "assistant", "created_at": self._p.now(),
             "name": body.get("name"), "description": body.get("description"), "model": body["model"],
             "instructions": body.get("instructions"),
-            "tools": [nested_tool(tool_from_nested(t)) for t in body.get("tools") or []],
+            "tools": [normalized_tool(t) for t in body.get("tools") or []],
             "metadata": body.get("metadata") or {}, "top_p": 1.0, "temperature": 1.0,
             "response_format": "auto", "tool_resources": {},
         }
@@ -170,7 +188,7 @@ class ThreadsApi:
             if key in body:
                 assistant[key] = body[key]
         if "tools" in body:
-            assistant["tools"] = [nested_tool(tool_from_nested(t)) for t in body["tools"]]
+            assistant["tools"] = [normalized_tool(t) for t in body["tools"]]
         self._p.store.save("assistant", assistant)
         return web.json_response(assistant)
 
@@ -275,7 +293,7 @@ class ThreadsApi:
         instructions = body.get("instructions") or assistant["instructions"] or ""
         if body.get("additional_instructions"):
             instructions = f"{instructions}\n\n{body['additional_instructions']}".strip()
-        tools = [nested_tool(tool_from_nested(t)) for t in body["tools"]] if body.get("tools") else assistant["tools"]
+        tools = [normalized_tool(t) for t in body["tools"]] if body.get("tools") else assistant["tools"]
         now = self._p.now()
         run: JsonObject = {
             "id": self._p.ids.new("run_"), "object": "thread.run", "created_at": now, "thread_id": thread["id"],
@@ -311,41 +329,80 @@ class ThreadsApi:
         return web.json_response(_public(self._run(request)[1]))
 
     async def _drive(self, thread: JsonObject, run: JsonObject) -> None:
-        """One model turn of a run, bounded by the run's expiry."""
+        """Model turns of a run, bounded by the run's expiry. Calls of azure_function tools are made over their
+        queues right here and the model goes on (the client never sees them); other calls end in
+        requires_action."""
         await asyncio.sleep(0)  # the create/submit call answers `queued` first
         run["status"] = "in_progress"
         run["started_at"] = run["started_at"] or self._p.now()
         self._p.store.save("run", run)
-        gen_request = self._generation_request(thread, run)
+        while True:
+            generation = await self._generate(run, self._generation_request(thread, run))
+            azure = self._azure_tools(run)
+            if not (generation.outcome is Outcome.COMPLETED and any(c.name in azure for c in generation.tool_calls)):
+                self._apply(thread, run, generation)
+                return
+            self._add_usage(run, generation)
+            records = tuple(ToolCallRecord(self._p.ids.new("call_"), c.name, c.arguments) for c in generation.tool_calls)
+            run["_turns"].append(turn_to_json(Turn("assistant", tool_calls=records)))
+            self._p.store.save("run", run)
+            served = [r for r in records if r.name in azure]
+            remaining = run["_deadline"] - time.time()
+            try:
+                outputs = await asyncio.gather(*(self._p.queues.call(azure[r.name], r.arguments, within=remaining)
+                                                 for r in served))
+            except AzureFunctionError as exc:
+                self._apply(thread, run, Generation(outcome=Outcome.FAILED, error_message=str(exc)))
+                return
+            run["_turns"].extend(turn_to_json(Turn("tool", output, tool_call_id=r.call_id))
+                                 for r, output in zip(served, outputs, strict=True))
+            self._p.store.save("run", run)
+            left = tuple(r for r in records if r.name not in azure)
+            if left:
+                self._require_action(thread, run, left)
+                return
+
+    async def _generate(self, run: JsonObject, gen_request: GenerationRequest) -> Generation:
         remaining = run["_deadline"] - time.time()
         try:
-            generation = await asyncio.wait_for(self._p.engine.generate(gen_request), timeout=max(0.0, remaining))
+            return await asyncio.wait_for(self._p.engine.generate(gen_request), timeout=max(0.0, remaining))
         except TimeoutError:
             gen_request.cancel.set()  # a token-by-token engine stops working on an expired run
-            generation = Generation(outcome=Outcome.EXPIRED)
+            return Generation(outcome=Outcome.EXPIRED)
         except asyncio.CancelledError:
             gen_request.cancel.set()
             raise
         except Exception as exc:  # an engine crash fails the run, not the server
-            generation = Generation(outcome=Outcome.FAILED, error_message=f"engine error: {exc}")
-        self._apply(thread, run, generation)
+            return Generation(outcome=Outcome.FAILED, error_message=f"engine error: {exc}")
 
-    def _apply(self, thread: JsonObject, run: JsonObject, generation: Generation) -> None:
+    @staticmethod
+    def _azure_tools(run: JsonObject) -> dict[str, AzureFunctionTool]:
+        tools = (azure_function_from_json(t) for t in run["tools"] if t.get("type") == "azure_function")
+        return {t.spec.name: t for t in tools}
+
+    @staticmethod
+    def _add_usage(run: JsonObject, generation: Generation) -> None:
         usage = run["usage"] or {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
         usage["prompt_tokens"] += generation.prompt_tokens
         usage["completion_tokens"] += generation.completion_tokens
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         run["usage"] = usage
+
+    def _require_action(self, thread: JsonObject, run: JsonObject, records: tuple[ToolCallRecord, ...]) -> None:
+        run["status"] = "requires_action"
+        run["required_action"] = {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": [
+            {"id": r.call_id, "type": "function", "function": {"name": r.name, "arguments": r.arguments}}
+            for r in records]}}
+        self._p.store.save("run", run)
+        self._p.jobs.start(run["id"], self._expire_at_deadline(thread, run))
+
+    def _apply(self, thread: JsonObject, run: JsonObject, generation: Generation) -> None:
+        self._add_usage(run, generation)
         now = self._p.now()
         if generation.tool_calls and generation.outcome is Outcome.COMPLETED:
             records = tuple(ToolCallRecord(self._p.ids.new("call_"), c.name, c.arguments) for c in generation.tool_calls)
             run["_turns"].append(turn_to_json(Turn("assistant", tool_calls=records)))
-            run["status"] = "requires_action"
-            run["required_action"] = {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": [
-                {"id": r.call_id, "type": "function", "function": {"name": r.name, "arguments": r.arguments}}
-                for r in records]}}
-            self._p.store.save("run", run)
-            self._p.jobs.start(run["id"], self._expire_at_deadline(thread, run))
+            self._require_action(thread, run, records)
             return
         if generation.outcome is Outcome.COMPLETED:
             self._add_message(thread, "assistant", generation.text, run=run)

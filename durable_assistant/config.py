@@ -6,13 +6,16 @@ can stay in step with the code.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 ProviderKind = Literal["responses", "threads", "chat"]
 AuthKind = Literal["key", "entra"]
+RunToolsKind = Literal["app", "agent"]
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8199/v1"
 DEFAULT_ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
@@ -44,6 +47,9 @@ SETTING_NAMES: tuple[str, ...] = (
     "ASSISTANT_TOOL_MODULES",
     "ASSISTANT_STORAGE_CONNECTION",
     "ASSISTANT_STORAGE_PREFIX",
+    "ASSISTANT_RUN_TOOLS",
+    "ASSISTANT_TOOL_QUEUE_PREFIX",
+    "ASSISTANT_TOOL_QUEUES",
     "AzureWebJobsStorage",
     "AzureWebJobsStorage__accountName",
     "AzureWebJobsStorage__blobServiceUri",
@@ -68,6 +74,8 @@ class StorageSettings:
     """Blob endpoint for identity-based access (DefaultAzureCredential)."""
     table_service_uri: str | None = None
     """Table endpoint for identity-based access."""
+    queue_service_uri: str | None = None
+    """Queue endpoint for identity-based access (the tool queues live in the same account)."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,13 @@ class Settings:
     """Storage used for the app's own data."""
     storage_prefix: str = ""
     """Prefix for every table and container name (lets several apps or test runs share one account)."""
+    run_tools: RunToolsKind = "app"
+    """threads provider: ``app`` sends our instructions and tools with every run (they override the agent's);
+    ``agent`` sends neither, so the agent's own definition applies (e.g. azure_function tools over queues)."""
+    tool_queue_prefix: str = "tool"
+    """Tool queues are named ``{prefix}-{tool name with dashes}-input`` / ``-output`` unless overridden."""
+    tool_queues: tuple[tuple[str, str, str], ...] = ()
+    """Per-tool queue names ``(tool, input queue, output queue)`` from ASSISTANT_TOOL_QUEUES."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -152,6 +167,9 @@ class Settings:
             tool_modules=tuple(m.strip() for m in (e.get("ASSISTANT_TOOL_MODULES") or "").split(",") if m.strip()),
             storage=_storage(e),
             storage_prefix=_prefix(e),
+            run_tools=_choice(e, "ASSISTANT_RUN_TOOLS", ("app", "agent"), "app"),  # type: ignore[arg-type]
+            tool_queue_prefix=_queue_prefix(e),
+            tool_queues=_tool_queues(e),
         )
 
 
@@ -207,6 +225,54 @@ def _prefix(env: Mapping[str, str]) -> str:
     return value
 
 
+_QUEUE_NAME = re.compile(r"^(?=.{3,63}$)[a-z0-9](?:[a-z0-9]|-(?!-))*[a-z0-9]$")
+
+
+def valid_queue_name(name: str) -> bool:
+    """Azure queue names: 3-63 lowercase letters, digits and single hyphens, starting and ending alphanumeric."""
+    return bool(_QUEUE_NAME.match(name))
+
+
+def tool_queue_settings(env: Mapping[str, str] | None = None) -> tuple[str, tuple[tuple[str, str, str], ...]]:
+    """Only the tool-queue settings (prefix, overrides): what the queue functions need at indexing time, before
+    storage or provider settings are looked at."""
+    e = os.environ if env is None else env
+    return _queue_prefix(e), _tool_queues(e)
+
+
+def _queue_prefix(env: Mapping[str, str]) -> str:
+    value = env.get("ASSISTANT_TOOL_QUEUE_PREFIX") or "tool"
+    if not valid_queue_name(value + "-x-input") or len(value) > 20:
+        raise ConfigError(
+            f"ASSISTANT_TOOL_QUEUE_PREFIX must be up to 20 lowercase letters, digits or single hyphens, got {value!r}"
+        )
+    return value
+
+
+def _tool_queues(env: Mapping[str, str]) -> tuple[tuple[str, str, str], ...]:
+    raw = env.get("ASSISTANT_TOOL_QUEUES") or ""
+    if not raw.strip():
+        return ()
+    example = '{"get_weather": {"input": "input", "output": "output"}}'
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        raise ConfigError(f"ASSISTANT_TOOL_QUEUES must be JSON like {example}; got {raw!r}") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"ASSISTANT_TOOL_QUEUES must be a JSON object like {example}; got {raw!r}")
+    result: list[tuple[str, str, str]] = []
+    for tool, names in value.items():
+        if not (isinstance(names, dict) and set(names) == {"input", "output"}
+                and all(isinstance(n, str) and valid_queue_name(n) for n in names.values())
+                and names["input"] != names["output"]):
+            raise ConfigError(
+                f"ASSISTANT_TOOL_QUEUES[{tool!r}] must be {{\"input\": QUEUE, \"output\": QUEUE}} with two different "
+                f"valid queue names (3-63 lowercase letters, digits, single hyphens); got {names!r}"
+            )
+        result.append((str(tool), names["input"], names["output"]))
+    return tuple(sorted(result))
+
+
 def _storage(env: Mapping[str, str]) -> StorageSettings:
     conn = env.get("ASSISTANT_STORAGE_CONNECTION") or env.get("AzureWebJobsStorage")
     if conn:
@@ -219,11 +285,14 @@ def _storage(env: Mapping[str, str]) -> StorageSettings:
     account = env.get("AzureWebJobsStorage__accountName")
     blob = env.get("AzureWebJobsStorage__blobServiceUri")
     table = env.get("AzureWebJobsStorage__tableServiceUri")
+    queue = env.get("AzureWebJobsStorage__queueServiceUri")
     if account:
         blob = blob or f"https://{account}.blob.core.windows.net"
         table = table or f"https://{account}.table.core.windows.net"
+        queue = queue or f"https://{account}.queue.core.windows.net"
     if blob and table:
-        return StorageSettings(connection_string=None, blob_service_uri=blob, table_service_uri=table)
+        return StorageSettings(connection_string=None, blob_service_uri=blob, table_service_uri=table,
+                               queue_service_uri=queue)
     raise ConfigError(
         "no storage configured: set ASSISTANT_STORAGE_CONNECTION or AzureWebJobsStorage (connection string), "
         "or AzureWebJobsStorage__accountName (or __blobServiceUri and __tableServiceUri) for identity access"

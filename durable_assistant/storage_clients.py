@@ -10,8 +10,9 @@ from functools import cached_property
 
 from azure.data.tables import TableClient, TableServiceClient
 from azure.storage.blob import BlobServiceClient, ContainerClient, LinearRetry
+from azure.storage.queue import BinaryBase64EncodePolicy, QueueClient, QueueServiceClient
 
-from durable_assistant.config import StorageSettings
+from durable_assistant.config import ConfigError, StorageSettings
 
 # Azurite's well-known development account (public and documented; not a secret).
 DEV_STORAGE_CONNECTION_STRING = (
@@ -60,6 +61,30 @@ class StorageClients:
         assert self.settings.blob_service_uri is not None
         return BlobServiceClient(self.settings.blob_service_uri, credential=DefaultAzureCredential(),
                                  retry_policy=_blob_retry())
+
+    @cached_property
+    def queues(self) -> QueueServiceClient:
+        """Queue service of the same account; queue names are NOT prefixed (tool queues are named by settings)."""
+        if self.settings.connection_string:
+            return QueueServiceClient.from_connection_string(self.settings.connection_string)
+        from azure.identity import DefaultAzureCredential
+
+        if self.settings.queue_service_uri is None:
+            raise ConfigError("no queue endpoint configured: set AzureWebJobsStorage__queueServiceUri or __accountName")
+        return QueueServiceClient(self.settings.queue_service_uri, credential=DefaultAzureCredential())
+
+    @property
+    def queue_service_uri(self) -> str:
+        """The queue endpoint others (an agent service) use to reach this account's queues."""
+        if self.settings.connection_string:
+            return str(self.queues.url).rstrip("/")
+        if self.settings.queue_service_uri is None:
+            raise ConfigError("no queue endpoint configured: set AzureWebJobsStorage__queueServiceUri or __accountName")
+        return self.settings.queue_service_uri.rstrip("/")
+
+    def queue(self, name: str) -> QueueClient:
+        """A queue client that sends Base64 bodies (what the Functions queue trigger and the agent service expect)."""
+        return self.queues.get_queue_client(name, message_encode_policy=BinaryBase64EncodePolicy())
 
     def table(self, name: str) -> TableClient:
         """A table client; the table itself is created by ``ensure_table`` (idempotent)."""

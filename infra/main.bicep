@@ -103,6 +103,7 @@ param storageTableNames array = [
   'metrics'
   'weather'
   'lamps'
+  'toolqueuecalls'
 ]
 
 @description('Blob containers the app uses, without the prefix.')
@@ -189,6 +190,22 @@ param assistantInstructions string = ''
 
 @description('ASSISTANT_TURN_DEADLINE_SECONDS.')
 param turnDeadlineSeconds string = '300'
+
+// --- Foundry agents: tools over Storage queues (docs/foundry-agents.md) ---------------------------------------
+@description('ASSISTANT_TOOL_QUEUE_PREFIX: the tools\' queues are {prefix}-{tool}-input / -output (modules/tool-queues.bicep).')
+@minLength(1)
+@maxLength(20)
+param toolQueuePrefix string = 'tool'
+
+@description('ASSISTANT_RUN_TOOLS for the threads provider: app (runs carry the app\'s tools) or agent (the agent\'s own azure_function tools apply).')
+@allowed([
+  'app'
+  'agent'
+])
+param assistantRunTools string = 'app'
+
+@description('Principal id of the Foundry project (its managed identity) whose agents call the tools over the queues; empty creates the queues without granting access.')
+param foundryProjectPrincipalId string = ''
 
 @description('ASSISTANT_MAX_MESSAGE_CHARS.')
 param maxMessageChars string = '8000'
@@ -486,6 +503,16 @@ module schedulerRoles 'modules/roles/scheduler.bicep' = if (useScheduler) {
   }
 }
 
+module toolQueues 'modules/tool-queues.bicep' = {
+  name: 'tool-queues'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    queuePrefix: toolQueuePrefix
+    agentPrincipalId: foundryProjectPrincipalId
+  }
+}
+
 // --- the app ------------------------------------------------------------------------------------------------
 module functionApp 'modules/function-app.bicep' = {
   name: 'function-app'
@@ -536,6 +563,8 @@ module functionApp 'modules/function-app.bicep' = {
     webhookPollSeconds: webhookPollSeconds
     webhookSecretUri: useWebhooks ? webhookSigningSecret.outputs.uri : ''
     toolModules: toolModules
+    toolQueuePrefix: toolQueuePrefix
+    assistantRunTools: assistantRunTools
   }
 }
 
@@ -550,6 +579,7 @@ output AZURE_MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_STORAGE_BLOB_ENDPOINT string = storage.outputs.blobEndpoint
 output AZURE_STORAGE_TABLE_ENDPOINT string = storage.outputs.tableEndpoint
+output TOOL_QUEUE_SERVICE_ENDPOINT string = storage.outputs.queueEndpoint
 output DURABLE_BACKEND string = durableBackend
 output DURABLE_TASK_HUB_NAME string = taskHubName
 output DURABLE_TASK_SCHEDULER_ENDPOINT string = useScheduler ? scheduler.outputs.endpoint : ''

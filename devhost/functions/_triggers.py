@@ -17,14 +17,14 @@ from azure.storage.queue import QueueMessage
 from azure.storage.queue.aio import QueueClient
 from croniter import croniter
 
-from devhost.config import ConfigError, parse_timespan, resolve_app_settings
+from devhost.config import ConfigError, QueueOptions, parse_timespan, resolve_app_settings
 
 from ._index import FunctionInfo, FunctionKind
 from ._invoke import FunctionInvoker, QueueDelivery
 
 log = logging.getLogger("devhost.triggers")
 
-MAX_DEQUEUE_COUNT = 5  # host.json extensions.queues.maxDequeueCount default
+MAX_DEQUEUE_COUNT = QueueOptions().max_dequeue_count  # host.json extensions.queues.maxDequeueCount default
 QUEUE_VISIBILITY_TIMEOUT = 600  # seconds a message stays invisible while its function runs
 _TIMESPAN_SCHEDULE = re.compile(r"^(\d+\.)?\d{1,2}:\d{1,2}:\d{1,2}$")
 
@@ -108,8 +108,8 @@ def decode_queue_body(text: str) -> str:
 
 
 class QueueTrigger:
-    """Polls one queue; runs the function per message; after ``MAX_DEQUEUE_COUNT`` failed attempts the message
-    moves to ``<queue>-poison`` (what the real host does)."""
+    """Polls one queue; runs the function per message; after ``maxDequeueCount`` failed attempts the message
+    moves to ``<queue>-poison`` (what the real host does). host.json ``extensions.queues`` applies."""
 
     def __init__(
         self,
@@ -119,13 +119,15 @@ class QueueTrigger:
         *,
         max_polling_interval: float = 5.0,
         batch_size: int = 16,
+        options: QueueOptions | None = None,
     ) -> None:
         assert info.queue is not None
         self._invoker = invoker
         self._info = info
         self._connection_string = connection_string
-        self._max_interval = max_polling_interval
-        self._batch_size = batch_size
+        self._options = options or QueueOptions(max_polling_interval=max_polling_interval, batch_size=batch_size)
+        self._max_interval = self._options.max_polling_interval
+        self._batch_size = self._options.batch_size
         self.queue_name = _resolve(info.queue.queue_name, info.name).lower()
 
     async def run(self) -> None:
@@ -148,31 +150,34 @@ class QueueTrigger:
                 delay = min(delay * 2, self._max_interval)
 
     async def _poll(self, client: QueueClient) -> int:
-        count = 0
-        async for message in client.receive_messages(
+        messages = [message async for message in client.receive_messages(
             messages_per_page=self._batch_size, visibility_timeout=QUEUE_VISIBILITY_TIMEOUT, max_messages=self._batch_size
-        ):
-            count += 1
-            delivery = QueueDelivery(
-                id=message.id,
-                body=decode_queue_body(str(message.content)),
-                dequeue_count=int(message.dequeue_count or 1),
-                insertion_time=message.inserted_on,
-                expiration_time=message.expires_on,
-                next_visible_time=message.next_visible_on,
-                pop_receipt=str(message.pop_receipt),
-            )
-            try:
-                await self._invoker.call_queue(self._info, delivery)
-            except Exception:
-                if delivery.dequeue_count >= MAX_DEQUEUE_COUNT:
-                    await self._poison(client, message, delivery)
-                else:
-                    # The host makes a failed message visible again at once (visibilityTimeout default 0).
-                    await client.update_message(message, visibility_timeout=0)
-                continue
-            await client.delete_message(message)
-        return count
+        )]
+        # The host runs the messages of a batch concurrently (batchSize), not one after another.
+        await asyncio.gather(*(self._handle(client, message) for message in messages))
+        return len(messages)
+
+    async def _handle(self, client: QueueClient, message: QueueMessage) -> None:
+        delivery = QueueDelivery(
+            id=message.id,
+            body=(str(message.content) if self._options.message_encoding == "none"
+                  else decode_queue_body(str(message.content))),
+            dequeue_count=int(message.dequeue_count or 1),
+            insertion_time=message.inserted_on,
+            expiration_time=message.expires_on,
+            next_visible_time=message.next_visible_on,
+            pop_receipt=str(message.pop_receipt),
+        )
+        try:
+            await self._invoker.call_queue(self._info, delivery)
+        except Exception:
+            if delivery.dequeue_count >= self._options.max_dequeue_count:
+                await self._poison(client, message, delivery)
+            else:
+                # The host makes a failed message visible again after visibilityTimeout (default 0).
+                await client.update_message(message, visibility_timeout=int(self._options.visibility_timeout))
+            return
+        await client.delete_message(message)
 
     async def _poison(self, client: QueueClient, message: QueueMessage, delivery: QueueDelivery) -> None:
         poison_name = f"{self.queue_name}-poison"
@@ -193,10 +198,12 @@ class TriggerHost:
         *,
         resolve_connection: Callable[[str], str | None],
         max_polling_interval: float = 5.0,
+        queue_options: QueueOptions | None = None,
     ) -> None:
         self._invoker = invoker
         self._resolve = resolve_connection
         self._max_polling_interval = max_polling_interval
+        self._queue_options = queue_options
         self._tasks: list[asyncio.Task[None]] = []
         self.runners: list[TimerTrigger | QueueTrigger] = []
         for info in invoker.index:
@@ -210,7 +217,8 @@ class TriggerHost:
                         f"queue trigger '{info.name}': app setting '{info.queue.connection}' (its connection) "
                         "is not defined"
                     )
-                self.runners.append(QueueTrigger(invoker, info, connection, max_polling_interval=max_polling_interval))
+                self.runners.append(QueueTrigger(invoker, info, connection, max_polling_interval=max_polling_interval,
+                                                 options=queue_options))
 
     def start(self) -> None:
         for runner in self.runners:

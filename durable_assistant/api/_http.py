@@ -13,7 +13,7 @@ from durable_assistant.config import Settings
 from durable_assistant.contracts import PollSchedule, TurnInput
 from durable_assistant.services import Services
 from durable_assistant.store import MessageRecord, UnknownConversationError, valid_message_id
-from durable_assistant.tools import ToolContext
+from durable_assistant.tools import ToolContext, azure_function_tool, tool_queue_layout
 
 # Text that Storage (UTF-8) cannot hold or that has no place in a chat message: lone surrogates, C0 controls
 # other than tab/newline/carriage return, and the noncharacters U+FFFE/U+FFFF.
@@ -136,8 +136,16 @@ def get_conversation(services: Services, conversation_id: str) -> ApiResponse:
 
 
 def list_tools(services: Services) -> ApiResponse:
-    return ApiResponse(200, {"tools": [{"name": s.name, "description": s.description, "parameters": s.parameters}
-                                       for s in services.tools.specs()]})
+    """Each tool with its schema and the exact ``azure_function`` tool definition a Foundry agent needs to call it
+    over the app's queues (``python -m foundry_agents sync`` uses the same definitions)."""
+    settings = services.settings
+    layout = tool_queue_layout(services.tools.names(), settings.tool_queue_prefix, settings.tool_queues)
+    endpoint = services.storage.queue_service_uri
+    return ApiResponse(200, {"tools": [
+        {"name": s.name, "description": s.description, "parameters": s.parameters,
+         "queues": {"input": layout[s.name].input, "output": layout[s.name].output},
+         "azureFunctionTool": azure_function_tool(s, layout[s.name], endpoint)}
+        for s in services.tools.specs()]})
 
 
 def run_tool_directly(services: Services, name: str, body: bytes) -> ApiResponse:

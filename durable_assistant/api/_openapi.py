@@ -86,7 +86,7 @@ def openapi_document(tools: list[ToolSpec], max_message_chars: int) -> dict[str,
                     "404": _err("Unknown conversation"),
                     "409": _err("messageId reused for different content"),
                     "413": _err(f"content longer than {max_message_chars} characters")}}},
-            "/tools": {"get": {"summary": "List tools with their JSON schemas",
+            "/tools": {"get": {"summary": "List tools with their JSON schemas, queues and azure_function definitions",
                                "responses": {"200": _json({"type": "object"}, "Tools")}}},
             "/tools/{name}": {"post": {
                 "summary": "Run one tool directly with JSON arguments",

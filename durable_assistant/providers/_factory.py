@@ -27,7 +27,8 @@ def create_provider(settings: Settings, tools: list[ToolSpec], chat_store: ChatS
     client = make_client(settings)
     if settings.provider == "threads":
         assert settings.agent_id is not None  # Settings.from_env enforces it
-        return ThreadsProvider(client, settings.agent_id, settings.instructions, tools)
+        return ThreadsProvider(client, settings.agent_id, settings.instructions, tools,
+                               send_definition=settings.run_tools == "app")
     if settings.provider == "chat":
         return ChatProvider(client, settings.model, settings.instructions, tools, chat_store)
     return ResponsesProvider(client, settings.model, settings.instructions, tools)

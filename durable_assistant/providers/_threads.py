@@ -42,6 +42,9 @@ class ThreadsProvider:
     agent_id: str
     instructions: str
     tools: list[ToolSpec]
+    send_definition: bool = True
+    """False (ASSISTANT_RUN_TOOLS=agent): runs use the agent's own instructions and tools, e.g. its
+    azure_function tools, which the service calls over queues without a requires_action round."""
 
     def _tool_defs(self) -> list[dict[str, Any]]:
         return [{"type": "function", "function": {"name": t.name, "description": t.description,
@@ -74,12 +77,12 @@ class ThreadsProvider:
                     thread_id, role="user", content=request.user_message, metadata={"turn": request.turn_key}))
                 message_id = message.id
             await journal.record("message", message_id)
-        tools: Any = self._tool_defs()
+        # With ASSISTANT_RUN_TOOLS=agent the agent's own (queue) tools serve the run: send no definition.
+        definition: Any = {"instructions": self.instructions, "tools": self._tool_defs()} if self.send_definition else {}
         return await create_once(
             journal, "run",
             lambda: self._created(lambda: threads.runs.create(thread_id, assistant_id=self.agent_id,
-                                                              instructions=self.instructions, tools=tools,
-                                                              metadata={"turn": request.turn_key})),
+                                                              metadata={"turn": request.turn_key}, **definition)),
             lambda run_id: self.poll(RunRef(run_id, thread_id)),
             lambda ours: self.cancel(ours.ref))
 

@@ -4,6 +4,19 @@ import importlib
 
 from durable_assistant.config import ConfigError
 from durable_assistant.tools._builtin import lamp_states, register_builtin_tools
+from durable_assistant.tools._queues import (
+    LEDGER_TABLE,
+    CallLedger,
+    QueueAnswer,
+    QueueCall,
+    ToolQueues,
+    UnanswerableMessage,
+    azure_function_tool,
+    function_tool,
+    parse_call,
+    serve_call,
+    tool_queue_layout,
+)
 from durable_assistant.tools._registry import (
     Param,
     Tool,
@@ -31,6 +44,17 @@ def default_registry(max_output_chars: int = 16000, modules: tuple[str, ...] = (
 
 
 __all__ = [
+    "LEDGER_TABLE",
+    "CallLedger",
+    "QueueAnswer",
+    "QueueCall",
+    "ToolQueues",
+    "UnanswerableMessage",
+    "azure_function_tool",
+    "function_tool",
+    "parse_call",
+    "serve_call",
+    "tool_queue_layout",
     "Param",
     "Tool",
     "ToolContext",

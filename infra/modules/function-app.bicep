@@ -135,6 +135,16 @@ param webhookSecretUri string = ''
 @description('ASSISTANT_TOOL_MODULES (empty: the built-in tools only).')
 param toolModules string = ''
 
+@description('ASSISTANT_TOOL_QUEUE_PREFIX: names of the tools\' Storage queues (modules/tool-queues.bicep creates them).')
+param toolQueuePrefix string = 'tool'
+
+@description('ASSISTANT_RUN_TOOLS: app or agent (threads provider: whose tools a run uses).')
+@allowed([
+  'app'
+  'agent'
+])
+param assistantRunTools string = 'app'
+
 var serviceTag = {
   'azd-service-name': azdServiceName
 }
@@ -193,6 +203,8 @@ var assistantSettings = {
   ASSISTANT_FIRST_LOOK_SECONDS: firstLookSeconds
   ASSISTANT_WEBHOOK_POLL_SECONDS: webhookPollSeconds
   ASSISTANT_TOOL_MODULES: toolModules
+  ASSISTANT_TOOL_QUEUE_PREFIX: toolQueuePrefix
+  ASSISTANT_RUN_TOOLS: assistantRunTools
 }
 
 var webhookSettings = {

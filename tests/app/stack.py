@@ -88,10 +88,11 @@ class DevModel:
 
 @contextmanager
 def devmodel(log_dir: Path, scenario: Path = SEED_SCENARIOS, seed: int = 7,
-             latency: str | None = None, webhook: Webhook | None = None) -> Iterator[DevModel]:
+             latency: str | None = None, webhook: Webhook | None = None,
+             extra_args: list[str] | None = None) -> Iterator[DevModel]:
     port = free_port()
     args = [sys.executable, "-m", "devmodel", "serve", "--port", str(port), "--engine", "scripted",
-            "--scenario", str(scenario), "--seed", str(seed), "--log-level", "WARNING"]
+            "--scenario", str(scenario), "--seed", str(seed), "--log-level", "WARNING", *(extra_args or [])]
     if latency is not None:
         args += ["--latency", latency]
     if webhook is not None:
@@ -143,7 +144,7 @@ def devhost_app(connection_string: str, log_dir: Path, model: DevModel, provider
         "ASSISTANT_STORAGE_PREFIX": "a" + uuid.uuid4().hex[:10],
         "PYTHONUNBUFFERED": "1",
     })
-    if provider == "threads":
+    if provider == "threads" and "ASSISTANT_AGENT_ID" not in (settings or {}):
         env["ASSISTANT_AGENT_ID"] = threads_agent(model.base_url)
     if webhook is not None:
         env["ASSISTANT_WEBHOOK_SECRET"] = webhook.secret

@@ -8,12 +8,13 @@ from durable_assistant.config import DEFAULT_ENTRA_SCOPE, SETTING_NAMES, Setting
 from tests.infra._bicep import Template
 from tests.infra._paths import FUNCTION_APP_TEMPLATE, MAIN_TEMPLATE, rel
 
-# Names the app can read that the deployment deliberately leaves unset, each with the reason. Both are key-based
+# Names the app can read that the deployment deliberately leaves unset, each with the reason. Two are key-based
 # connection strings; the storage account has shared keys disabled, and the app falls back to the identity
 # settings AzureWebJobsStorage__accountName / __blobServiceUri / __tableServiceUri (see config._storage).
 DELIBERATELY_UNSET: dict[str, str] = {
     "AzureWebJobsStorage": "connection string with an account key; shared keys are disabled",
     "ASSISTANT_STORAGE_CONNECTION": "connection string override; the app reuses the AzureWebJobsStorage__* identity settings",
+    "ASSISTANT_TOOL_QUEUES": "per-tool queue names; infra creates the queues from ASSISTANT_TOOL_QUEUE_PREFIX instead",
 }
 
 # main.bicep parameter -> (app setting, attribute of Settings() holding the app's own default).
@@ -29,6 +30,8 @@ KNOBS: dict[str, tuple[str, str]] = {
     "pollMaxSeconds": ("ASSISTANT_POLL_MAX_SECONDS", "poll_max_seconds"),
     "firstLookSeconds": ("ASSISTANT_FIRST_LOOK_SECONDS", "first_look_seconds"),
     "webhookPollSeconds": ("ASSISTANT_WEBHOOK_POLL_SECONDS", "webhook_poll_seconds"),
+    "toolQueuePrefix": ("ASSISTANT_TOOL_QUEUE_PREFIX", "tool_queue_prefix"),
+    "assistantRunTools": ("ASSISTANT_RUN_TOOLS", "run_tools"),
 }
 
 

@@ -117,3 +117,29 @@ def test_timespans() -> None:
     assert parse_timespan("2.01:00:00") == 2 * 86400 + 3600
     with pytest.raises(ValueError):
         parse_timespan("5 minutes")
+
+
+def test_queue_trigger_options_from_host_json_and_app_setting_overrides(tmp_path: Path) -> None:
+    from devhost.config import QueueOptions
+
+    assert load_config(_app(tmp_path, {"version": "2.0"}), environ={}).queues == QueueOptions()
+    host = {"version": "2.0", "extensions": {"Queues": {"maxPollingInterval": "00:00:02", "VisibilityTimeout":
+                                                        "00:00:30", "batchSize": 8, "maxDequeueCount": 5,
+                                                        "messageEncoding": "None"}}}
+    config = load_config(_app(tmp_path, host), environ={})
+    assert config.queues == QueueOptions(max_polling_interval=2.0, visibility_timeout=30.0, batch_size=8,
+                                         max_dequeue_count=5, message_encoding="none")
+    # App settings AzureFunctionsJobHost__extensions__queues__* win over host.json, as in the real host.
+    env = {"AzureFunctionsJobHost__extensions__queues__visibilityTimeout": "00:00:00",
+           "AZUREFUNCTIONSJOBHOST__EXTENSIONS__QUEUES__MAXDEQUEUECOUNT": "2"}
+    overridden = load_config(_app(tmp_path, host), environ=env).queues
+    assert (overridden.visibility_timeout, overridden.max_dequeue_count, overridden.batch_size) == (0.0, 2, 8)
+    assert load_config(_app(tmp_path, {"version": "2.0", "extensions": {"queues": {"maxPollingInterval": 500}}}),
+                       environ={}).queues.max_polling_interval == 0.5
+
+
+@pytest.mark.parametrize("queues", [{"batchSize": 33}, {"maxDequeueCount": 0}, {"messageEncoding": "utf8"},
+                                    {"maxPollingInterval": "soon"}, {"maxPollingInterval": 50}])
+def test_bad_queue_trigger_options_are_config_errors(tmp_path: Path, queues: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError, match="extensions.queues"):
+        load_config(_app(tmp_path, {"version": "2.0", "extensions": {"queues": queues}}), environ={})
