@@ -12,11 +12,13 @@ _CONTEXT = frozenset({"phase", "conversationId", "turn", "pendingApprovals"})
 _PHASE_TEXT = {
     "waiting_for_turn": "waiting for the conversation's earlier turns",
     "creating_run": "creating the run",
-    "polling": "the model is working",
+    "waiting_for_run": "the model is working",
     "running_tools": "running tools",
+    "retrying_tools": "running tools again",
     "submitting": "submitting tool outputs",
     "retrying": "retrying",
     "cancelling": "cancelling the run",
+    "checkpointing": "saving the turn",
     "waiting_for_approval": "waiting for approval",
     "completed": "completed",
     "failed": "failed",
@@ -42,16 +44,19 @@ def describe(custom: Any) -> str:
     head = _PHASE_TEXT.get(phase, phase.replace("_", " ")) if phase else "running"
     extras = {k: v for k, v in custom.items() if k not in _CONTEXT and v not in (None, "", [])}
     if phase == "running_tools" and "tools" in extras:
-        return f"{head}: {_value(extras.pop('tools'))}" + _rest(extras, skip={"pollCount"})
+        return f"{head}: {_value(extras.pop('tools'))}" + _rest(extras, skip={"reads", "runId"})
     if phase == "retrying" and "step" in extras:
         return (f"{head} {extras.pop('step')}" + (f" in {extras.pop('retryAfter')} s" if "retryAfter" in extras else "")
-                + _rest(extras, skip={"pollCount"}))
-    if phase == "polling":
+                + _rest(extras, skip={"reads"}))
+    if phase == "waiting_for_run":
         status = extras.pop("runStatus", None)
-        reads = extras.pop("pollCount", None)
-        detail = ", ".join(x for x in (f"run {status}" if status else "", f"{reads} status reads" if reads else "") if x)
-        return head + (f" ({detail})" if detail else "") + _rest(extras)
-    return head + _rest(extras, skip={"pollCount"})
+        reads = extras.pop("reads", None)
+        next_read = extras.pop("nextReadSeconds", None)
+        woken = " or a webhook" if extras.pop("webhooks", False) else ""
+        detail = ", ".join(x for x in (f"run {status}" if status else "", f"{reads} status reads" if reads else "",
+                                       f"next read in {next_read:g} s{woken}" if next_read is not None else "") if x)
+        return head + (f" ({detail})" if detail else "") + _rest(extras, skip={"runId"})
+    return head + _rest(extras, skip={"reads", "runId"})
 
 
 def _rest(extras: dict[str, Any], skip: frozenset[str] | set[str] = frozenset()) -> str:

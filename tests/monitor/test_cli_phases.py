@@ -11,10 +11,11 @@ BASE = {"conversationId": "c", "turn": 1}
 
 
 def test_known_phases() -> None:
-    assert describe({**BASE, "phase": "creating_run", "pollCount": 0}) == "creating the run"
-    assert describe({**BASE, "phase": "polling", "pollCount": 3, "runStatus": "in_progress", "runId": "r1"}) == (
-        "the model is working (run in_progress, 3 status reads)  · runId=r1")
-    assert describe({**BASE, "phase": "running_tools", "tools": ["set_lamp", "set_lamp"], "pollCount": 1}) == (
+    assert describe({**BASE, "phase": "creating_run", "reads": 0}) == "creating the run"
+    assert describe({**BASE, "phase": "waiting_for_run", "reads": 3, "runStatus": "in_progress", "runId": "r1",
+                     "nextReadSeconds": 4.0, "webhooks": True}) == (
+        "the model is working (run in_progress, 3 status reads, next read in 4 s or a webhook)")
+    assert describe({**BASE, "phase": "running_tools", "tools": ["set_lamp", "set_lamp"], "reads": 1}) == (
         "running tools: set_lamp, set_lamp")
     assert describe({**BASE, "phase": "retrying", "step": "create_run", "retryAfter": 1, "attempt": 2,
                      "error": "429"}) == "retrying create_run in 1 s  · attempt=2 · error=429"
@@ -25,7 +26,7 @@ def test_unknown_phase_shows_its_name_and_fields_and_approvals_are_found() -> No
               "pendingApprovals": [{"name": "set_lamp", "arguments": {"lamp": "kitchen"}}, "call_7"]}
     assert describe(custom) == "waiting for webhook  · since=12:00 · pending=[1, 2]"
     assert pending_approvals(custom) == [{"name": "set_lamp", "arguments": {"lamp": "kitchen"}}, {"call": "call_7"}]
-    assert pending_approvals({"phase": "polling"}) == [] and describe(None) == "" and describe("text") == "text"
+    assert pending_approvals({"phase": "waiting_for_run"}) == [] and describe(None) == "" and describe("text") == "text"
 
 
 def test_base_url_forms() -> None:
