@@ -182,6 +182,8 @@ class StepResult(_Json):
     retry_after: float | None = None
     reads: int = 0
     """Provider status reads made by this step."""
+    created_at: str | None = None
+    """create_run: when the run was created (the step's clock, after the turn-order check), for the record."""
 
     @classmethod
     def from_json(cls, data: Any) -> Self:

@@ -14,6 +14,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Literal
 
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
@@ -65,12 +66,14 @@ async def create_run(services: Services, inp: CreateRunInput) -> StepResult:
     request = RunRequest(user_message=message, conversation_ref=conv.provider_ref,
                          conversation_id=inp.conversation_id, turn_key=f"{inp.conversation_id}:{inp.turn}")
     journal = services.turns.journal(inp.conversation_id, inp.turn, "create")
+    created_at = datetime.now(UTC).isoformat()
     try:
         state = await provider.create_run(request, journal)
     except ProviderError as exc:
         return _error_result(exc)
-    return await _look_and_record(services, provider, inp.conversation_id, inp.turn, state, inp.look_seconds,
-                                  inp.instance_id)
+    result = await _look_and_record(services, provider, inp.conversation_id, inp.turn, state, inp.look_seconds,
+                                    inp.instance_id)
+    return dataclasses.replace(result, created_at=created_at)
 
 
 async def poll_run(services: Services, inp: PollRunInput) -> StepResult:

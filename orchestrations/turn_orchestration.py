@@ -154,6 +154,8 @@ class _Turn:
             self.run_created_at = self.now  # the deadline starts when the run is created
             result: StepResult = yield from self.step(ActivityNames.CREATE_RUN, payload)
             if result.status != "not_ready":
+                if result.created_at:  # the step's own clock, from history: still deterministic on replay
+                    self.run_created_at = datetime.fromisoformat(result.created_at)
                 return result
             checks += 1
             if checks > MAX_WAIT_CHECKS_PER_EXECUTION:

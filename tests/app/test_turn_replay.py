@@ -39,7 +39,7 @@ def test_happy_path_waits_on_timers_and_runs_tools_in_parallel_in_call_order() -
     assert ep.new_actions[0][1]["actionType"] == 0  # no retry options anywhere: retries are our own timers
 
     r.advance(1)
-    r.complete(0, step("in_progress", reads=3))
+    r.complete(0, step("in_progress", reads=3, created_at="2026-11-21T12:00:00.250000+00:00"))
     ep = r.run()
     assert ep.names() == ["timer"] and fire_delay(r, ep) == 1.0
     assert ep.custom_status == {"phase": "waiting_for_run", "conversationId": "conv1", "turn": 1, "reads": 3,
@@ -82,6 +82,7 @@ def test_happy_path_waits_on_timers_and_runs_tools_in_parallel_in_call_order() -
     assert ep.names() == ["checkpoint"]
     ck = r.activity_input(ep)
     assert ck["status"] == "completed" and ck["reads"] == 7 and ck["instance_id"] == "turn-conv1-000001"
+    assert ck["run_created_at"] == "2026-11-21T12:00:00.250000+00:00"  # the step's clock, not the schedule
     assert ck["minimal"] is False
 
     r.complete(9, checkpoint_result("Here is the report."))
