@@ -180,31 +180,33 @@ def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default
     return value
 
 
-def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+def _number(env: Mapping[str, str], name: str) -> float | None:
     raw = env.get(name)
     if not raw:
-        return default
+        return None
     try:
-        value = float(raw)
+        return float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _number(env, name)
+    if value is None:
+        return default
     if value <= 0:
-        raise ConfigError(f"{name} must be positive, got {raw!r}")
+        raise ConfigError(f"{name} must be positive, got {env[name]!r}")
     return value
 
 
 def _at_least(env: Mapping[str, str], name: str, default: float, *, minimum: float,
               maximum: float | None = None) -> float:
-    raw = env.get(name)
-    if not raw:
+    value = _number(env, name)
+    if value is None:
         return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
     if value < minimum or (maximum is not None and value > maximum):
         bound = f"between {minimum:g} and {maximum:g}" if maximum is not None else f"at least {minimum:g}"
-        raise ConfigError(f"{name} must be {bound}, got {raw!r}")
+        raise ConfigError(f"{name} must be {bound}, got {env[name]!r}")
     return value
 
 
