@@ -20,14 +20,19 @@ ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1
 DEFAULT_PORTS = (10000, 10001, 10002)
 
 
-def _lost_port_race(log_path: Path, offset: int) -> bool:
-    """Whether the Azurite that wrote ``log_path`` (from ``offset``) failed because a port was taken."""
+def _log_since(log_path: Path, offset: int) -> bytes:
+    """What Azurite wrote to ``log_path`` after ``offset`` (this start's part of the log)."""
     try:
         with log_path.open("rb") as log:
             log.seek(offset)
-            return b"EADDRINUSE" in log.read()
+            return log.read()
     except OSError:
-        return False
+        return b""
+
+
+def _last_line(text: bytes) -> str:
+    lines = text.decode("utf-8", errors="replace").strip().splitlines()
+    return lines[-1] if lines else "nothing"
 
 
 class AzuriteError(RuntimeError):
@@ -125,16 +130,25 @@ class AzuriteProcess:
             args, cwd=self.data_dir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         log.close()
+        answering_since: float | None = None
         while time.monotonic() < deadline:
             code = self._proc.poll()
-            if code is not None:
+            log_text = _log_since(log_path, log_start)
+            if code is not None or b"EADDRINUSE" in log_text:
+                # Another Azurite took a port between our check and our start (a second devhost started at the
+                # same moment): ours exits, and the winner is used once it answers on all three ports.
+                lost = b"EADDRINUSE" in log_text or any(is_listening(self.host, p) for p in self.ports)
+                if lost:
+                    self.stop()
+                    return self._adopt(deadline, reason=f"taken while starting (Azurite said: {_last_line(log_text)})")
                 self._proc = None
-                if _lost_port_race(log_path, log_start) or any(is_listening(self.host, p) for p in self.ports):
-                    # Another Azurite took the ports between our check and our start: use it once it answers.
-                    return self._adopt(deadline, reason=f"taken while starting (Azurite exited with code {code})")
                 raise AzuriteError(f"Azurite exited with code {code}; see {log_path}")
             if all(is_listening(self.host, p) for p in self.ports):
-                return self
+                # The ports answering may be the winner's while ours is still failing: ours is up when it says
+                # so itself (three "successfully listening" lines), or has stayed up for a while if it does not.
+                answering_since = answering_since or time.monotonic()
+                if log_text.count(b"successfully listening") >= 3 or time.monotonic() - answering_since > 3:
+                    return self
             time.sleep(0.1)
         self.stop()
         raise AzuriteError(f"Azurite did not listen on {self.ports} within {self.startup_timeout:.0f}s")
