@@ -116,6 +116,7 @@ class OrchestrationDispatcher:
                     except Exception:
                         # Messages stay in the queue and come back after their visibility timeout.
                         self.forget(instance_id)
+                        self._release(batch)
                         log.exception("episode for %s failed; its messages will be retried", instance_id)
         finally:
             session.task = None
@@ -156,6 +157,7 @@ class OrchestrationDispatcher:
         tails = [t for t in self._commit_tails.values() if not t.done()]
         if tails:
             await asyncio.wait(tails, timeout=10)
+        self.activities.abandon_pending()
 
     def _finish_commit(
         self,
@@ -181,6 +183,7 @@ class OrchestrationDispatcher:
             except Exception:
                 log.exception("could not update the Instances row of %s; its messages will be retried", instance_id)
                 self.forget(instance_id)
+                self._release(batch)
                 return
             base = self._published.pop(instance_id, None)
             if base is not None and self._epochs.get(instance_id, 0) == epoch and not record.runtime_status.is_terminal:
@@ -435,12 +438,20 @@ class OrchestrationDispatcher:
             task_hub_name=self._storage.hub_name,
         )
 
+    def _release(self, batch: list[ReceivedMessage]) -> None:
+        """Let unprocessed work items of handed-over completions become visible again (their activities rerun)."""
+        for received in batch:
+            self.activities.settled(received)
+
     async def _delete(self, batch: list[ReceivedMessage]) -> None:
+        """Delete the processed messages: control messages, and the work items of completions handed over in
+        process (their activity dispatcher stops keeping them invisible)."""
         results = await asyncio.gather(*(self._storage.delete_message(r) for r in batch), return_exceptions=True)
-        for result in results:
+        for received, result in zip(batch, results, strict=True):
+            self.activities.settled(received)
             if isinstance(result, BaseException):
                 # Its visibility expired and it was re-delivered: the copy is dropped as a duplicate later.
-                log.debug("could not delete a processed control message: %s", result)
+                log.debug("could not delete a processed message: %s", result)
 
 
 def _merged(row: InstanceRecord, update: InstanceRecord) -> InstanceRecord:
