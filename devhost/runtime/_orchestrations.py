@@ -34,6 +34,26 @@ log = logging.getLogger("devhost.orchestrations")
 
 
 @dataclass
+class _RowWrite:
+    """An Instances row write waiting for the previous one of its instance, with the messages it settles."""
+
+    written: InstanceRecord
+    blobs: dict[str, str]
+    batch: list[ReceivedMessage]
+    epoch: int
+
+    def absorb(self, written: InstanceRecord, blobs: dict[str, str], batch: list[ReceivedMessage]) -> None:
+        """Fold a later episode's write into this one: its members win where it sets them (with their blobs)."""
+        for column, member in (("Input", "input"), ("Output", "output")):
+            if getattr(written, member) is not None:
+                self.blobs.pop(column, None)
+                if column in blobs:
+                    self.blobs[column] = blobs[column]
+        self.written = _merged(self.written, written)
+        self.batch.extend(batch)
+
+
+@dataclass
 class _Session:
     """Messages waiting for one instance, and the task draining them (one episode at a time per instance)."""
 
@@ -59,6 +79,7 @@ class OrchestrationDispatcher:
         self._published: dict[str, InstanceRecord] = {}
         self._epochs: dict[str, int] = {}
         self._commit_tails: dict[str, asyncio.Task[None]] = {}
+        self._row_writes: dict[str, _RowWrite] = {}  # per instance: the Instances write not yet started
         self._timers: set[asyncio.TimerHandle] = set()  # held durable-timer messages waiting for their time
         self._stopping = False
         # This process's activity dispatcher: held work items go to it, its completions come back to accept().
@@ -170,26 +191,39 @@ class OrchestrationDispatcher:
         """The rest of a commit, off the episode's critical path: merge ``written`` into the Instances row (the
         row then reads as ``record``), then delete the processed messages. Per instance these run in order; a
         crash before the delete re-delivers the messages, whose (duplicate) episode rewrites the row, so the row
-        always catches up with the durable History."""
+        always catches up with the durable History.
+
+        While one row write of an instance is in flight, the commits of its following episodes are merged into
+        one next write (what a row reads after two merges equals one merge of their union): under load an
+        instance gets one Instances write per round trip to the table, not one per episode."""
         self._instance_cache[instance_id] = record
-        previous = self._commit_tails.get(instance_id)
         epoch = self._epochs.get(instance_id, 0)
+        waiting = self._row_writes.get(instance_id)
+        if waiting is not None and waiting.epoch == epoch:
+            waiting.absorb(written, blobs, batch)
+            return
+        write = _RowWrite(written, dict(blobs), list(batch), epoch)
+        self._row_writes[instance_id] = write
+        previous = self._commit_tails.get(instance_id)
 
         async def finish() -> None:
             if previous is not None:
                 await asyncio.wait([previous])
+            if self._row_writes.get(instance_id) is write:
+                del self._row_writes[instance_id]  # from here on, commits start the next write
             try:
-                await self._storage.update_instance(written, blobs=blobs)
+                await self._storage.update_instance(write.written, blobs=write.blobs)
             except Exception:
                 log.exception("could not update the Instances row of %s; its messages will be retried", instance_id)
                 self.forget(instance_id)
-                self._release(batch)
+                self._release(write.batch)
                 return
             base = self._published.pop(instance_id, None)
-            if base is not None and self._epochs.get(instance_id, 0) == epoch and not record.runtime_status.is_terminal:
+            status = write.written.runtime_status
+            if base is not None and self._epochs.get(instance_id, 0) == write.epoch and not status.is_terminal:
                 # A merge: members the write left out (None) keep what the row had.
-                self._published[instance_id] = _merged(base, written)
-            await self._delete(batch)
+                self._published[instance_id] = _merged(base, write.written)
+            await self._delete(write.batch)
 
         def drop_when_last(task: asyncio.Task[None]) -> None:
             if self._commit_tails.get(instance_id) is task:
