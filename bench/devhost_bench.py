@@ -264,7 +264,7 @@ def measure_checkout(source: Path, azurite: AzuriteProcess, workdir: Path, cfg: 
 
 def main(argv: list[str] | None = None) -> int:
     cfg, args = parse_args(argv)
-    console = Console()
+    console = Console(width=150)
     checkouts = {"this checkout": REPO_ROOT}
     if args.baseline is not None:
         checkouts = {f"baseline ({args.baseline.name})": args.baseline.resolve(), **checkouts}
