@@ -1,12 +1,18 @@
-"""devhost benchmark: activity round-trip latency, chain throughput and fan-out time, against the targets.
+"""devhost benchmark: activity round-trip latency, chain throughput, fan-out time and the CPU devhost and Azurite
+spend per activity, against the targets.
 
-Run `python -m bench.devhost_bench [--quick]`. It starts its own Azurite and a devhost serving the conformance app
-(tests/devhost/conformance_app), measures, prints a rich table of target vs measured, and stops both.
+Run `python -m bench.devhost_bench [--quick] [--baseline DIR] [--rounds N]`. It starts its own Azurite and a
+devhost serving the conformance app (tests/devhost/conformance_app), measures, prints a rich table of target vs
+measured, and stops both. With `--baseline DIR` (another checkout of this repo, e.g. a `git worktree` of main) it
+runs the same measurements against that checkout's devhost too, alternating the two `--rounds` times on the same
+Azurite, and prints both columns (medians over the rounds): a before/after comparison from one run on one machine.
 
 Per-step latency is read from the History table (the gap between consecutive OrchestratorStarted rows of a
-sequential chain: replay + checkpoint + dispatch + activity + completion message + next episode), so client
-polling does not distort it. Fan-out time is client wall time from the start request to the first status poll
-that reports Completed (polled every 20 ms).
+sequential chain: replay + checkpoint + dispatch + activity + completion + next episode), so client polling does
+not distort it. Fan-out time is client wall time from the start request to the first status poll that reports
+Completed (polled every 20 ms). CPU per activity is the CPU time (user + system) the devhost process and the
+Azurite process used during the concurrent-chains phase, divided by the activities it ran: on a shared machine it
+moves much less with the load of other processes than the latencies do.
 """
 
 from __future__ import annotations
@@ -25,15 +31,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
 from azure.data.tables import TableServiceClient
 from rich.console import Console
 from rich.table import Table
 
 from bench.devhost_launcher import CONFORMANCE_APP_DIR, DevhostConfig, DevhostProcess
-from devhost.azurite import AzuriteProcess, free_port
+from devhost.azurite import REPO_ROOT, AzuriteProcess, free_port
 
-STEP_P50_TARGET_MS = 50.0
-FAN_OUT_TARGET_S = 2.0
+STEP_P50_TARGET_MS = 15.0
+FAN_OUT_TARGET_S = 0.8
 
 
 @dataclass
@@ -49,9 +56,28 @@ class BenchConfig:
 @dataclass
 class Row:
     metric: str
-    measured: str
-    target: str = "-"
-    passed: bool | None = None
+    value: float
+    unit: str
+    target: float | None = None
+    """Pass when ``value <= target``."""
+
+    def shown(self) -> str:
+        return f"{self.value:.2f} {self.unit}" if self.value < 10 else f"{self.value:.1f} {self.unit}"
+
+    @property
+    def passed(self) -> bool | None:
+        return None if self.target is None else self.value <= self.target
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process so far (0 when it is gone)."""
+    if pid is None:
+        return 0.0
+    try:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.NoSuchProcess:
+        return 0.0
+    return float(times.user + times.system)
 
 
 def post_json(url: str, body: Any) -> dict[str, Any]:
@@ -83,9 +109,10 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 class Bench:
-    def __init__(self, devhost: DevhostProcess, storage: str, cfg: BenchConfig) -> None:
+    def __init__(self, devhost: DevhostProcess, storage: str, cfg: BenchConfig, azurite_pid: int | None) -> None:
         self.devhost = devhost
         self.cfg = cfg
+        self.azurite_pid = azurite_pid
         service = TableServiceClient.from_connection_string(storage)
         self.history = service.get_table_client(f"{devhost.config.hub}History")
         self.instances = service.get_table_client(f"{devhost.config.hub}Instances")
@@ -115,22 +142,28 @@ class Bench:
             wall_per_step_ms.append(wall * 1000 / self.cfg.chain_steps)
         p50, p95 = statistics.median(step_ms), percentile(step_ms, 0.95)
         return [
-            Row(
-                f"activity round trip p50 (chain of {self.cfg.chain_steps}, {len(step_ms)} steps)",
-                f"{p50:.1f} ms", f"<= {STEP_P50_TARGET_MS:.0f} ms", p50 <= STEP_P50_TARGET_MS,
-            ),
-            Row("activity round trip p95", f"{p95:.1f} ms"),
-            Row("client wall time per step (p50 over chains)", f"{statistics.median(wall_per_step_ms):.1f} ms"),
+            Row(f"activity round trip p50 (chain of {self.cfg.chain_steps}, {len(step_ms)} steps)", p50, "ms",
+                STEP_P50_TARGET_MS),
+            Row("activity round trip p95", p95, "ms"),
+            Row("client wall time per step (p50 over chains)", statistics.median(wall_per_step_ms), "ms"),
         ]
 
     def chain_throughput(self) -> list[Row]:
         n = self.cfg.concurrent_chains
+        devhost_cpu, azurite_cpu = cpu_seconds(self.devhost.pid), cpu_seconds(self.azurite_pid)
         began = time.perf_counter()
         with ThreadPoolExecutor(max_workers=min(n, 16)) as pool:
             started = list(pool.map(lambda _: self.start("chain_n", {"steps": self.cfg.chain_steps}), range(n)))
             list(pool.map(lambda s: wait_completed(s["statusQueryGetUri"], timeout=300), started))
         wall = time.perf_counter() - began
-        return [Row(f"orchestrations/s ({n} concurrent chains of {self.cfg.chain_steps})", f"{n / wall:.2f} /s")]
+        activities = n * self.cfg.chain_steps
+        devhost_ms = (cpu_seconds(self.devhost.pid) - devhost_cpu) * 1000 / activities
+        azurite_ms = (cpu_seconds(self.azurite_pid) - azurite_cpu) * 1000 / activities
+        return [
+            Row(f"orchestrations/s ({n} concurrent chains of {self.cfg.chain_steps})", n / wall, "/s"),
+            Row("devhost CPU per activity (concurrent chains, incl. status polls)", devhost_ms, "ms"),
+            Row("Azurite CPU per activity (concurrent chains)", azurite_ms, "ms"),
+        ]
 
     def server_duration(self, instance_id: str) -> float:
         """CreatedTime -> CompletedTime of the Instances row, in seconds."""
@@ -143,33 +176,60 @@ class Bench:
         server = [self.server_duration(instance_id) for instance_id, _ in runs]
         p50 = statistics.median(walls)
         return [
-            Row(
-                f"fan-out of {self.cfg.fan_out_size} to completion p50 ({len(walls)} runs)",
-                f"{p50:.2f} s", f"<= {FAN_OUT_TARGET_S:.0f} s", p50 <= FAN_OUT_TARGET_S,
-            ),
-            Row("fan-out slowest run", f"{max(walls):.2f} s"),
-            Row("fan-out CreatedTime -> CompletedTime p50 (server side)", f"{statistics.median(server):.2f} s"),
+            Row(f"fan-out of {self.cfg.fan_out_size} to completion p50 ({len(walls)} runs)", p50, "s",
+                FAN_OUT_TARGET_S),
+            Row("fan-out slowest run", max(walls), "s"),
+            Row("fan-out CreatedTime -> CompletedTime p50 (server side)", statistics.median(server), "s"),
         ]
 
+    def measure(self) -> list[Row]:
+        self.run("chain_n", {"steps": 2})  # warm-up: first imports, table and queue clients
+        self.run("fan_out", {"count": 10})
+        return self.sequential_chain() + self.chain_throughput() + self.fan_out()
 
-def render(rows: list[Row], console: Console) -> None:
-    table = Table(title="devhost benchmark (conformance app on Azurite)")
+
+def render(columns: dict[str, list[list[Row]]], console: Console) -> bool:
+    """Print one column per measured checkout (medians over its rounds); True when the last one met every target."""
+    title = "devhost benchmark (conformance app on Azurite"
+    rounds = max(len(v) for v in columns.values())
+    table = Table(title=f"{title}; median of {rounds} round(s))" if rounds > 1 else f"{title})")
     table.add_column("metric")
     table.add_column("target", justify="right")
-    table.add_column("measured", justify="right")
+    for name in columns:
+        table.add_column(name, justify="right")
     table.add_column("result", justify="center")
-    for row in rows:
+    merged = {name: _medians(runs) for name, runs in columns.items()}
+    last = list(merged.values())[-1]
+    for index, row in enumerate(last):
+        target = "-" if row.target is None else f"<= {row.target:g} {row.unit}"
+        cells = [merged[name][index].shown() for name in merged]
         verdict = "" if row.passed is None else ("[green]pass[/green]" if row.passed else "[red]FAIL[/red]")
-        table.add_row(row.metric, row.target, row.measured, verdict)
+        table.add_row(row.metric, target, *cells, verdict)
     console.print(table)
+    return all(row.passed is not False for row in last)
 
 
-def parse_args(argv: list[str] | None) -> tuple[BenchConfig, bool]:
+def _medians(runs: list[list[Row]]) -> list[Row]:
+    first = runs[0]
+    return [
+        Row(row.metric, statistics.median(run[index].value for run in runs), row.unit, row.target)
+        for index, row in enumerate(first)
+    ]
+
+
+def parse_args(argv: list[str] | None) -> tuple[BenchConfig, argparse.Namespace]:
     parser = argparse.ArgumentParser(prog="python -m bench.devhost_bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer runs (about a minute)")
+    parser.add_argument("--quick", action="store_true", help="fewer runs (about a minute per round)")
     parser.add_argument("--verbose", action="store_true", help="run devhost with --verbose (log in the temp dir)")
     parser.add_argument("--strict", action="store_true", help="exit with status 1 when a target is missed")
+    parser.add_argument("--baseline", type=Path, metavar="DIR",
+                        help="also measure the devhost of this checkout (e.g. a worktree of main), side by side")
+    parser.add_argument("--rounds", type=int, default=1, help="measure each checkout this many times (default 1)")
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be >= 1")
+    if args.baseline is not None and not (args.baseline / "devhost" / "__init__.py").is_file():
+        parser.error(f"--baseline {args.baseline}: no devhost package there")
     cfg = (
         BenchConfig(chain_runs=3, chain_steps=10, concurrent_chains=10, fan_out_runs=3, fan_out_size=100,
                     verbose=args.verbose)
@@ -177,48 +237,53 @@ def parse_args(argv: list[str] | None) -> tuple[BenchConfig, bool]:
         else BenchConfig(chain_runs=10, chain_steps=10, concurrent_chains=30, fan_out_runs=5, fan_out_size=100,
                          verbose=args.verbose)
     )
-    return cfg, args.strict
+    return cfg, args
+
+
+def measure_checkout(source: Path, azurite: AzuriteProcess, workdir: Path, cfg: BenchConfig,
+                     console: Console) -> list[Row]:
+    label = uuid.uuid4().hex[:8]
+    devhost = DevhostProcess(
+        DevhostConfig(
+            app_dir=CONFORMANCE_APP_DIR,
+            storage=azurite.connection_string,
+            hub=f"bench{label}",
+            log_path=workdir / f"devhost-{label}.log",
+            verbose=cfg.verbose,
+            extra_env={"CONFORMANCE_STATE_DIR": str(workdir / f"state-{label}")},
+            source_dir=source,
+        )
+    )
+    with devhost, console.status(f"measuring the devhost of {source}"):
+        try:
+            return Bench(devhost, azurite.connection_string, cfg, azurite.pid).measure()
+        except Exception:
+            console.print(devhost.log_tail())
+            raise
 
 
 def main(argv: list[str] | None = None) -> int:
-    cfg, strict = parse_args(argv)
-    console = Console()
+    cfg, args = parse_args(argv)
+    console = Console(width=150)
+    checkouts = {"this checkout": REPO_ROOT}
+    if args.baseline is not None:
+        checkouts = {f"baseline ({args.baseline.name})": args.baseline.resolve(), **checkouts}
+    columns: dict[str, list[list[Row]]] = {name: [] for name in checkouts}
     with tempfile.TemporaryDirectory(prefix="devhost-bench-") as tmp:
         workdir = Path(tmp)
         azurite = AzuriteProcess(data_dir=workdir / "azurite", ports=(free_port(), free_port(), free_port()))
         with azurite:
-            devhost = DevhostProcess(
-                DevhostConfig(
-                    app_dir=CONFORMANCE_APP_DIR,
-                    storage=azurite.connection_string,
-                    hub=f"bench{uuid.uuid4().hex[:8]}",
-                    log_path=workdir / "devhost.log",
-                    verbose=cfg.verbose,
-                    extra_env={"CONFORMANCE_STATE_DIR": str(workdir / "state")},
-                )
-            )
             try:
-                with devhost:
-                    bench = Bench(devhost, azurite.connection_string, cfg)
-                    with console.status("warming up"):
-                        bench.run("chain_n", {"steps": 2})
-                        bench.run("fan_out", {"count": 10})
-                    rows: list[Row] = []
-                    with console.status("sequential chains"):
-                        rows += bench.sequential_chain()
-                    with console.status("concurrent chains"):
-                        rows += bench.chain_throughput()
-                    with console.status("fan-out"):
-                        rows += bench.fan_out()
+                for _ in range(args.rounds):
+                    for name, source in checkouts.items():  # alternated, so load changes hit both alike
+                        columns[name].append(measure_checkout(source, azurite, workdir, cfg, console))
             except Exception as exc:
                 console.print(f"[red]benchmark failed:[/red] {exc}")
-                console.print(devhost.log_tail())
                 return 2
-    render(rows, console)
-    missed = [r.metric for r in rows if r.passed is False]
-    if missed:
-        console.print(f"[red]missed targets:[/red] {', '.join(missed)}")
-    return 1 if strict and missed else 0
+    met = render(columns, console)
+    if not met:
+        console.print("[red]missed targets[/red] (last column)")
+    return 1 if args.strict and not met else 0
 
 
 if __name__ == "__main__":

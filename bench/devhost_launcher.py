@@ -37,6 +37,9 @@ class DevhostConfig:
     verbose: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
     startup_timeout: float = 60.0
+    source_dir: Path = REPO_ROOT
+    """The checkout whose ``devhost`` package runs (the child's working directory): the benchmark can run an
+    older checkout side by side with this one."""
 
 
 @dataclass
@@ -87,7 +90,7 @@ class DevhostProcess:
         env = {**os.environ, **self.config.extra_env}
         # Own session so a SIGKILL of the group also takes any helper processes devhost may spawn.
         self._proc = subprocess.Popen(
-            self.command(), cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            self.command(), cwd=self.config.source_dir, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
         log.close()
         self.starts += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -10,12 +11,28 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+log = logging.getLogger("devhost.azurite")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Azurite's fixed development account (public, documented by Microsoft; not a secret).
 ACCOUNT_NAME = "devstoreaccount1"
 ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 DEFAULT_PORTS = (10000, 10001, 10002)
+
+
+def _log_since(log_path: Path, offset: int) -> bytes:
+    """What Azurite wrote to ``log_path`` after ``offset`` (this start's part of the log)."""
+    try:
+        with log_path.open("rb") as log:
+            log.seek(offset)
+            return log.read()
+    except OSError:
+        return b""
+
+
+def _last_line(text: bytes) -> str:
+    lines = text.decode("utf-8", errors="replace").strip().splitlines()
+    return lines[-1] if lines else "nothing"
 
 
 class AzuriteError(RuntimeError):
@@ -73,6 +90,8 @@ class AzuriteProcess:
     startup_timeout: float = 30.0
     in_memory: bool = False
     """Keep data in memory only (``--inMemoryPersistence``): for throw-away test instances, which then stop fast."""
+    adopted: bool = field(default=False, init=False)
+    """True when ``start()`` found another Azurite on the ports and uses it instead of its own."""
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -84,9 +103,12 @@ class AzuriteProcess:
         return self._proc.pid if self._proc else None
 
     def start(self) -> AzuriteProcess:
-        busy = [p for p in self.ports if is_listening(self.host, p)]
-        if busy:
-            raise AzuriteError(f"cannot start Azurite: port(s) {busy} on {self.host} are already in use")
+        """Start Azurite and wait until it listens. If another process (typically a second devhost started at
+        the same moment) brings an Azurite up on these ports first, wait for it and use that one instead: then
+        ``adopted`` is True and ``stop()`` leaves it running, since this object does not own it."""
+        deadline = time.monotonic() + self.startup_timeout
+        if any(is_listening(self.host, p) for p in self.ports):
+            return self._adopt(deadline, reason="already in use")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         blob, queue, table = self.ports
         args = [
@@ -100,23 +122,50 @@ class AzuriteProcess:
         ]
         # Azurite refuses --location together with --inMemoryPersistence.
         args += ["--inMemoryPersistence"] if self.in_memory else ["--location", str(self.data_dir)]
-        log = open(self.data_dir / "azurite.log", "ab")  # noqa: SIM115 - handed to the child process
+        log_path = self.data_dir / "azurite.log"
+        log_start = log_path.stat().st_size if log_path.exists() else 0
+        log = open(log_path, "ab")  # noqa: SIM115 - handed to the child process
         # cwd: even in memory, Azurite drops its config and db files into the working directory.
         self._proc = subprocess.Popen(
             args, cwd=self.data_dir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         log.close()
-        deadline = time.monotonic() + self.startup_timeout
+        answering_since: float | None = None
         while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise AzuriteError(
-                    f"Azurite exited with code {self._proc.returncode}; see {self.data_dir / 'azurite.log'}"
-                )
+            code = self._proc.poll()
+            log_text = _log_since(log_path, log_start)
+            if code is not None or b"EADDRINUSE" in log_text:
+                # Another Azurite took a port between our check and our start (a second devhost started at the
+                # same moment): ours exits, and the winner is used once it answers on all three ports.
+                lost = b"EADDRINUSE" in log_text or any(is_listening(self.host, p) for p in self.ports)
+                if lost:
+                    self.stop()
+                    return self._adopt(deadline, reason=f"taken while starting (Azurite said: {_last_line(log_text)})")
+                self._proc = None
+                raise AzuriteError(f"Azurite exited with code {code}; see {log_path}")
             if all(is_listening(self.host, p) for p in self.ports):
-                return self
+                # The ports answering may be the winner's while ours is still failing: ours is up when it says
+                # so itself (three "successfully listening" lines), or has stayed up for a while if it does not.
+                answering_since = answering_since or time.monotonic()
+                if log_text.count(b"successfully listening") >= 3 or time.monotonic() - answering_since > 3:
+                    return self
             time.sleep(0.1)
         self.stop()
         raise AzuriteError(f"Azurite did not listen on {self.ports} within {self.startup_timeout:.0f}s")
+
+    def _adopt(self, deadline: float, *, reason: str) -> AzuriteProcess:
+        """Wait until something answers on all three ports and use it (it is not ours to stop)."""
+        while time.monotonic() < deadline:
+            if all(is_listening(self.host, p) for p in self.ports):
+                self.adopted = True
+                log.info("using the Azurite that answers on %s:%s (ports %s)", self.host, self.ports, reason)
+                return self
+            time.sleep(0.1)
+        busy = [p for p in self.ports if is_listening(self.host, p)]
+        raise AzuriteError(
+            f"cannot start Azurite: port(s) {busy or list(self.ports)} on {self.host} are {reason}, "
+            f"but nothing answered on all of {list(self.ports)} within {self.startup_timeout:.0f}s"
+        )
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None

@@ -100,9 +100,21 @@ class HistoryEvent:
     timestamp: datetime = field(default_factory=utcnow)
     fields: dict[str, Any] = field(default_factory=dict)
     message_id: str | None = None
+    # The event's context JSON text for its is_played value: a stored event goes into every later episode's
+    # context unchanged, so it is encoded once, not once per episode (copies made with replace() start empty).
+    _context_text: tuple[bool, str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.fields.get(key, default)
+
+    def context_json_text(self) -> str:
+        """``json.dumps(self.to_context_json(), ensure_ascii=False)``, remembered per ``is_played`` value."""
+        cached = self._context_text
+        if cached is not None and cached[0] == self.is_played:
+            return cached[1]
+        text = json.dumps(self.to_context_json(), ensure_ascii=False)
+        self._context_text = (self.is_played, text)
+        return text
 
     def to_context_json(self) -> dict[str, Any]:
         """The event as the Python SDK expects it inside ``context.history`` (section 2.2)."""

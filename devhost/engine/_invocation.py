@@ -17,6 +17,7 @@ MAXIMUM_SHORT_TIMER_DURATION = "6.00:00:00"
 DEFAULT_HTTP_ASYNC_SLEEP_MS = 30000
 
 OUT_OF_PROC_DATA_MARKER = "\n\n$OutOfProcData$:"
+_HISTORY_SLOT = "\u0000devhost-history\u0000"  # stands for the history array while the body is encoded
 
 
 @dataclass
@@ -50,7 +51,7 @@ def build_context_json(
     """The orchestration trigger payload the Durable extension builds for one episode (spec 2.1)."""
     started = next((e for e in history if e.event_type is EventType.ExecutionStarted), None)
     body = {
-        "history": [event.to_context_json() for event in history],
+        "history": _HISTORY_SLOT,
         "input": _input_token(input_text),
         "instanceId": instance_id,
         "isReplaying": bool(started.is_played) if started is not None else False,
@@ -61,7 +62,11 @@ def build_context_json(
         "maximumShortTimerDuration": MAXIMUM_SHORT_TIMER_DURATION,
         "defaultHttpAsyncRequestSleepTimeMillseconds": DEFAULT_HTTP_ASYNC_SLEEP_MS,
     }
-    return json.dumps(body, ensure_ascii=False)
+    # The same text json.dumps would write for the whole body, with each event's part encoded once per event.
+    history_text = "[" + ", ".join(event.context_json_text() for event in history) + "]"
+    head, slot, tail = json.dumps(body, ensure_ascii=False).partition(json.dumps(_HISTORY_SLOT))
+    assert slot, "the history placeholder must appear in the encoded body"
+    return head + history_text + tail
 
 
 def _parse_state_text(text: str, *, what: str) -> InvocationResult:

@@ -1,8 +1,13 @@
-"""The activity dispatcher: work items -> activity invocations -> TaskCompleted/TaskFailed on the control queue.
+"""The activity dispatcher: work items -> activity invocations -> TaskCompleted/TaskFailed for the orchestration.
 
 Activities are at-least-once: a host that dies mid-activity leaves the work item in the queue, and it runs again
 after its visibility timeout (the real extension behaves the same way). The orchestration side drops the duplicate
 completion. Idempotency of side effects is the activity's job.
+
+The completion goes to this process's orchestration dispatcher in process, carrying the work item's receipt: the
+work item stays in the queue (kept invisible) until the episode that records the completion has committed, and
+that episode deletes it. This saves the TaskCompleted control message (a send and a delete) of the real provider;
+what a crash can cost is the same as there: the activity runs once more.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from collections.abc import Callable
 from devhost import engine
 from devhost.logs import log_invocation
 from devhost.model import QueueMessage
-from devhost.storage import ReceivedMessage
+from devhost.storage import MessageLostError, ReceivedMessage
 
 from ._functions import ActivityOutcome
 from ._polling import DispatchContext, poll_until_stopped
@@ -31,6 +36,8 @@ class ActivityDispatcher:
         self._functions = ctx.functions
         self._options = ctx.options
         self._running: set[asyncio.Task[None]] = set()
+        # Work items whose completion was handed over and awaits its episode's commit, by queue message id.
+        self._pending: dict[str, asyncio.Task[None]] = {}
         self._reserved = 0
         self._stopping = False
         # Where completions go in process: the orchestration dispatcher's accept().
@@ -89,6 +96,12 @@ class ActivityDispatcher:
             # Unfinished work items stay in the queue and run again after the next start.
             await asyncio.wait(self._running, timeout=10)
 
+    def abandon_pending(self) -> None:
+        """Stop renewing completions whose episodes will not commit (shutdown): their work items come back."""
+        for renewer in self._pending.values():
+            renewer.cancel()
+        self._pending.clear()
+
     async def _execute(self, received: ReceivedMessage) -> None:
         message = received.message
         scheduled = message.event
@@ -113,16 +126,26 @@ class ActivityDispatcher:
             result = engine.activity_completed(scheduled.event_id, outcome.result_json)
         else:
             result = engine.activity_failed(scheduled.event_id, name, outcome.error or "", outcome.details or "")
-        try:
-            completion = QueueMessage(message.instance_id, result, execution_id=message.execution_id)
-            held = await self._storage.send_control(
-                completion, hold_for=self._options.control_queue_visibility_timeout
-            )
-            assert held is not None
-            self._deliver_control(held)
-            await self._storage.delete_message(received)
-        except Exception:
-            log.exception("could not report activity %s of %s; it will run again", name, message.instance_id)
+        completion = ReceivedMessage(
+            message=QueueMessage(message.instance_id, result, execution_id=message.execution_id),
+            queue_name=received.queue_name,
+            queue_message_id=received.queue_message_id,
+            pop_receipt=received.pop_receipt,
+            dequeue_count=received.dequeue_count,
+            inserted_on=received.inserted_on,
+        )
+        # Kept invisible until the episode deletes it (settled()); renewing updates completion.pop_receipt, which
+        # is the receipt that episode deletes with.
+        self._pending[received.queue_message_id] = asyncio.create_task(
+            self._keep_invisible(completion), name="activity-completion"
+        )
+        self._deliver_control(completion)
+
+    def settled(self, received: ReceivedMessage) -> None:
+        """The episode that recorded this completion committed and deleted its work item: stop renewing it."""
+        renewer = self._pending.pop(received.queue_message_id, None)
+        if renewer is not None:
+            renewer.cancel()
 
     async def _invoke(self, name: str, input_text: str | None, instance_id: str) -> ActivityOutcome:
         if not self._functions.has_activity(name):
@@ -141,5 +164,7 @@ class ActivityDispatcher:
             await asyncio.sleep(max(0.5, timeout / 2))
             try:
                 await self._storage.renew_message(received, timeout)
+            except MessageLostError:
+                return  # re-received elsewhere or deleted: nothing left to keep invisible
             except Exception:
                 log.debug("could not renew a running work item", exc_info=True)

@@ -50,12 +50,17 @@ class DurableClientOperations:
         deliver: Callable[[ReceivedMessage], None],
         options: RuntimeOptions,
         forget: Callable[[str | None], None],
+        published: Callable[[str], InstanceRecord | None] = lambda _: None,
+        publish_start: Callable[[InstanceRecord], None] = lambda _: None,
     ) -> None:
         self._storage = storage
         self._functions = functions
         self._deliver = deliver  # the orchestration dispatcher's accept(): messages are sent held, then handed over
         self._hold_for = options.control_queue_visibility_timeout
         self._forget = forget  # the dispatcher caches instance state; purges and restarts must invalidate it
+        # The row of a running instance as the dispatcher last wrote it: saves a table read per status query.
+        self._published = published
+        self._publish_start = publish_start
 
     async def start_new(self, name: str, instance_id: str | None, input_text: str | None) -> str:
         if not self._functions.has_orchestrator(name):
@@ -64,8 +69,6 @@ class DurableClientOperations:
         validate_instance_id(instance_id)
         execution_id = new_execution_id()
         now = utcnow()
-        existing = await self._storage.get_instance(instance_id)
-        generation = existing.generation + 1 if existing is not None else 0
         record = InstanceRecord(
             instance_id=instance_id,
             name=name,
@@ -74,28 +77,28 @@ class DurableClientOperations:
             created_time=now,
             last_updated_time=now,
             input=input_text,
-            generation=generation,
             task_hub_name=self._storage.hub_name,
         )
         self._forget(instance_id)
         try:
-            await self._storage.create_instance(record, dedupe=RUNNING_STATES)
+            stored = await self._storage.create_instance(record, dedupe=RUNNING_STATES)
         except InstanceAlreadyExistsError as exc:
             raise InstanceAlreadyExists(instance_id) from exc
+        self._publish_start(stored)
         started = engine.execution_started(
             name=name,
             instance_id=instance_id,
             execution_id=execution_id,
             input_text=input_text,
             parent=None,
-            generation=generation,
+            generation=stored.generation,  # old + 1 when the id is reused (create_instance read the old row)
             timestamp=now,
         )
         await self._send(instance_id, started, execution_id)
         return instance_id
 
     async def get_instance(self, instance_id: str) -> InstanceRecord | None:
-        return await self._storage.get_instance(instance_id)
+        return self._published(instance_id) or await self._storage.get_instance(instance_id)
 
     async def get_history(self, instance_id: str) -> list[HistoryEvent]:
         return list((await self._storage.load_history(instance_id)).events)
@@ -136,7 +139,7 @@ class DurableClientOperations:
         return await self._storage.purge_instances(query)
 
     async def _require_active(self, instance_id: str) -> InstanceRecord:
-        record = await self._storage.get_instance(instance_id)
+        record = await self.get_instance(instance_id)
         if record is None:
             raise InstanceNotFound(instance_id)
         if record.runtime_status.is_terminal:

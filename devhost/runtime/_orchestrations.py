@@ -8,6 +8,7 @@ messages are deleted. A crash anywhere re-delivers the inputs; the engine drops 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -33,6 +34,26 @@ log = logging.getLogger("devhost.orchestrations")
 
 
 @dataclass
+class _RowWrite:
+    """An Instances row write waiting for the previous one of its instance, with the messages it settles."""
+
+    written: InstanceRecord
+    blobs: dict[str, str]
+    batch: list[ReceivedMessage]
+    epoch: int
+
+    def absorb(self, written: InstanceRecord, blobs: dict[str, str], batch: list[ReceivedMessage]) -> None:
+        """Fold a later episode's write into this one: its members win where it sets them (with their blobs)."""
+        for column, member in (("Input", "input"), ("Output", "output")):
+            if getattr(written, member) is not None:
+                self.blobs.pop(column, None)
+                if column in blobs:
+                    self.blobs[column] = blobs[column]
+        self.written = _merged(self.written, written)
+        self.batch.extend(batch)
+
+
+@dataclass
 class _Session:
     """Messages waiting for one instance, and the task draining them (one episode at a time per instance)."""
 
@@ -52,7 +73,14 @@ class OrchestrationDispatcher:
         # hub, so the cache is only invalidated by our own writes (or a conflict, which drops the entry).
         self._history_cache: dict[str, HistorySnapshot] = {}
         self._instance_cache: dict[str, InstanceRecord] = {}
+        # Instances rows of running instances as this process last wrote them (after the write succeeded):
+        # status queries read these instead of the table. ``_epochs`` guards against a commit that finishes
+        # after the instance was forgotten (purged, restarted) putting an outdated row back.
+        self._published: dict[str, InstanceRecord] = {}
+        self._epochs: dict[str, int] = {}
         self._commit_tails: dict[str, asyncio.Task[None]] = {}
+        self._row_writes: dict[str, _RowWrite] = {}  # per instance: the Instances write not yet started
+        self._timers: set[asyncio.TimerHandle] = set()  # held durable-timer messages waiting for their time
         self._stopping = False
         # This process's activity dispatcher: held work items go to it, its completions come back to accept().
         self.activities = ActivityDispatcher(ctx, deliver_control=self.accept)
@@ -109,6 +137,7 @@ class OrchestrationDispatcher:
                     except Exception:
                         # Messages stay in the queue and come back after their visibility timeout.
                         self.forget(instance_id)
+                        self._release(batch)
                         log.exception("episode for %s failed; its messages will be retried", instance_id)
         finally:
             session.task = None
@@ -120,36 +149,81 @@ class OrchestrationDispatcher:
         if instance_id is None:
             self._history_cache.clear()
             self._instance_cache.clear()
+            self._published.clear()
+            for known in self._epochs:
+                self._epochs[known] += 1
         else:
             self._history_cache.pop(instance_id, None)
             self._instance_cache.pop(instance_id, None)
+            self._published.pop(instance_id, None)
+            self._epochs[instance_id] = self._epochs.get(instance_id, 0) + 1
+
+    def publish_start(self, record: InstanceRecord) -> None:
+        """The row ``start_new`` just wrote (a whole new row): the base the episodes' merges apply to."""
+        self._published[record.instance_id] = record
+
+    def published(self, instance_id: str) -> InstanceRecord | None:
+        """The Instances row of a running instance as this process last wrote it, or None (read the table).
+        One devhost owns the task hub, so while an instance runs nobody else writes its row."""
+        return self._published.get(instance_id)
 
     async def stop(self) -> None:
         self._stopping = True
+        for handle in self._timers:
+            handle.cancel()  # their messages stay in the queue and fire after the next start
+        self._timers.clear()
         tasks = [s.task for s in self._sessions.values() if s.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=10)
         tails = [t for t in self._commit_tails.values() if not t.done()]
         if tails:
             await asyncio.wait(tails, timeout=10)
+        self.activities.abandon_pending()
 
-    def _finish_commit(self, instance_id: str, record: InstanceRecord, batch: list[ReceivedMessage]) -> None:
-        """The rest of a commit, off the episode's critical path: merge the Instances row, then delete the
-        processed messages. Per instance these run in order; a crash before the delete re-delivers the messages,
-        whose (duplicate) episode rewrites the row, so the row always catches up with the durable History."""
+    def _finish_commit(
+        self,
+        instance_id: str,
+        record: InstanceRecord,
+        written: InstanceRecord,
+        blobs: dict[str, str],
+        batch: list[ReceivedMessage],
+    ) -> None:
+        """The rest of a commit, off the episode's critical path: merge ``written`` into the Instances row (the
+        row then reads as ``record``), then delete the processed messages. Per instance these run in order; a
+        crash before the delete re-delivers the messages, whose (duplicate) episode rewrites the row, so the row
+        always catches up with the durable History.
+
+        While one row write of an instance is in flight, the commits of its following episodes are merged into
+        one next write (what a row reads after two merges equals one merge of their union): under load an
+        instance gets one Instances write per round trip to the table, not one per episode."""
         self._instance_cache[instance_id] = record
+        epoch = self._epochs.get(instance_id, 0)
+        waiting = self._row_writes.get(instance_id)
+        if waiting is not None and waiting.epoch == epoch:
+            waiting.absorb(written, blobs, batch)
+            return
+        write = _RowWrite(written, dict(blobs), list(batch), epoch)
+        self._row_writes[instance_id] = write
         previous = self._commit_tails.get(instance_id)
 
         async def finish() -> None:
             if previous is not None:
                 await asyncio.wait([previous])
+            if self._row_writes.get(instance_id) is write:
+                del self._row_writes[instance_id]  # from here on, commits start the next write
             try:
-                await self._storage.update_instance(record)
+                await self._storage.update_instance(write.written, blobs=write.blobs)
             except Exception:
                 log.exception("could not update the Instances row of %s; its messages will be retried", instance_id)
                 self.forget(instance_id)
+                self._release(write.batch)
                 return
-            await self._delete(batch)
+            base = self._published.pop(instance_id, None)
+            status = write.written.runtime_status
+            if base is not None and self._epochs.get(instance_id, 0) == write.epoch and not status.is_terminal:
+                # A merge: members the write left out (None) keep what the row had.
+                self._published[instance_id] = _merged(base, write.written)
+            await self._delete(write.batch)
 
         def drop_when_last(task: asyncio.Task[None]) -> None:
             if self._commit_tails.get(instance_id) is task:
@@ -228,7 +302,8 @@ class OrchestrationDispatcher:
         if not outcome.changed:
             # Every message was a duplicate or addressed a finished instance. The History is already durable; the
             # Instances row is rewritten from it in case a crash came between the two writes.
-            self._finish_commit(instance_id, self._instance_record(instance_id, outcome, current), batch)
+            record = self._instance_record(instance_id, outcome, current)
+            self._finish_commit(instance_id, record, record, _instance_blobs(outcome, snapshot.blob_names), batch)
             return
 
         ran = time.perf_counter()
@@ -236,16 +311,23 @@ class OrchestrationDispatcher:
         sent = time.perf_counter()
         new_rows = outcome.history[outcome.first_new_index :]
         try:
-            new_etag = await self._storage.append_history(
+            checkpoint = await self._storage.checkpoint_history(
                 instance_id, outcome.execution_id, new_rows, outcome.first_new_index, snapshot.etag
             )
         except HistoryConflictError:
             self.forget(instance_id)
             raise
+        # A new execution (first_new_index 0) rewrote the rows from 0: the old execution's blobs no longer apply.
+        blob_names = {} if outcome.first_new_index == 0 else dict(snapshot.blob_names)
+        blob_names.update(checkpoint.blob_names)
         self._history_cache[instance_id] = HistorySnapshot(
-            execution_id=outcome.execution_id, events=list(outcome.history), etag=new_etag
+            execution_id=outcome.execution_id, events=list(outcome.history), etag=checkpoint.etag,
+            blob_names=blob_names,
         )
-        self._finish_commit(instance_id, self._instance_record(instance_id, outcome, current), batch)
+        record = self._instance_record(instance_id, outcome, current)
+        # Like DTFx, an episode writes Input only when it records ExecutionStarted; a merge keeps it otherwise.
+        written = record if _records_start(outcome) else dataclasses.replace(record, input=None)
+        self._finish_commit(instance_id, record, written, _instance_blobs(outcome, blob_names), batch)
         done = time.perf_counter()
         log.debug(
             "episode %s: %d message(s), %d new event(s), status %s; engine %.1f ms, send %.1f ms, history %.1f ms",
@@ -332,8 +414,9 @@ class OrchestrationDispatcher:
             held = await asyncio.gather(
                 *(self._storage.send_work_item(m, hold_for=hold_work) for m in held_work),
                 *(self._storage.send_work_item(m) for m in queued_work),
+                # Timers are held as well: invisible until they fire, and fired in process at their time.
                 *(
-                    self._storage.send_control(m, visible_at=t.fire_at)
+                    self._storage.send_control(m, visible_at=t.fire_at, hold_for=0.0)
                     for m, t in zip(control, outcome.timers, strict=True)
                 ),
                 *(self._storage.send_control(m, hold_for=hold_control) for m in local),
@@ -344,14 +427,30 @@ class OrchestrationDispatcher:
         for received in held[: len(held_work)]:
             assert received is not None
             self.activities.accept(received)
+        fired = held[len(work_items) : len(work_items) + len(control)]
         for received in held[len(held) - len(local) :] if local else []:
             assert received is not None
             self._enqueue(received)
         if queued_work:
             self._ctx.work_wakeup.poke()
         now = utcnow()
-        for timer in outcome.timers:
-            self._ctx.control_wakeup.alarm_in(_seconds_until(timer.fire_at, now))
+        for timer, received in zip(outcome.timers, fired, strict=True):
+            assert received is not None
+            self._fire_later(received, _seconds_until(timer.fire_at, now))
+
+    def _fire_later(self, received: ReceivedMessage, delay: float) -> None:
+        """Hand a held timer message to its instance when the timer is due. The queue keeps it invisible until
+        then (rounded up to whole seconds), so it is only delivered by a poll if this process died meanwhile."""
+        loop = asyncio.get_running_loop()
+        handle: asyncio.TimerHandle
+
+        def fire() -> None:
+            self._timers.discard(handle)
+            if not self._stopping:
+                self._enqueue(received)
+
+        handle = loop.call_later(delay, fire)
+        self._timers.add(handle)
 
     def _instance_record(
         self, instance_id: str, outcome: engine.EpisodeOutcome, current: InstanceRecord | None
@@ -373,12 +472,61 @@ class OrchestrationDispatcher:
             task_hub_name=self._storage.hub_name,
         )
 
+    def _release(self, batch: list[ReceivedMessage]) -> None:
+        """Let unprocessed work items of handed-over completions become visible again (their activities rerun)."""
+        for received in batch:
+            self.activities.settled(received)
+
     async def _delete(self, batch: list[ReceivedMessage]) -> None:
+        """Delete the processed messages: control messages, and the work items of completions handed over in
+        process (their activity dispatcher stops keeping them invisible)."""
         results = await asyncio.gather(*(self._storage.delete_message(r) for r in batch), return_exceptions=True)
-        for result in results:
+        for received, result in zip(batch, results, strict=True):
+            self.activities.settled(received)
             if isinstance(result, BaseException):
                 # Its visibility expired and it was re-delivered: the copy is dropped as a duplicate later.
-                log.debug("could not delete a processed control message: %s", result)
+                log.debug("could not delete a processed message: %s", result)
+
+
+def _merged(row: InstanceRecord, update: InstanceRecord) -> InstanceRecord:
+    """``row`` after an insert-or-merge of ``update`` (None members are not written)."""
+    changes = {
+        member.name: getattr(update, member.name)
+        for member in dataclasses.fields(update)
+        if getattr(update, member.name) is not None
+    }
+    return dataclasses.replace(row, **changes)
+
+
+def _records_start(outcome: engine.EpisodeOutcome) -> bool:
+    return any(e.event_type is EventType.ExecutionStarted for e in outcome.history[outcome.first_new_index :])
+
+
+def _instance_blobs(outcome: engine.EpisodeOutcome, blob_names: dict[tuple[int, str], str]) -> dict[str, str]:
+    """The history blobs the Instances row's large Input/Output point at (DTFx: the ExecutionStarted Input blob,
+    and the blob of the event whose value became the Output: ExecutionCompleted's Result, a suspension's Reason)."""
+    blobs: dict[str, str] = {}
+    if not blob_names:
+        return blobs
+    for index, event in enumerate(outcome.history):
+        if event.event_type is EventType.ExecutionStarted and (index, "Input") in blob_names:
+            blobs["Input"] = blob_names[(index, "Input")]
+            break
+    if outcome.output is not None:
+        for index in range(len(outcome.history) - 1, -1, -1):
+            event = outcome.history[index]
+            source = next(
+                (
+                    blob_names[(index, name)]
+                    for name in ("Result", "Reason", "Input")
+                    if (index, name) in blob_names and event.get(name) == outcome.output
+                ),
+                None,
+            )
+            if source is not None:
+                blobs["Output"] = source
+                break
+    return blobs
 
 
 def _seconds_until(moment: datetime, now: datetime) -> float:

@@ -22,7 +22,13 @@ class DurableRuntime:
         self._orchestrations = OrchestrationDispatcher(ctx)
         self._activities = self._orchestrations.activities
         self.client = DurableClientOperations(
-            storage, functions, self._orchestrations.accept, options, self._orchestrations.forget
+            storage,
+            functions,
+            self._orchestrations.accept,
+            options,
+            self._orchestrations.forget,
+            self._orchestrations.published,
+            self._orchestrations.publish_start,
         )
         self._tasks: list[asyncio.Task[None]] = []
 

@@ -27,12 +27,13 @@ from devhost.storage._names import TaskHubNames, validate_hub_name
 from devhost.storage._queues import MAX_VISIBILITY_SECONDS
 from devhost.storage._render import history_table, instance_table, render_text
 from devhost.storage._taskhub import TERMINAL_STATUSES, TaskHubStorage
-from devhost.storage._types import HistorySnapshot, InstanceQuery, ReceivedMessage
+from devhost.storage._types import HistoryCheckpoint, HistorySnapshot, InstanceQuery, ReceivedMessage
 from devhost.storage._wire import decode_message, encode_message
 
 __all__ = [
     "MAX_VISIBILITY_SECONDS",
     "TERMINAL_STATUSES",
+    "HistoryCheckpoint",
     "HistoryConflictError",
     "HistorySnapshot",
     "InstanceAlreadyExistsError",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from azure.core import MatchConditions
@@ -27,9 +27,9 @@ from devhost.storage._history_rows import (
     history_entity,
     sentinel_entity,
 )
-from devhost.storage._keys import SENTINEL_ROW_KEY, escape_partition_key
+from devhost.storage._keys import SENTINEL_ROW_KEY, escape_partition_key, history_index
 from devhost.storage._large import LargeMessageStore, exceeds_table_limit, random_suffix
-from devhost.storage._types import HistorySnapshot
+from devhost.storage._types import HistoryCheckpoint, HistorySnapshot
 from devhost.storage._values import utf16_size
 
 MAX_EVENTS_PER_BATCH = 99  # a transaction holds at most 100 operations: 99 events + the sentinel
@@ -74,6 +74,7 @@ class HistoryStore:
             events=[event_from_entity(row)[1] for row in inflated],
             etag=sentinel.metadata["etag"],
             checkpoint_complete=bool(sentinel.get("IsCheckpointComplete", True)),
+            blob_names=_blob_names(current),
         )
 
     async def append(
@@ -83,14 +84,16 @@ class HistoryStore:
         events: Sequence[HistoryEvent],
         first_index: int,
         etag: str | None,
-    ) -> str:
-        """Write ``events`` as rows ``first_index``... plus the sentinel; returns the sentinel's new ETag."""
+    ) -> HistoryCheckpoint:
+        """Write ``events`` as rows ``first_index``... plus the sentinel, in one entity-group transaction per
+        99 rows (as DTFx's UploadHistoryBatch); returns the sentinel's new ETag and the offloaded values' blobs."""
         partition_key = escape_partition_key(instance_id)
         entities = [
             history_entity(partition_key, execution_id, first_index + offset, event)
             for offset, event in enumerate(events)
         ]
         await asyncio.gather(*(self._offload(entity) for entity in entities))
+        blob_names = _blob_names(entities)
         batches = _split(entities)
         for number, batch in enumerate(batches):
             sentinel = sentinel_entity(
@@ -115,7 +118,7 @@ class HistoryStore:
                 raise
             etag = str(results[-1]["etag"])
         assert etag is not None  # at least one batch ran
-        return etag
+        return HistoryCheckpoint(etag=etag, blob_names=blob_names)
 
     async def delete_all(self, instance_id: str) -> int:
         """Delete every row of the instance's partition (all executions and the sentinel)."""
@@ -167,6 +170,17 @@ class HistoryStore:
             if isinstance(blob_name, str) and blob_name:
                 entity[name] = await self._large.download(blob_name)
         return entity
+
+
+def _blob_names(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[int, str], str]:
+    """(row index, property) -> blob name of every offloaded value in ``rows``."""
+    names: dict[tuple[int, str], str] = {}
+    for row in rows:
+        for name in LARGE_PROPERTIES:
+            blob_name = row.get(name + BLOB_NAME_SUFFIX)
+            if isinstance(blob_name, str) and blob_name:
+                names[(history_index(row["RowKey"]), name)] = blob_name
+    return names
 
 
 def _estimated_size(entity: dict[str, Any]) -> int:

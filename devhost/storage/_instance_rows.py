@@ -13,7 +13,8 @@ from devhost.storage._keys import escape_partition_key, unescape_partition_key
 from devhost.storage._values import from_table_value, require_aware, to_table_value
 
 INSTANCE_ROW_KEY = ""
-# Columns that may hold a blob URL instead of the value (no ``*BlobName`` column on this table).
+# Columns that may hold a blob URL instead of the value. Only the start path (``SetNewExecutionAsync``) writes an
+# ``InputBlobName`` column (with ``Input`` empty); episodes then merge the history blob's URL into ``Input``.
 LARGE_COLUMNS = ("Input", "Output")
 
 

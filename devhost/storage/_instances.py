@@ -7,6 +7,7 @@ import base64
 import binascii
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -17,6 +18,7 @@ from azure.data.tables.aio import TableClient
 
 from devhost.model import InstanceRecord, RuntimeStatus, compact_json
 from devhost.storage._errors import InstanceAlreadyExistsError, InvalidContinuationTokenError, StorageError
+from devhost.storage._history_rows import BLOB_NAME_SUFFIX
 from devhost.storage._instance_rows import (
     INSTANCE_ROW_KEY,
     LARGE_COLUMNS,
@@ -47,7 +49,7 @@ class InstanceStore:
         for _ in range(_CREATE_ATTEMPTS):
             existing = await self._get_entity(record.instance_id)
             if existing is None:
-                entity = await self._to_entity(record)
+                entity = await self._to_entity(record, {}, new_execution=True)
                 try:
                     await self._table.create_entity(entity)
                     return replace(record, task_hub_name=entity["TaskHubName"])
@@ -61,7 +63,7 @@ class InstanceStore:
                 generation=int(existing.get("Generation") or 0) + 1,
                 task_hub_name=record.task_hub_name or self._hub_name,
             )
-            entity = await self._to_entity(stored)
+            entity = await self._to_entity(stored, {}, new_execution=True)
             try:
                 await self._table.update_entity(
                     entity,
@@ -76,8 +78,8 @@ class InstanceStore:
             f"could not create instance {record.instance_id!r}: its row kept changing concurrently"
         )
 
-    async def update(self, record: InstanceRecord) -> None:
-        await self._table.upsert_entity(await self._to_entity(record), mode=UpdateMode.MERGE)
+    async def update(self, record: InstanceRecord, blobs: Mapping[str, str]) -> None:
+        await self._table.upsert_entity(await self._to_entity(record, blobs), mode=UpdateMode.MERGE)
 
     async def delete(self, instance_id: str) -> bool:
         """Delete the row; False if there was none (the SDK's delete_entity does not report that itself)."""
@@ -128,15 +130,30 @@ class InstanceStore:
         except ResourceNotFoundError:
             return None
 
-    async def _to_entity(self, record: InstanceRecord) -> dict[str, Any]:
+    async def _to_entity(
+        self, record: InstanceRecord, blobs: Mapping[str, str], *, new_execution: bool = False
+    ) -> dict[str, Any]:
+        """The row for ``record`` with large Input/Output offloaded the way DTFx does it.
+
+        An episode's row (``blobs`` given) points a large value at the history blob that already holds it
+        (``SetInstancesTablePropertyFromHistoryProperty``). The start path (``new_execution``) has no history
+        yet: like ``SetNewExecutionAsync`` it uploads the input and leaves ``Input`` empty with an
+        ``InputBlobName`` column. Values with neither (only direct callers of ``update_instance``) get their
+        own blob, named the same way.
+        """
         entity = instance_entity(record, self._hub_name)
         for column in LARGE_COLUMNS:
             value = entity.get(column)
-            if isinstance(value, str) and exceeds_table_limit(value):
-                # DTFx stores the blob's URL in the column itself on this table.
-                entity[column] = self._large.url_of(
-                    await self._blob_for(entity["PartitionKey"], column, value)
-                )
+            if not (isinstance(value, str) and exceeds_table_limit(value)):
+                continue
+            source = blobs.get(column)
+            if source is not None:
+                entity[column] = self._large.url_of(source)
+            elif new_execution:
+                entity[column] = ""
+                entity[column + BLOB_NAME_SUFFIX] = await self._blob_for(entity["PartitionKey"], column, value)
+            else:
+                entity[column] = self._large.url_of(await self._blob_for(entity["PartitionKey"], column, value))
         for name, value in entity.items():
             if isinstance(value, str) and exceeds_table_limit(value):
                 # Only Input/Output are offloaded (as in DTFx); the SDK limits custom status to 16 KB.
@@ -147,13 +164,14 @@ class InstanceStore:
         return entity
 
     async def _blob_for(self, partition_key: str, column: str, value: str) -> str:
-        """The blob holding ``value``: the one uploaded last time if the value did not change (the runtime
-        re-sends the input with every episode; re-uploading would leave an orphan blob per episode)."""
+        """A blob holding ``value`` for a row with no history blob to point at: the one uploaded last time if
+        the value did not change (a rewrite of the same row must not leave an orphan blob each time). Named as
+        DTFx names the blob of an entity without EventType/RowKey: ``{key}/history--{Column}-{random}-{Column}``."""
         digest = hashlib.sha256(value.encode("utf-8")).hexdigest()
         previous = self._uploaded.get((partition_key, column))
         if previous is not None and previous[0] == digest and await self._large.exists(previous[1]):
             return previous[1]
-        blob_name = f"{partition_key}/instance-{random_suffix()}-{column}.json.gz"
+        blob_name = f"{partition_key}/history--{column}-{random_suffix()}-{column}.json.gz"
         await self._large.upload(blob_name, value)
         self._uploaded[(partition_key, column)] = (digest, blob_name)
         return blob_name
@@ -169,6 +187,10 @@ class InstanceStore:
         for column in LARGE_COLUMNS:
             value = inflated.get(column)
             blob_name = self._large.blob_name_from_url(value) if isinstance(value, str) else None
+            if blob_name is None and not value:
+                # A start-path row keeps a large input as "" + InputBlobName (later episodes put the URL in Input).
+                named = inflated.get(column + BLOB_NAME_SUFFIX)
+                blob_name = named if isinstance(named, str) and named else None
             if blob_name is not None:
                 inflated[column] = await self._large.download(blob_name)
         return record_from_entity(inflated)

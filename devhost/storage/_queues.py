@@ -60,10 +60,11 @@ class QueueStore:
     ) -> ReceivedMessage | None:
         """Enqueue ``message``. With ``hold_seconds`` it is put invisible for that long and returned as already
         received (the Put Message response carries its id and pop receipt): the sender processes it in process
-        and deletes it; should the sender die, it becomes visible and is delivered the ordinary way."""
-        if hold_seconds is not None and delay_seconds:
-            raise ValueError("a message is either delayed or held, not both")
-        delay = visibility_seconds(hold_seconds if hold_seconds is not None else delay_seconds, what="message delay")
+        and deletes it; should the sender die, it becomes visible and is delivered the ordinary way. A delayed
+        message can be held too (a durable timer the sender fires itself): it is invisible for the longer of
+        the two."""
+        wanted = max(delay_seconds, hold_seconds or 0.0)
+        delay = visibility_seconds(wanted, what="message delay")
         text = encode_message(message)
         if len(text.encode("utf-8")) > QUEUE_BODY_LIMIT:
             blob_name = large_message_blob_name(escape_partition_key(message.instance_id), message)

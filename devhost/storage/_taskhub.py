@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +29,7 @@ from devhost.storage._large import LargeMessageStore
 from devhost.storage._names import TaskHubNames
 from devhost.storage._queues import QueueStore
 from devhost.storage._render import history_table, instance_table, render_text
-from devhost.storage._types import HistorySnapshot, InstanceQuery, ReceivedMessage
+from devhost.storage._types import HistoryCheckpoint, HistorySnapshot, InstanceQuery, ReceivedMessage
 from devhost.storage._values import require_aware
 
 log = logging.getLogger("devhost.storage")
@@ -172,9 +172,11 @@ class TaskHubStorage:
         return await self._require_open()[0].create(record, dedupe)
 
     @unavailable_on_connection_failure
-    async def update_instance(self, record: InstanceRecord) -> None:
-        """Insert-or-merge: None members keep what the row has."""
-        await self._require_open()[0].update(record)
+    async def update_instance(self, record: InstanceRecord, *, blobs: Mapping[str, str] | None = None) -> None:
+        """Insert-or-merge: None members keep what the row has. ``blobs`` maps ``Input``/``Output`` to the
+        large-message blob that already holds that value (the ExecutionStarted / ExecutionCompleted history
+        blob): a large value then points there, as in DTFx, instead of being uploaded once more."""
+        await self._require_open()[0].update(record, blobs or {})
 
     @unavailable_on_connection_failure
     async def query_instances(
@@ -247,6 +249,19 @@ class TaskHubStorage:
         """Write ``events`` as rows ``first_index``, ``first_index + 1``, ... of ``execution_id`` and move the
         sentinel to that execution. ``etag`` is the sentinel ETag from ``load_history`` (None only if it had
         none). Returns the new ETag; raises ``HistoryConflictError`` if the sentinel changed meanwhile."""
+        checkpoint = await self.checkpoint_history(instance_id, execution_id, events, first_index, etag)
+        return checkpoint.etag
+
+    @unavailable_on_connection_failure
+    async def checkpoint_history(
+        self,
+        instance_id: str,
+        execution_id: str,
+        events: Sequence[HistoryEvent],
+        first_index: int,
+        etag: str | None,
+    ) -> HistoryCheckpoint:
+        """``append_history`` that also returns the blobs of the values it offloaded (for ``update_instance``)."""
         return await self._require_open()[1].append(instance_id, execution_id, events, first_index, etag)
 
     # -- queues --------------------------------------------------------------------------------------------
@@ -260,7 +275,8 @@ class TaskHubStorage:
     ) -> ReceivedMessage | None:
         """Enqueue to the instance's control queue; ``visible_at`` delays delivery (durable timers).
         A time in the past means now; more than 7 days ahead raises ``ValueError``. ``hold_for`` sends it
-        invisible for that many seconds and returns it as received, for the sender to process in process."""
+        invisible for that many seconds (at least until ``visible_at``) and returns it as received, for the
+        sender to process in process."""
         queues = self._require_open()[2]
         delay = 0.0
         if visible_at is not None:

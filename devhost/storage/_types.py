@@ -16,12 +16,24 @@ class HistorySnapshot:
     ``etag`` is what ``append_history`` needs next, also when the runtime starts a *new* execution of the
     instance (continue-as-new, or a terminal id started again): the sentinel is shared by all executions.
     ``checkpoint_complete`` is False only if a multi-batch write stopped half-way.
+    ``blob_names`` maps (row index, property) to the large-message blob holding that offloaded value: the
+    Instances row points its large ``Input``/``Output`` at these blobs instead of uploading the values again.
     """
 
     execution_id: str | None
     events: list[HistoryEvent]
     etag: str | None
     checkpoint_complete: bool = True
+    blob_names: dict[tuple[int, str], str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HistoryCheckpoint:
+    """What ``checkpoint_history`` wrote: the sentinel's new ETag and the blobs of the values it offloaded,
+    keyed like ``HistorySnapshot.blob_names``."""
+
+    etag: str
+    blob_names: dict[tuple[int, str], str]
 
 
 @dataclass

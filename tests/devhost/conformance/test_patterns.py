@@ -449,6 +449,13 @@ def test_large_payloads_200_kb(conformance: Conformance) -> None:
 
     blobs = BlobServiceClient.from_connection_string(conformance.devhost.config.storage).get_container_client(container)
     rows = rows_of(history)
+    # As DTFx: the Instances row points at the ExecutionStarted Input and ExecutionCompleted Result history blobs.
+    started_row = next(r for r in rows if r["EventType"] == "ExecutionStarted")
+    completed_row = next(r for r in rows if r["EventType"] == "ExecutionCompleted")
+    assert record["Input"].endswith(f"/{container}/{started_row['InputBlobName']}")
+    assert record["Output"].endswith(f"/{container}/{completed_row['ResultBlobName']}")
+    names = [b.name for b in blobs.list_blobs(name_starts_with=f"{instance_id}/")]
+    assert not [n for n in names if "/instance-" in n], f"no separate Instances blobs: {names}"
     offloaded = {
         "ExecutionStarted": ("Input", sdk_text({"blob": blob})),
         "TaskCompleted": ("Result", compact({"size": len(blob), "echo": blob.upper()})),

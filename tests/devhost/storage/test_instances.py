@@ -123,6 +123,8 @@ def test_update_merges_and_keeps_what_it_does_not_set(run_hub: Any) -> None:
 
 
 def test_large_input_and_output_are_blob_urls_in_the_row(run_hub: Any, connection_string: str) -> None:
+    """Without a history blob to point at (a direct update), a large value gets its own blob, named as DTFx
+    names the blob of an entity without EventType: ``{id}/history--{Column}-{random}-{Column}.json.gz``."""
     big_input = '"' + "x" * 200_000 + '"'
     big_output = '["' + "y" * 200_000 + '"]'
 
@@ -141,7 +143,73 @@ def test_large_input_and_output_are_blob_urls_in_the_row(run_hub: Any, connectio
         for column, value in (("Input", big_input), ("Output", big_output)):
             assert row[column].startswith("http://") and f"/{container}/large/" in row[column]
             name = row[column].split(f"/{container}/", 1)[1]
+            assert name.startswith(f"large/history--{column}-") and name.endswith(f"-{column}.json.gz")
             assert await _raw.gunzip_blob(connection_string, container, name) == value
+
+    run_hub(body)
+
+
+def test_start_row_keeps_a_large_input_as_an_input_blob_name(run_hub: Any, connection_string: str) -> None:
+    """SetNewExecutionAsync: the Pending row of a large input has ``Input`` = "" and an ``InputBlobName``."""
+    big_input = '"' + "p" * 100_000 + '"'
+
+    async def body(storage: TaskHubStorage) -> None:
+        await storage.create_instance(record("pending-big", input=big_input), dedupe=RUNNING_STATES)
+        row = await _raw.get_row(connection_string, storage.names.instances_table, "pending-big", "")
+        assert row["Input"] == ""
+        name = row["InputBlobName"]
+        assert name.startswith("pending-big/history--Input-") and name.endswith("-Input.json.gz")
+        container = storage.names.large_messages_container
+        assert await _raw.gunzip_blob(connection_string, container, name) == big_input
+        current = await storage.get_instance("pending-big")
+        assert current is not None and current.input == big_input
+
+    run_hub(body)
+
+
+def test_episode_rows_point_large_values_at_the_history_blobs(run_hub: Any, connection_string: str) -> None:
+    """DTFx's SetInstancesTablePropertyFromHistoryProperty: the Instances row's large Input/Output are the URLs of
+    the ExecutionStarted Input / ExecutionCompleted Result history blobs; nothing is uploaded twice."""
+    big_input = '"' + "i" * 100_000 + '"'
+    big_output = '"' + "o" * 100_000 + '"'
+    execution_id = new_execution_id()
+
+    async def body(storage: TaskHubStorage) -> None:
+        container = storage.names.large_messages_container
+        snapshot = await storage.load_history("layout")
+        events = [
+            HistoryEvent(EventType.OrchestratorStarted, timestamp=T0),
+            HistoryEvent(
+                EventType.ExecutionStarted,
+                timestamp=T0,
+                fields={"Name": "hello_orchestrator", "Version": "", "Input": big_input},
+            ),
+            HistoryEvent(
+                EventType.ExecutionCompleted,
+                event_id=0,
+                timestamp=at(1),
+                fields={"OrchestrationStatus": "Completed", "Result": big_output},
+            ),
+            HistoryEvent(EventType.OrchestratorCompleted, timestamp=at(1)),
+        ]
+        checkpoint = await storage.checkpoint_history("layout", execution_id, events, 0, snapshot.etag)
+        assert set(checkpoint.blob_names) == {(1, "Input"), (2, "Result")}
+        reread = await storage.load_history("layout")
+        assert reread.blob_names == checkpoint.blob_names and reread.etag == checkpoint.etag
+
+        completed = record(
+            "layout", RuntimeStatus.Completed, execution_id=execution_id, input=big_input, output=big_output
+        )
+        blobs = {"Input": checkpoint.blob_names[(1, "Input")], "Output": checkpoint.blob_names[(2, "Result")]}
+        await storage.update_instance(completed, blobs=blobs)
+
+        row = await _raw.get_row(connection_string, storage.names.instances_table, "layout", "")
+        for column, blob_name in blobs.items():
+            assert row[column].endswith(f"/{container}/{blob_name}")
+        assert "InputBlobName" not in row
+        assert sorted(await _raw.blob_names(connection_string, container, "layout/")) == sorted(blobs.values())
+        current = await storage.get_instance("layout")
+        assert current is not None and (current.input, current.output) == (big_input, big_output)
 
     run_hub(body)
 
