@@ -80,21 +80,31 @@ class DurableClientOperations:
             task_hub_name=self._storage.hub_name,
         )
         self._forget(instance_id)
-        try:
-            stored = await self._storage.create_instance(record, dedupe=RUNNING_STATES)
-        except InstanceAlreadyExistsError as exc:
-            raise InstanceAlreadyExists(instance_id) from exc
-        self._publish_start(stored)
+        # As DTFx does (AzureStorageOrchestrationService: the ExecutionStarted message is sent, then the Pending
+        # row is written): a crash between the two leaves a message that starts the instance, never a Pending
+        # row that nothing will ever run. The message is sent held and handed over only once the row is written.
+        existing = await self._storage.get_instance(instance_id)
+        if existing is not None and existing.runtime_status in RUNNING_STATES:
+            raise InstanceAlreadyExists(instance_id)
         started = engine.execution_started(
             name=name,
             instance_id=instance_id,
             execution_id=execution_id,
             input_text=input_text,
             parent=None,
-            generation=stored.generation,  # old + 1 when the id is reused (create_instance read the old row)
+            generation=existing.generation + 1 if existing is not None else 0,
             timestamp=now,
         )
-        await self._send(instance_id, started, execution_id)
+        held = await self._storage.send_control(QueueMessage(instance_id, started, execution_id=execution_id),
+                                                hold_for=self._hold_for)
+        assert held is not None
+        try:
+            stored = await self._storage.create_instance(record, dedupe=RUNNING_STATES)
+        except InstanceAlreadyExistsError as exc:
+            await self._storage.delete_message(held)  # a start raced this one and won: withdraw our message
+            raise InstanceAlreadyExists(instance_id) from exc
+        self._publish_start(stored)
+        self._deliver(held)
         return instance_id
 
     async def get_instance(self, instance_id: str) -> InstanceRecord | None:

@@ -43,7 +43,7 @@ def test_the_assistant_app_passes_the_workers_rules() -> None:
     activities = {v for k, v in vars(ActivityNames).items() if not k.startswith("_")}
     assert {name for name, kind in kinds.items() if kind is FunctionKind.ACTIVITY} == activities
     assert {"post_message", "provider_webhook", "create_conversation"} <= set(kinds)
-    assert all(f.has_return for f in index)
+    assert all(f.has_return for f in index if f.kind is FunctionKind.ACTIVITY)
 
 
 REFUSED = {
