@@ -122,7 +122,7 @@ class ModelTimeline:
                 if "function_call_output" in ex.request_body.decode(errors="ignore"):
                     # A submit: the scripted engine answers the follow-up with the scenario's latency too.
                     self.latency[rid] = self._latency_of_chain(ex.request_body)
-            if status in TERMINAL and rid in self.started and rid not in self.first_seen_done:
+            if status in TERMINAL and ex.delivered and rid in self.started and rid not in self.first_seen_done:
                 self.first_seen_done[rid] = ex.finished
 
     def _latency_of_chain(self, request_body: bytes) -> float:
@@ -218,14 +218,15 @@ def durable_turn(http: HttpClient, content: str, model_turns: int, storage: Stor
                  history: Callable[[str], int], timeline: ModelTimeline | None = None) -> TurnMeasure:
     cid = http.new_conversation()
     before = storage.total()
-    seen = timeline.snapshot() if timeline is not None else set()
     start = time.monotonic()
     resp = http.send(cid, content)
     status, _ = http.wait(resp.body["statusQueryGetUri"], timeout=600, interval=0.05)
     e2e = time.monotonic() - start
     ops = storage.total() - before
     assert status["runtimeStatus"] == "Completed", status
-    reads = timeline.reads_of(timeline.snapshot() - seen) if timeline is not None else None
+    # The turn's own runs (another turn may run side by side): the provider ids its record lists.
+    record = http.request("GET", f"/conversations/{cid}").body["turns"][0]
+    reads = timeline.reads_of(set(record["providerIds"])) if timeline is not None else None
     return TurnMeasure(e2e, model_turns * latency_for(content), history(resp.body["id"]), ops,
                        longest_activity(http, resp.body["statusQueryGetUri"]), reads)
 

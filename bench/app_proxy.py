@@ -23,6 +23,8 @@ class Exchange:
     finished: float
     request_body: bytes
     response_body: bytes
+    delivered: bool = True
+    """False when the client had gone before the answer was complete (a stream it stopped following)."""
 
 
 Hook = Callable[[Exchange], None]
@@ -86,7 +88,9 @@ class RecordingProxy:
                 payload = await upstream.read()
                 out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_HEADERS}
                 status = upstream.status
-            self.hook(Exchange(request.method, request.path, status, started, time.monotonic(), body, payload))
+            gone = request.transport is None or request.transport.is_closing()
+            self.hook(Exchange(request.method, request.path, status, started, time.monotonic(), body, payload,
+                               delivered=not gone))
             return web.Response(status=status, body=payload, headers=out_headers)
 
         async def serve() -> web.AppRunner:

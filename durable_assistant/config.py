@@ -106,7 +106,7 @@ class Settings:
     """Tool outputs are truncated to this many characters before they go back to the model."""
     poll_interval_seconds: float = 0.25
     """Pause between status reads while create_run / submit_outputs take their first look at a new run."""
-    poll_first_seconds: float = 1.0
+    poll_first_seconds: float = 2.0
     """First durable-timer delay between provider reads (without webhooks)."""
     poll_growth: float = 2.0
     """Each following delay is this many times the previous one ..."""
@@ -158,7 +158,7 @@ class Settings:
             max_message_chars=int(_positive_float(e, "ASSISTANT_MAX_MESSAGE_CHARS", 8000)),
             max_tool_output_chars=int(_positive_float(e, "ASSISTANT_MAX_TOOL_OUTPUT_CHARS", 16000)),
             poll_interval_seconds=_positive_float(e, "ASSISTANT_POLL_INTERVAL_SECONDS", 0.25),
-            poll_first_seconds=_positive_float(e, "ASSISTANT_POLL_FIRST_SECONDS", 1.0),
+            poll_first_seconds=_positive_float(e, "ASSISTANT_POLL_FIRST_SECONDS", 2.0),
             poll_growth=_at_least(e, "ASSISTANT_POLL_GROWTH", 2.0, minimum=1.0),
             poll_max_seconds=_positive_float(e, "ASSISTANT_POLL_MAX_SECONDS", 15.0),
             first_look_seconds=_at_least(e, "ASSISTANT_FIRST_LOOK_SECONDS", 1.0, minimum=0.0, maximum=5.0),

@@ -41,7 +41,7 @@ class PollSchedule(_Json):
     """Durable-timer delays between provider reads: ``first``, then times ``growth`` up to ``cap`` seconds.
     With webhooks the timer is only the safety net for a lost webhook, so its delays are longer."""
 
-    first: float = 1.0
+    first: float = 2.0
     growth: float = 2.0
     cap: float = 15.0
 

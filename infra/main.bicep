@@ -217,7 +217,7 @@ param maxToolOutputChars string = '16000'
 param pollIntervalSeconds string = '0.25'
 
 @description('ASSISTANT_POLL_FIRST_SECONDS: first durable-timer delay between provider reads.')
-param pollFirstSeconds string = '1'
+param pollFirstSeconds string = '2'
 
 @description('ASSISTANT_POLL_GROWTH: each following delay is this many times the previous one.')
 param pollGrowth string = '2'

@@ -22,7 +22,7 @@ def test_accepting_messages_validates_and_is_idempotent(services: Services) -> N
     assert accepted.record.created and accepted.record.seq == 1
     assert accepted.turn_input.to_json() == {
         "conversation_id": cid, "turn": 1, "message_id": "a-1", "deadline_seconds": 300.0,
-        "schedule": {"first": 1.0, "growth": 2.0, "cap": 15.0}, "webhooks": False,
+        "schedule": {"first": 2.0, "growth": 2.0, "cap": 15.0}, "webhooks": False,
         "webhook_schedule": {"first": 30.0, "growth": 2.0, "cap": 60.0}, "first_look_seconds": 1.0, "resume": None}
     again = api.accept_message(services, cid, json.dumps({"content": "hi", "messageId": "a-1"}).encode())
     assert not again.record.created and again.record.instance_id == accepted.record.instance_id

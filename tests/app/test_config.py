@@ -18,7 +18,7 @@ def test_defaults_point_at_the_local_devmodel() -> None:
     assert (s.provider, s.base_url, s.auth, s.turn_deadline_seconds, s.max_message_chars) == (
         "responses", "http://127.0.0.1:8199/v1", "key", 300.0, 8000)
     assert s.storage.connection_string is not None and "devstoreaccount1" in s.storage.connection_string
-    assert (s.poll_first_seconds, s.poll_growth, s.poll_max_seconds, s.first_look_seconds) == (1.0, 2.0, 15.0, 1.0)
+    assert (s.poll_first_seconds, s.poll_growth, s.poll_max_seconds, s.first_look_seconds) == (2.0, 2.0, 15.0, 1.0)
     assert s.webhook_secret is None and s.webhook_poll_seconds == 30.0 and s.tool_modules == ()
 
 
