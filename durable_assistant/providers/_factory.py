@@ -31,4 +31,5 @@ def create_provider(settings: Settings, tools: list[ToolSpec], chat_store: ChatS
                                send_definition=settings.run_tools == "app")
     if settings.provider == "chat":
         return ChatProvider(client, settings.model, settings.instructions, tools, chat_store)
-    return ResponsesProvider(client, settings.model, settings.instructions, tools)
+    orphan_wait = settings.webhook_poll_seconds if settings.webhook_secret else 0.0
+    return ResponsesProvider(client, settings.model, settings.instructions, tools, orphan_wait_seconds=orphan_wait)

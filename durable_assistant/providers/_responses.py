@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,17 +16,23 @@ from openai import AsyncOpenAI
 from durable_assistant.providers._errors import call
 from durable_assistant.providers._types import (
     RESPONSE_STEP_KEY,
+    ProviderError,
     RunRef,
     RunRequest,
     RunState,
     StepJournal,
     ToolCall,
     ToolOutput,
+    TransientProviderError,
     create_once,
 )
 from durable_assistant.tools import ToolSpec
 
 log = logging.getLogger("durable_assistant.providers")
+INTENT_KEY = "response-intent"
+"""Journaled just before a create: a retry that finds it (and no response) may have an orphan to wait for."""
+FAILED_KEY = "response-refused"
+"""Journaled when the provider answered a create with an error: nothing to wait for."""
 TERMINAL_EVENTS = frozenset({"response.completed", "response.failed", "response.incomplete"})
 
 
@@ -36,6 +44,9 @@ class ResponsesProvider:
     tools: list[ToolSpec]
     stream_waits: bool = True
     """Wait for runs by streaming their events; switched off for good once the server refuses it."""
+    orphan_wait_seconds: float = 0.0
+    """With webhooks: how long a retried create waits for the webhook of a run an earlier attempt may have
+    created before it crashed (see ``_mind_orphans``); 0 creates at once."""
 
     def _tool_defs(self) -> list[dict[str, Any]]:
         return [{"type": "function", "name": t.name, "description": t.description, "parameters": t.parameters,
@@ -63,9 +74,7 @@ class ResponsesProvider:
 
     async def create_run(self, request: RunRequest, journal: StepJournal) -> RunState:
         items = [{"role": "user", "content": request.user_message}]
-        return await create_once(journal, RESPONSE_STEP_KEY,
-                                 lambda: self._create(items, request.conversation_ref, journal.key),
-                                 self._adopt, lambda ours: self.cancel(ours.ref))
+        return await self._create_step(journal, lambda: self._create(items, request.conversation_ref, journal.key))
 
     async def poll(self, run: RunRef) -> RunState:
         response = await call("responses.retrieve", lambda: self.client.responses.retrieve(run.run_id))
@@ -107,8 +116,38 @@ class ResponsesProvider:
     async def submit_tool_outputs(self, run: RunRef, outputs: list[ToolOutput], journal: StepJournal) -> RunState:
         # Responses has no submit: the outputs start a new response chained to the one that asked for them.
         items = [{"type": "function_call_output", "call_id": o.call_id, "output": o.output} for o in outputs]
-        return await create_once(journal, RESPONSE_STEP_KEY, lambda: self._create(items, run.run_id, journal.key),
-                                 self._adopt, lambda ours: self.cancel(ours.ref))
+        return await self._create_step(journal, lambda: self._create(items, run.run_id, journal.key))
+
+    async def _create_step(self, journal: StepJournal, make: Callable[[], Awaitable[RunState]]) -> RunState:
+        await self._mind_orphans(journal)
+
+        async def create() -> RunState:
+            try:
+                return await make()
+            except ProviderError as exc:
+                if exc.status_code is not None and self.orphan_wait_seconds > 0:
+                    # The provider answered with an error: nothing was created, so no orphan to wait for.
+                    await journal.record(FAILED_KEY, str(exc.status_code))
+                raise
+
+        return await create_once(journal, RESPONSE_STEP_KEY, create, self._adopt, lambda ours: self.cancel(ours.ref))
+
+    async def _mind_orphans(self, journal: StepJournal) -> None:
+        """Responses has no idempotency key and no way to list a turn's responses, so a create whose answer was
+        lost with its worker leaves an orphan only its webhook reveals (``steps.adopt_orphan`` journals it for
+        the step). Each attempt journals an intent first; a retry that finds one waits, up to
+        ``orphan_wait_seconds``, for that webhook instead of creating a second run at once."""
+        if self.orphan_wait_seconds <= 0 or await journal.recall(RESPONSE_STEP_KEY) is not None:
+            return
+        intent = await journal.recall(INTENT_KEY)
+        if intent is None:
+            await journal.record(INTENT_KEY, str(time.time()))
+            return
+        waited = time.time() - float(intent)
+        if waited < self.orphan_wait_seconds and await journal.recall(FAILED_KEY) is None:
+            raise TransientProviderError(
+                f"an earlier attempt of this step may have created a response before it crashed; waiting "
+                f"{self.orphan_wait_seconds - waited:.0f} s more for its webhook", retry_after=2.0)
 
     async def _adopt(self, response_id: str) -> RunState:
         return await self.poll(RunRef(response_id))

@@ -255,3 +255,36 @@ def test_threads_finds_what_a_crashed_attempt_created_instead_of_creating_it_aga
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         asyncio.run(scenario())
+
+
+def test_responses_with_webhooks_waits_for_an_orphan_before_creating_again(services: Services, model: DevModel,
+                                                                            agent_id: str) -> None:
+    """A create whose answer was lost (its worker died) leaves an intent in the journal: the retry waits (a
+    transient error with a short retry-after) for the orphan's webhook to be adopted, then adopts it; after
+    the wait it would create anew. A create the provider refused leaves nothing to wait for."""
+    async def scenario() -> None:
+        provider = make_provider(services, model, "responses", agent_id)
+        provider.orphan_wait_seconds = 0.6  # type: ignore[attr-defined]
+        step = LosesItsFirstRecord(journal(services), "response")
+        request = RunRequest("What is the weather in Seattle, WA?", None, "conv-o", turn_key="conv-o:1")
+        try:
+            with pytest.raises(ConnectionError):
+                await provider.create_run(request, step)
+            with pytest.raises(TransientProviderError) as waiting:
+                await provider.create_run(request, step)
+            assert waiting.value.retry_after == 2.0 and "webhook" in str(waiting.value)
+            await step.record("response", "resp_adopted_by_the_webhook_route")
+            with pytest.raises(PermanentProviderError):  # it adopts the journaled run (unknown to devmodel)
+                await provider.create_run(request, step)
+            refused = journal(services)
+            with pytest.raises(PermanentProviderError):
+                await provider.create_run(RunRequest("hello", "resp_missing", "conv-r", turn_key="conv-r:1"), refused)
+            with pytest.raises(PermanentProviderError):  # no waiting: the provider said no, nothing was created
+                await provider.create_run(RunRequest("hello", "resp_missing", "conv-r", turn_key="conv-r:1"), refused)
+            late = journal(services)
+            await late.record("response-intent", "0")  # an intent long past the wait: create anew
+            assert (await provider.create_run(request, late)).status in ("queued", "in_progress")
+        finally:
+            await provider.close()
+
+    asyncio.run(scenario())
