@@ -103,8 +103,7 @@ def crash_run(work: Path, conversations: int, messages: int, kills: int, seed: i
             proxy = RecordingProxy(model.base_url.removesuffix("/v1"), free_port(), calls.hook).start()
             env = {"AzureWebJobsStorage": azurite.connection_string, "TASKHUB_NAME": hub,
                    "ASSISTANT_BASE_URL": f"http://127.0.0.1:{proxy.port}/v1",
-                   "ASSISTANT_STORAGE_PREFIX": "c" + uuid.uuid4().hex[:10], "ASSISTANT_WEBHOOK_SECRET": webhook.secret,
-                   "ASSISTANT_WEBHOOK_POLL_SECONDS": "5"}
+                   "ASSISTANT_STORAGE_PREFIX": "c" + uuid.uuid4().hex[:10], "ASSISTANT_WEBHOOK_SECRET": webhook.secret}
             host = DevhostProcess(DevhostConfig(app_dir=REPO_ROOT, storage=azurite.connection_string, hub=hub,
                                                 log_path=work / "devhost-crash.log", port=port, extra_env=env))
             try:
