@@ -20,7 +20,7 @@ StepStatus = Literal[
 ]
 ACTIVE: frozenset[str] = frozenset({"queued", "in_progress"})
 
-TurnOutcome = Literal["completed", "failed", "deadline_exceeded", "already_done"]
+TurnOutcome = Literal["completed", "failed", "deadline_exceeded", "cancelled", "already_done"]
 """How a turn ended, as its checkpoint records it."""
 
 
@@ -233,3 +233,7 @@ TURN_READY_EVENT = "turn_ready"
 """Raised by a turn's checkpoint at the conversation's next turn, which may be waiting for it."""
 RUN_ENDED_EVENT = "run_ended"
 """Raised by the provider webhook route at the turn whose run ended: ``{"runId", "type"}``."""
+CANCEL_EVENT = "cancel_turn"
+"""Raised by the cancel route (and by DELETE of a conversation with ``?cancel=true``) at a running turn:
+``{"by": str | None, "reason": str | None}``. The turn cancels its run at the provider, records itself as
+``cancelled`` and releases the conversation."""
