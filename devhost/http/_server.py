@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import json
 import logging
 from dataclasses import dataclass, field
 
@@ -10,7 +12,7 @@ import azure.functions as func
 from aiohttp import web
 from multidict import CIMultiDict
 
-from devhost.functions import WEBHOOK_PATH, FunctionInfo, FunctionInvoker, ManagementEndpoint
+from devhost.functions import WEBHOOK_PATH, FunctionInfo, FunctionInvoker, FunctionKind, ManagementEndpoint
 
 from ._backend import DurableBackend
 from ._keys import AuthKeys
@@ -71,6 +73,8 @@ class HostServer:
         self.app.router.add_route("*", WEBHOOK_PATH + "/{tail:.*}", self._management_public)
         self.app.router.add_route("*", RPC_PATH + "/{tail:.*}", self._management_rpc)
         self.app.router.add_route("GET", "/admin/host/status", self._host_status)
+        self.app.router.add_route("POST", "/admin/functions/{name}", self._run_function)
+        self._admin_runs: set[asyncio.Task[None]] = set()
         self.app.router.add_route("*", "/{tail:.*}", self._dispatch_function)
 
     # -- lifecycle --------------------------------------------------------------------------------------------
@@ -91,6 +95,8 @@ class HostServer:
         self._invoker.client_endpoint = self.management_endpoint()
 
     async def stop(self) -> None:
+        for task in list(self._admin_runs):
+            task.cancel()
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
@@ -145,6 +151,34 @@ class HostServer:
         if keys.enforce and not keys.allows("admin", _presented_key(request)):
             return web.Response(status=401)
         return web.json_response({"state": "Running", "version": "devhost", "functions": len(self._routes)})
+
+    async def _run_function(self, request: web.Request) -> web.StreamResponse:
+        """``POST /admin/functions/{name}`` with ``{"input": ...}``: run a non-HTTP function now, as the host's
+        admin API does (master key; 202 at once, the function runs in the background). devhost runs timer
+        functions this way; other kinds get a JSON 400."""
+        keys = self._options.keys
+        if keys.enforce and not keys.allows("admin", _presented_key(request)):
+            return web.Response(status=401)
+        try:
+            invocation = json.loads(await request.read() or b"null")
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            invocation = None
+        if not isinstance(invocation, dict):
+            return web.Response(status=400)  # the host's [FromBody] FunctionInvocation was null
+        info = self._invoker.index.get(request.match_info["name"])
+        if info is None:
+            return web.Response(status=404)
+        if info.kind is not FunctionKind.TIMER:
+            return _json_error(400, f"devhost runs only timer functions on demand; '{info.name}' is {info.kind.value}")
+        task = asyncio.create_task(self._invoker.call_timer(info, past_due=False, last=None, next_=None))
+        self._admin_runs.add(task)
+        task.add_done_callback(self._admin_run_done)
+        return web.Response(status=202)
+
+    def _admin_run_done(self, task: asyncio.Task[None]) -> None:
+        self._admin_runs.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("function run through the admin API failed", exc_info=task.exception())
 
     # -- HTTP triggers ----------------------------------------------------------------------------------------
     def _relative_path(self, path: str) -> str | None:

@@ -19,9 +19,9 @@ from devhost.functions import (
     decode_queue_body,
     load_app,
 )
-from devhost.http import RouteTemplate, RouteTemplateError
+from devhost.http import AuthKeys, RouteTemplate, RouteTemplateError
 
-from .harness import APPS
+from .harness import APPS, running_host
 
 
 def test_ncrontab_six_fields_and_timespans() -> None:
@@ -102,3 +102,35 @@ def test_route_templates() -> None:
         RouteTemplate("x/{id:nonsense}")
     with pytest.raises(RouteTemplateError, match="catch-all"):
         RouteTemplate("{*rest}/more")
+
+
+def test_admin_api_runs_a_timer_function_on_demand() -> None:
+    """``POST /admin/functions/{name}`` (the host's admin API, master key) runs a non-HTTP function now: 202 at
+    once, the function in the background. Missing body 400, unknown function 404, no master key 401."""
+    async def scenario() -> None:
+        keys = AuthKeys("function-key", "master-key", enforce=True)
+        async with running_host(keys=keys) as host:
+            calls: list[dict[str, Any]] = sys.modules["function_app"].TIMER_CALLS
+            calls.clear()
+            master = {"x-functions-key": "master-key"}
+            async with host.session.post("/admin/functions/every_second", json={"input": ""},
+                                         headers={"x-functions-key": "function-key"}) as response:
+                assert response.status == 401
+            async with host.session.post("/admin/functions/every_second", headers=master) as response:
+                assert response.status == 400
+            async with host.session.post("/admin/functions/no_such_function", json={}, headers=master) as response:
+                assert response.status == 404
+            async with host.session.post("/admin/functions/hello_http", json={}, headers=master) as response:
+                assert response.status == 400 and "timer" in (await response.json())["error"]
+            assert calls == []
+            async with host.session.post("/admin/functions/Every_Second", json={"input": ""},
+                                         headers=master) as response:
+                assert response.status == 202
+            async with asyncio.timeout(10):
+                while True:  # the run happens after the 202
+                    if calls:
+                        break
+                    await asyncio.sleep(0.02)
+            assert calls[0]["past_due"] is False
+
+    asyncio.run(scenario())
