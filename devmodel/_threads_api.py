@@ -227,6 +227,11 @@ class ThreadsApi:
         thread = self._thread(request)
         if (run := self._active_run(thread)) is not None:
             self._p.jobs.cancel(run["id"])
+        # A deleted thread takes its messages and runs with it (nothing of it stays in the store).
+        for kind in ("message", "run"):
+            for obj in self._p.store.all(kind):
+                if obj.get("thread_id") == thread["id"]:
+                    self._p.store.delete(kind, str(obj["id"]))
         self._p.store.delete("thread", thread["id"])
         return web.json_response({"id": thread["id"], "object": "thread.deleted", "deleted": True})
 

@@ -227,3 +227,9 @@ def test_messages_and_runs_can_be_listed_and_retrieved(client: OpenAI) -> None:
     client.beta.threads.delete(thread.id)
     with pytest.raises(openai.NotFoundError):
         client.beta.threads.retrieve(thread.id)
+    with pytest.raises(openai.NotFoundError):
+        client.beta.threads.runs.retrieve(runs[0].id, thread_id=thread.id)
+    with pytest.raises(openai.NotFoundError):
+        client.beta.threads.messages.retrieve(first.id, thread_id=thread.id)
+    with pytest.raises(openai.NotFoundError):
+        client.beta.threads.delete(thread.id)
