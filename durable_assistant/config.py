@@ -50,6 +50,9 @@ SETTING_NAMES: tuple[str, ...] = (
     "ASSISTANT_RUN_TOOLS",
     "ASSISTANT_TOOL_QUEUE_PREFIX",
     "ASSISTANT_TOOL_QUEUES",
+    # conversation lifecycle (durable_assistant/lifecycle)
+    "ASSISTANT_RETENTION_DAYS",
+    "ASSISTANT_RETENTION_SCHEDULE",
     "AzureWebJobsStorage",
     "AzureWebJobsStorage__accountName",
     "AzureWebJobsStorage__blobServiceUri",
@@ -58,6 +61,11 @@ SETTING_NAMES: tuple[str, ...] = (
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
     "TASKHUB_NAME",
 )
+
+
+DEFAULT_RETENTION_SCHEDULE = "0 30 3 * * *"
+"""NCRONTAB (sec min hour day month day-of-week, UTC): the retention sweep runs daily at 03:30."""
+_SCHEDULE = re.compile(r"^(\S+\s+){5}\S+$|^(\d+\.)?\d{1,2}:\d{1,2}:\d{1,2}$")
 
 
 class ConfigError(ValueError):
@@ -132,6 +140,11 @@ class Settings:
     """Tool queues are named ``{prefix}-{tool name with dashes}-input`` / ``-output`` unless overridden."""
     tool_queues: tuple[tuple[str, str, str], ...] = ()
     """Per-tool queue names ``(tool, input queue, output queue)`` from ASSISTANT_TOOL_QUEUES."""
+    retention_days: float = 0.0
+    """Conversations idle longer than this many days (fractions allowed) are deleted by the retention sweep;
+    0 keeps them forever."""
+    retention_schedule: str = DEFAULT_RETENTION_SCHEDULE
+    """When the sweep runs: the timer trigger's schedule (6-field NCRONTAB or a TimeSpan such as 01:00:00)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -170,7 +183,19 @@ class Settings:
             run_tools=_choice(e, "ASSISTANT_RUN_TOOLS", ("app", "agent"), "app"),  # type: ignore[arg-type]
             tool_queue_prefix=_queue_prefix(e),
             tool_queues=_tool_queues(e),
+            retention_days=_at_least(e, "ASSISTANT_RETENTION_DAYS", 0.0, minimum=0.0),
+            retention_schedule=retention_schedule(e),
         )
+
+
+def retention_schedule(env: Mapping[str, str] | None = None) -> str:
+    """ASSISTANT_RETENTION_SCHEDULE, or the daily default when unset."""
+    e = os.environ if env is None else env
+    value = (e.get("ASSISTANT_RETENTION_SCHEDULE") or "").strip() or DEFAULT_RETENTION_SCHEDULE
+    if not _SCHEDULE.match(value):
+        raise ConfigError("ASSISTANT_RETENTION_SCHEDULE must be a 6-field NCRONTAB expression such as "
+                          f"'{DEFAULT_RETENTION_SCHEDULE}' or a TimeSpan such as 01:00:00; got {value!r}")
+    return value
 
 
 def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:

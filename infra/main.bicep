@@ -238,6 +238,12 @@ param webhookSecret string = ''
 @description('ASSISTANT_TOOL_MODULES: comma-separated Python modules (deployed with the app) that register custom tools.')
 param toolModules string = ''
 
+@description('ASSISTANT_RETENTION_DAYS: conversations idle longer than this many days (fractions allowed) are deleted by the retention sweep; 0 keeps them forever.')
+param retentionDays string = '0'
+
+@description('ASSISTANT_RETENTION_SCHEDULE: when the retention sweep runs (6-field NCRONTAB, UTC).')
+param retentionSchedule string = '0 30 3 * * *'
+
 // --- names ---------------------------------------------------------------------------------------------------
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -565,6 +571,8 @@ module functionApp 'modules/function-app.bicep' = {
     toolModules: toolModules
     toolQueuePrefix: toolQueuePrefix
     assistantRunTools: assistantRunTools
+    retentionDays: retentionDays
+    retentionSchedule: retentionSchedule
   }
 }
 

@@ -12,6 +12,8 @@ from openai import AsyncOpenAI
 
 from durable_assistant.providers._errors import call
 from durable_assistant.providers._types import (
+    ObjectsDeleted,
+    ProviderObjects,
     RunRef,
     RunRequest,
     RunState,
@@ -82,6 +84,10 @@ class ChatProvider:
     async def cancel(self, run: RunRef) -> RunState:
         # Nothing runs between our calls, so there is nothing to stop at the provider.
         return RunState(status="cancelled", run_id=run.run_id)
+
+    async def delete_objects(self, objects: ProviderObjects) -> ObjectsDeleted:
+        # Completions are not stored at the provider (no store=true); the histories are our chat-state blobs.
+        return ObjectsDeleted()
 
     async def close(self) -> None:
         await self.client.close()

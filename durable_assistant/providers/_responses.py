@@ -13,10 +13,13 @@ from typing import Any
 import openai
 from openai import AsyncOpenAI
 
+from durable_assistant.providers._cleanup import delete_each
 from durable_assistant.providers._errors import call
 from durable_assistant.providers._types import (
     RESPONSE_STEP_KEY,
+    ObjectsDeleted,
     ProviderError,
+    ProviderObjects,
     RunRef,
     RunRequest,
     RunState,
@@ -155,6 +158,11 @@ class ResponsesProvider:
     async def cancel(self, run: RunRef) -> RunState:
         response = await call("responses.cancel", lambda: self.client.responses.cancel(run.run_id))
         return _state(response)
+
+    async def delete_objects(self, objects: ProviderObjects) -> ObjectsDeleted:
+        # Stored responses (store=true) stay at the provider until deleted; the app creates no conversation
+        # objects (turns chain through previous_response_id).
+        return await delete_each("responses.delete", objects.runs, self.client.responses.delete)
 
     async def close(self) -> None:
         await self.client.close()

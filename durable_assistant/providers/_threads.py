@@ -10,9 +10,12 @@ from typing import Any, TypeVar
 
 from openai import AsyncOpenAI
 
+from durable_assistant.providers._cleanup import delete_each
 from durable_assistant.providers._errors import call
 from durable_assistant.providers._types import (
+    ObjectsDeleted,
     PermanentProviderError,
+    ProviderObjects,
     RunRef,
     RunRequest,
     RunState,
@@ -135,6 +138,14 @@ class ThreadsProvider:
         got = await _beta("threads.runs.cancel",
                           lambda: self.client.beta.threads.runs.cancel(run.run_id, thread_id=tid))
         return await self._state(got)
+
+    async def delete_objects(self, objects: ProviderObjects) -> ObjectsDeleted:
+        async def delete(thread_id: str) -> object:
+            with warnings.catch_warnings():  # see _beta
+                warnings.simplefilter("ignore", DeprecationWarning)
+                return await self.client.beta.threads.delete(thread_id)
+
+        return await delete_each("threads.delete", objects.threads, delete)
 
     async def close(self) -> None:
         await self.client.close()

@@ -89,6 +89,28 @@ class RunState:
         return cls(**{**data, "tool_calls": calls})
 
 
+@dataclass(frozen=True)
+class ProviderObjects:
+    """What a conversation's turns recorded of the objects they created at the provider (run documents and
+    step journals): what deleting the conversation asks the provider to delete."""
+
+    runs: frozenset[str] = frozenset()
+    """Run ids as the provider names them: responses (Responses API), thread runs, chat completions."""
+    threads: frozenset[str] = frozenset()
+    """Thread ids (threads/runs protocol); a thread takes its messages and runs with it."""
+
+
+@dataclass(frozen=True)
+class ObjectsDeleted:
+    """What the provider did with the objects it was asked to delete."""
+
+    deleted: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    """Already gone (404): deleted before, expired, or never stored by the provider."""
+    refused: tuple[tuple[str, str], ...] = ()
+    """(id, reason) the provider refused with another 4xx: left at the provider."""
+
+
 class ProviderError(Exception):
     """A provider call failed."""
 
@@ -152,6 +174,13 @@ class Provider(Protocol):
     async def submit_tool_outputs(self, run: RunRef, outputs: list[ToolOutput], journal: StepJournal) -> RunState: ...
 
     async def cancel(self, run: RunRef) -> RunState: ...
+
+    async def delete_objects(self, objects: ProviderObjects) -> ObjectsDeleted:
+        """Delete what a conversation created, where the protocol allows it (Responses: stored responses;
+        threads: the threads; chat: nothing is stored at the provider). Idempotent: an object already gone
+        counts as ``missing``. Raises TransientProviderError (429/5xx/timeouts): nothing recorded is lost, so
+        the caller tries again later."""
+        ...
 
     async def close(self) -> None: ...
 

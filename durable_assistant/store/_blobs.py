@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from durable_assistant.storage_clients import StorageClients
+from durable_assistant.store._parallel import map_concurrently
 
 TRANSCRIPTS_CONTAINER = "conversations"
 WORK_CONTAINER = "turn-work"
@@ -49,6 +51,20 @@ class JsonBlobs:
 
     def list(self, prefix: str) -> list[str]:
         return sorted(b.name for b in self._container().list_blobs(name_starts_with=prefix))
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every blob whose name starts with ``prefix``; returns how many there were (one already gone,
+        or a container that does not exist yet, is not an error)."""
+        try:
+            names = self.list(prefix)
+        except ResourceNotFoundError:
+            return 0
+        map_concurrently(self._delete, names)
+        return len(names)
+
+    def _delete(self, key: str) -> None:
+        with contextlib.suppress(ResourceNotFoundError):
+            self._container().delete_blob(key)
 
     def _put(self, key: str, value: dict[str, Any], overwrite: bool) -> None:
         body = encode_json(value)

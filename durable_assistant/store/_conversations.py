@@ -4,7 +4,10 @@ listing partition (``LIST_PARTITION``) with a row per conversation keyed newest 
 
 Messages get consecutive sequence numbers through an optimistic-concurrency table transaction (index row
 update with its ETag + message row insert), so concurrent POSTs never share or skip a number; turn N may run
-once turn N-1 is complete (``completed_seq``)."""
+once turn N-1 is complete (``completed_seq``).
+
+Deleting a conversation first marks its index row (``deletingSince``, ETag-checked, so no message is accepted
+after the mark), then removes everything else, the index row last (``durable_assistant.lifecycle``)."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import contextlib
 import itertools
 import re
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +43,8 @@ F_PROVIDER_REF = "providerRef"
 F_CREATED_AT = "createdAt"
 F_SCHEMA = "schemaVersion"
 F_FAILURE = "failure"
+F_DELETING = "deletingSince"
+_TRANSACTION_LIMIT = 100  # operations per table transaction
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _MESSAGE_ID_RE = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
@@ -46,6 +52,10 @@ _MESSAGE_ID_RE = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
 
 class UnknownConversationError(LookupError):
     pass
+
+
+class ConversationDeletingError(RuntimeError):
+    """The conversation is being deleted: it accepts no more messages."""
 
 
 def valid_conversation_id(value: str) -> bool:
@@ -65,6 +75,12 @@ class Conversation:
     completed_seq: int
     """Highest turn that has finished (successfully or not)."""
     provider_ref: str | None
+    deleting_since: str | None = None
+    """When its deletion began (None: not being deleted)."""
+    last_activity_at: str | None = None
+    """When the index row last changed (a message accepted, a turn finished): the row's Timestamp."""
+    etag: str | None = None
+    """Version of the index row, for a change conditional on nothing having happened since it was read."""
 
 
 @dataclass(frozen=True)
@@ -156,16 +172,20 @@ class ConversationStore:
         return _message(row, created=False)
 
     def accept_message(self, conversation_id: str, message_id: str, content: str) -> MessageRecord:
-        """Give the message the next sequence number, or return the existing record for ``message_id``."""
+        """Give the message the next sequence number, or return the existing record for ``message_id``.
+        Raises ConversationDeletingError once the conversation's deletion has begun (a retried message too:
+        its turn must not start now)."""
         table = self._table()
         for _ in range(50):
-            existing = self.get_message(conversation_id, message_id)
-            if existing is not None:
-                return existing
             try:
                 index = table.get_entity(conversation_id, INDEX_ROW)
             except ResourceNotFoundError:
                 raise UnknownConversationError(conversation_id) from None
+            if index.get(F_DELETING):
+                raise ConversationDeletingError(conversation_id)
+            existing = self.get_message(conversation_id, message_id)
+            if existing is not None:
+                return existing
             seq = int(index[F_NEXT_SEQ])
             row = {"PartitionKey": conversation_id, "RowKey": "message|" + message_id, "messageId": message_id,
                    "seq": seq, "instanceId": instance_id_for(conversation_id, seq), "content": content,
@@ -233,6 +253,68 @@ class ConversationStore:
         with contextlib.suppress(ResourceExistsError):
             self.create(conversation_id)
 
+    # -- deletion -------------------------------------------------------------------------------------------
+
+    def mark_deleting(self, conversation_id: str, etag: str | None = None) -> Conversation:
+        """Begin the conversation's deletion (idempotent): once this returns, no message is accepted (the mark
+        and accept_message's transaction both check the row's ETag), so ``next_seq`` of the result is final.
+        With ``etag``: only if the row has not changed since it was read (else ResourceModifiedError).
+        Raises UnknownConversationError."""
+        table = self._table()
+        for _ in range(50):
+            try:
+                row = table.get_entity(conversation_id, INDEX_ROW)
+            except ResourceNotFoundError:
+                raise UnknownConversationError(conversation_id) from None
+            if row.get(F_DELETING):
+                return _conversation(row)
+            if etag is not None and row.metadata["etag"] != etag:
+                raise ResourceModifiedError(f"conversation {conversation_id} changed since it was read")
+            try:
+                table.update_entity({"PartitionKey": conversation_id, "RowKey": INDEX_ROW, F_DELETING: _now()},
+                                    mode=UpdateMode.MERGE, etag=row.metadata["etag"],
+                                    match_condition=MatchConditions.IfNotModified)
+            except ResourceModifiedError:
+                if etag is not None:
+                    raise
+                continue
+            except ResourceNotFoundError:
+                raise UnknownConversationError(conversation_id) from None
+            return self.get(conversation_id)
+        raise RuntimeError(f"could not mark {conversation_id} for deletion: too much contention")
+
+    def delete_rows(self, conversation_id: str) -> int:
+        """Delete every row of the conversation's partition except its index row; returns how many."""
+        table = self._table()
+        keys = [str(r["RowKey"]) for r in table.query_entities(
+            "PartitionKey eq @pk", parameters={"pk": conversation_id}, select=["RowKey"])
+            if r["RowKey"] != INDEX_ROW]
+        for start in range(0, len(keys), _TRANSACTION_LIMIT):
+            chunk = keys[start:start + _TRANSACTION_LIMIT]
+            try:
+                table.submit_transaction([("delete", {"PartitionKey": conversation_id, "RowKey": k}) for k in chunk])
+            except TableTransactionError:
+                # One row went meanwhile (a concurrent deletion): the batch fails whole, single deletes don't.
+                map_concurrently(lambda k: table.delete_entity(conversation_id, k), chunk)
+        return len(keys)
+
+    def delete_index(self, conv: Conversation) -> int:
+        """Delete the listing row, then the index row (last: it is what marks the deletion as unfinished).
+        Returns how many rows that was."""
+        table = self._table()
+        table.delete_entity(LIST_PARTITION, _list_row_key(datetime.fromisoformat(conv.created_at), conv.conversation_id))
+        table.delete_entity(conv.conversation_id, INDEX_ROW)
+        return 2
+
+    def created_before(self, moment: datetime) -> Iterator[str]:
+        """Ids of the listed conversations created before ``moment``, oldest last (a query of the listing
+        partition, so only those rows are read)."""
+        after = f"{_MAX_EPOCH_MS - int(moment.timestamp() * 1000):013d}"
+        rows = self._table().query_entities("PartitionKey eq @pk and RowKey gt @after",
+                                            parameters={"pk": LIST_PARTITION, "after": after},
+                                            select=["conversationId"])
+        return (str(r["conversationId"]) for r in rows)
+
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
@@ -257,9 +339,12 @@ def _decode_token(token: str) -> str:
 
 
 def _conversation(row: Any) -> Conversation:
+    stamp = row.metadata.get("timestamp")
     return Conversation(conversation_id=row["PartitionKey"], created_at=row[F_CREATED_AT],
                         next_seq=int(row[F_NEXT_SEQ]), completed_seq=int(row[F_COMPLETED_SEQ]),
-                        provider_ref=row.get(F_PROVIDER_REF))
+                        provider_ref=row.get(F_PROVIDER_REF), deleting_since=row.get(F_DELETING),
+                        last_activity_at=stamp.isoformat() if isinstance(stamp, datetime) else None,
+                        etag=row.metadata.get("etag"))
 
 
 def _message(row: Any, created: bool) -> MessageRecord:

@@ -5,6 +5,7 @@ Layout (Blob Storage):
 - turn-work/{conversationId}/{turn:06d}/calls/{n:03d}.json        one tool call: name, arguments, output
 - turn-work/{conversationId}/{turn:06d}/steps/{step}.{key}.json   the step journal: provider ids, write-once
 - conversations/{conversationId}/{turn:06d}.json                 the turn record (write-once)
+Deleting a conversation reads the provider ids recorded here (``recorded_objects``) before deleting the blobs.
 Table ``runowners``: PartitionKey = provider run id -> the turn's instance (routes provider webhooks).
 """
 
@@ -19,7 +20,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
-from durable_assistant.providers import RunState, ToolCall
+from durable_assistant.providers import ProviderObjects, RunState, ToolCall
 from durable_assistant.storage_clients import StorageClients
 from durable_assistant.store._blobs import TRANSCRIPTS_CONTAINER, WORK_CONTAINER, JsonBlobs
 from durable_assistant.store._conversations import valid_conversation_id
@@ -88,6 +89,42 @@ class TurnStore:
         except ResourceModifiedError:
             return "seen", instance_id
         return "wake", instance_id
+
+    def recorded_objects(self, conversation_id: str) -> ProviderObjects:
+        """Every provider object the conversation's turns recorded: the ids in each run document and the runs
+        and threads in each step journal (a run created and journaled just before a crash is there too)."""
+        keys = self.work.list(conversation_id + "/")
+        wanted = [k for k in keys if k.endswith("/run.json") or _journal_kind(k) in _JOURNALED_OBJECTS]
+        docs = map_concurrently(self.work.load, wanted)
+        runs: set[str] = set()
+        threads: set[str] = set()
+        for key, doc in zip(wanted, docs, strict=True):
+            if doc is None:
+                continue
+            if key.endswith("/run.json"):
+                runs.update(str(i) for i in doc.get("providerIds", []))
+                thread_id = (doc.get("latest") or {}).get("thread_id")
+                if thread_id:
+                    threads.add(str(thread_id))
+            elif _journal_kind(key) == "thread":
+                threads.add(str(doc["value"]))
+            else:
+                runs.add(str(doc["value"]))
+        # Chat "runs" are our own history keys (chat/{conversation}/{uuid}), never a provider's id.
+        return ProviderObjects(runs=frozenset(r for r in runs - threads if "/" not in r), threads=frozenset(threads))
+
+    def forget_runs(self, run_ids: frozenset[str]) -> int:
+        """Delete the ``runowners`` rows of these runs (webhooks for them then find no turn); returns how many
+        ids were asked for (a run that never had a row is no error)."""
+        table = self.storage.table(RUN_OWNERS_TABLE)
+        map_concurrently(lambda run_id: table.delete_entity(run_id, "owner"), sorted(run_ids))
+        return len(run_ids)
+
+    def delete_conversation(self, conversation_id: str) -> tuple[int, int]:
+        """Delete the turn records, then the working blobs (run documents, tool calls, step journals: the last
+        place provider ids are recorded). Returns (records, working blobs) deleted."""
+        records = self.transcripts.delete_prefix(conversation_id + "/")
+        return records, self.work.delete_prefix(conversation_id + "/")
 
     @staticmethod
     def _prefix(conversation_id: str, turn: int) -> str:
@@ -163,6 +200,19 @@ class TurnStore:
         keys = self.transcripts.list(conversation_id + "/")
         docs = [self.transcripts.load(k) for k in keys]
         return [d for d in docs if d is not None]
+
+
+_JOURNALED_OBJECTS = frozenset({"response", "run", "submitted", "thread"})
+"""Step-journal keys whose value is a provider object id (``message`` goes with its thread; ``response-intent``
+and ``response-refused`` hold no id)."""
+
+
+def _journal_kind(blob_name: str) -> str | None:
+    """``response`` for ``{conversation}/{turn}/steps/create.response.json``; None for other blobs."""
+    head, _, name = blob_name.rpartition("/steps/")
+    if not head or not name.endswith(".json") or "." not in name[:-5]:
+        return None
+    return name[:-5].split(".", 1)[1]
 
 
 @dataclass

@@ -3,7 +3,11 @@
 import importlib
 
 from durable_assistant.config import ConfigError
-from durable_assistant.tools._builtin import lamp_states, register_builtin_tools
+from durable_assistant.tools._builtin import (
+    forget_conversation_operations,
+    lamp_states,
+    register_builtin_tools,
+)
 from durable_assistant.tools._queues import (
     LEDGER_TABLE,
     CallLedger,
@@ -64,6 +68,7 @@ __all__ = [
     "ToolSpec",
     "default_registry",
     "ensure_seeded",
+    "forget_conversation_operations",
     "lamp_states",
     "register_builtin_tools",
     "schema_from_signature",

@@ -9,6 +9,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableTransactionError, UpdateMode
 
+from durable_assistant.storage_clients import StorageClients
 from durable_assistant.tools._registry import Param, ToolContext, ToolError, ToolRegistry
 from durable_assistant.tools._seed_data import (
     CUSTOMERS_TABLE,
@@ -172,3 +173,25 @@ def lamp_states(ctx: ToolContext) -> dict[str, dict[str, Any]]:
     rows = ctx.storage.table(LAMPS_TABLE).query_entities("PartitionKey eq @pk", parameters={"pk": LAMPS_PARTITION})
     return {r["RowKey"]: {"on": r["on"], "brightness": r["brightness"]} for r in rows
             if not r["RowKey"].startswith("op|")}
+
+
+def forget_conversation_operations(storage: StorageClients, conversation_id: str) -> int:
+    """Delete the exactly-once records (``op|{conversation}:{turn}:{callId}``) the lamp tools kept for one
+    conversation's calls (when the conversation is deleted: no call of it can be retried any more). Returns
+    how many there were; lamp states stay as they are."""
+    table = storage.table(LAMPS_TABLE)
+    low, high = f"op|{conversation_id}:", f"op|{conversation_id};"  # ";" sorts right after ":"
+    try:
+        keys = [str(r["RowKey"]) for r in table.query_entities(
+            "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
+            parameters={"pk": LAMPS_PARTITION, "low": low, "high": high}, select=["RowKey"])]
+    except ResourceNotFoundError:
+        return 0  # no lamp was ever switched in this storage account
+    for start in range(0, len(keys), 100):  # a table transaction takes up to 100 operations
+        chunk = keys[start:start + 100]
+        try:
+            table.submit_transaction([("delete", {"PartitionKey": LAMPS_PARTITION, "RowKey": k}) for k in chunk])
+        except TableTransactionError:  # one of them went meanwhile: single deletes tolerate that
+            for key in chunk:
+                table.delete_entity(LAMPS_PARTITION, key)
+    return len(keys)

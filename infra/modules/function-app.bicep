@@ -135,6 +135,12 @@ param webhookSecretUri string = ''
 @description('ASSISTANT_TOOL_MODULES (empty: the built-in tools only).')
 param toolModules string = ''
 
+@description('ASSISTANT_RETENTION_DAYS (number as text; 0 keeps conversations forever).')
+param retentionDays string
+
+@description('ASSISTANT_RETENTION_SCHEDULE (6-field NCRONTAB of the retention sweep\'s timer trigger).')
+param retentionSchedule string
+
 @description('ASSISTANT_TOOL_QUEUE_PREFIX: names of the tools\' Storage queues (modules/tool-queues.bicep creates them).')
 param toolQueuePrefix string = 'tool'
 
@@ -205,6 +211,8 @@ var assistantSettings = {
   ASSISTANT_TOOL_MODULES: toolModules
   ASSISTANT_TOOL_QUEUE_PREFIX: toolQueuePrefix
   ASSISTANT_RUN_TOOLS: assistantRunTools
+  ASSISTANT_RETENTION_DAYS: retentionDays
+  ASSISTANT_RETENTION_SCHEDULE: retentionSchedule
 }
 
 var webhookSettings = {

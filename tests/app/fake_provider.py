@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 
 from durable_assistant.providers import (
     RESPONSE_STEP_KEY,
+    ObjectsDeleted,
     PermanentProviderError,
+    ProviderObjects,
     RunRef,
     RunRequest,
     RunState,
@@ -88,6 +90,13 @@ class FakeProvider:
             state = RunState("cancelled", run.run_id, provider_ids=[run.run_id])
             self.runs[run.run_id] = state
         return state
+
+    async def delete_objects(self, objects: ProviderObjects) -> ObjectsDeleted:
+        self.calls["delete"] += len(objects.runs)
+        present = sorted(r for r in objects.runs if r in self.runs)
+        for run_id in present:
+            del self.runs[run_id]
+        return ObjectsDeleted(deleted=tuple(present), missing=tuple(sorted(objects.runs - set(present))))
 
     async def close(self) -> None:
         return None

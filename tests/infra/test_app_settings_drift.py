@@ -32,6 +32,8 @@ KNOBS: dict[str, tuple[str, str]] = {
     "webhookPollSeconds": ("ASSISTANT_WEBHOOK_POLL_SECONDS", "webhook_poll_seconds"),
     "toolQueuePrefix": ("ASSISTANT_TOOL_QUEUE_PREFIX", "tool_queue_prefix"),
     "assistantRunTools": ("ASSISTANT_RUN_TOOLS", "run_tools"),
+    "retentionDays": ("ASSISTANT_RETENTION_DAYS", "retention_days"),
+    "retentionSchedule": ("ASSISTANT_RETENTION_SCHEDULE", "retention_schedule"),
 }
 
 
