@@ -10,15 +10,17 @@ import asyncio
 import dataclasses
 import json
 import logging
+import os
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
 
 from activities.turn_activities import bp as activities_bp
-from durable_assistant import api, steps
-from durable_assistant.config import ConfigError
+from durable_assistant import api, lifecycle, steps
+from durable_assistant.config import ConfigError, retention_schedule
 from durable_assistant.contracts import RUN_ENDED_EVENT, TURN_ORCHESTRATION
 from durable_assistant.services import Services, get_services
 from monitor.monitor_routes import bp as monitor_bp
@@ -45,6 +47,8 @@ def _services() -> Services:
 
 
 def _respond(result: api.ApiResponse) -> func.HttpResponse:
+    if result.status == 204:
+        return func.HttpResponse(status_code=204, headers=result.headers)
     return func.HttpResponse(result.text(), status_code=result.status, headers=result.headers,
                              mimetype="application/json", charset="utf-8")
 
@@ -129,6 +133,23 @@ async def provider_webhook(req: func.HttpRequest, client: df.DurableOrchestratio
         return _server_error(exc)
 
 
+# -- conversation lifecycle: DELETE and the retention sweep (logic in durable_assistant.lifecycle) ---------------
+async def delete_conversation(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    try:
+        services = await asyncio.to_thread(_services)
+        return _respond(await api.delete_conversation(services, lifecycle.DurableTurnInstances(client),
+                                                      req.route_params.get("conversationId", ""), req.params))
+    except api.ApiError as exc:
+        return _respond(exc.response())
+    except Exception as exc:
+        return _server_error(exc)
+
+
+async def retention_sweep(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
+    services = await asyncio.to_thread(_services)
+    await lifecycle.sweep(services, lifecycle.DurableTurnInstances(client), datetime.now(UTC))
+
+
 def list_tools(req: func.HttpRequest) -> func.HttpResponse:
     try:
         return _respond(api.list_tools(get_services()))
@@ -166,3 +187,10 @@ app.route(route="tools", methods=["GET"])(app.function_name("list_tools")(list_t
 app.route(route="tools/{name}", methods=["POST"])(app.function_name("run_tool_http")(run_tool))
 app.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)(
     app.function_name("openapi")(openapi))
+app.route(route="conversations/{conversationId}", methods=["DELETE"])(
+    app.durable_client_input(client_name="client")(app.function_name("delete_conversation")(delete_conversation)))
+# The app-setting expression when ASSISTANT_RETENTION_SCHEDULE is set (the host resolves it); the daily default
+# otherwise, since an expression naming a missing setting keeps the host from loading the function.
+app.timer_trigger(arg_name="timer", schedule="%ASSISTANT_RETENTION_SCHEDULE%" if os.environ.get(
+    "ASSISTANT_RETENTION_SCHEDULE") else retention_schedule())(
+    app.durable_client_input(client_name="client")(app.function_name("retention_sweep")(retention_sweep)))

@@ -55,7 +55,13 @@ TOOL_ATTEMPTS = 3
 
 async def create_run(services: Services, inp: CreateRunInput) -> StepResult:
     """Create the turn's run once every earlier turn of the conversation has finished."""
-    conv = await asyncio.to_thread(services.conversations.get, inp.conversation_id)
+    try:
+        conv = await asyncio.to_thread(services.conversations.get, inp.conversation_id)
+    except UnknownConversationError:
+        return StepResult(status="already_done")  # deleted: nothing to run, nothing to record
+    if conv.deleting_since is not None:
+        # Being deleted: a turn that has no run yet never gets one. already_done records nothing (see checkpoint).
+        return StepResult(status="already_done")
     if conv.completed_seq < inp.turn - 1:
         return StepResult(status="not_ready")
     if conv.completed_seq >= inp.turn:
@@ -168,7 +174,9 @@ def checkpoint(services: Services, inp: CheckpointInput) -> CheckpointResult:
 def _checkpoint(services: Services, inp: CheckpointInput) -> CheckpointResult:
     turns = services.turns
     if inp.status == "already_done":
-        existing = turns.transcripts.load(turn_record_key(inp.conversation_id, inp.turn)) or {}
+        existing = turns.transcripts.load(turn_record_key(inp.conversation_id, inp.turn))
+        if existing is None:
+            return CheckpointResult(answer=None, record_written=False, status=_unrecorded_status(services, inp))
         return CheckpointResult(answer=existing.get("answer"), record_written=False,
                                 status=existing.get("status", "unknown"))
     # Three independent reads, in flight together (the checkpoint is on every turn's critical path).
@@ -202,6 +210,15 @@ def _checkpoint(services: Services, inp: CheckpointInput) -> CheckpointResult:
     written = turns.write_record(record)
     provider_ref = latest.conversation_ref if latest is not None and inp.status == "completed" else None
     return _release(services, inp, answer, written, inp.status, provider_ref)
+
+
+def _unrecorded_status(services: Services, inp: CheckpointInput) -> str:
+    """Why an already_done turn has no record: its conversation is (being) deleted, or it is unknown."""
+    try:
+        conv = services.conversations.get(inp.conversation_id)
+    except UnknownConversationError:
+        return "conversation_deleted"
+    return "conversation_deleted" if conv.deleting_since is not None else "unknown"
 
 
 def _minimal_checkpoint(services: Services, inp: CheckpointInput) -> CheckpointResult:
@@ -244,9 +261,11 @@ async def adopt_orphan(services: Services, run_id: str) -> OrphanFate:
     if journal is None:
         return "unknown"
     try:
-        await asyncio.to_thread(services.conversations.get, journal.key.rsplit(":", 2)[0])
+        conv = await asyncio.to_thread(services.conversations.get, journal.key.rsplit(":", 2)[0])
     except UnknownConversationError:
         return "unknown"  # not a conversation of this app (another app sharing the provider project)
+    if conv.deleting_since is not None:
+        return "unknown"  # its journals are being deleted: write none
     if await journal.record(RESPONSE_STEP_KEY, run_id) == run_id:
         log.warning("adopted run %s for step %s: its creator crashed before journaling it", run_id, journal.key)
         return "adopted"

@@ -11,6 +11,7 @@ from durable_assistant.api._http import (
     parse_json_object,
     run_tool_directly,
 )
+from durable_assistant.api._lifecycle import delete_conversation, deletion_response
 from durable_assistant.api._listing import conversation_summary, list_conversations, page_size
 from durable_assistant.api._openapi import openapi_document
 from durable_assistant.api._webhooks import WebhookOutcome, accept_webhook
@@ -24,6 +25,8 @@ __all__ = [
     "accept_webhook",
     "conversation_summary",
     "create_conversation",
+    "delete_conversation",
+    "deletion_response",
     "get_conversation",
     "list_conversations",
     "list_tools",

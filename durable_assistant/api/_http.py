@@ -12,7 +12,12 @@ from typing import Any
 from durable_assistant.config import Settings
 from durable_assistant.contracts import PollSchedule, TurnInput
 from durable_assistant.services import Services
-from durable_assistant.store import MessageRecord, UnknownConversationError, valid_message_id
+from durable_assistant.store import (
+    ConversationDeletingError,
+    MessageRecord,
+    UnknownConversationError,
+    valid_message_id,
+)
 from durable_assistant.tools import ToolContext, azure_function_tool, tool_queue_layout
 
 # Text that Storage (UTF-8) cannot hold or that has no place in a chat message: lone surrogates, C0 controls
@@ -98,6 +103,9 @@ def accept_message(services: Services, conversation_id: str, body: bytes) -> Acc
         record = services.conversations.accept_message(conversation_id, message_id, content)
     except UnknownConversationError:
         raise ApiError(404, "unknown_conversation", f"conversation {conversation_id!r} does not exist") from None
+    except ConversationDeletingError:
+        raise ApiError(409, "conversation_deleting",
+                       f"conversation {conversation_id!r} is being deleted; it accepts no messages") from None
     if not record.created and record.content != content:
         raise ApiError(409, "message_id_reused",
                        f"messageId {message_id!r} was already used for a different message in this conversation")
@@ -132,7 +140,7 @@ def get_conversation(services: Services, conversation_id: str) -> ApiResponse:
         turns.sort(key=lambda t: int(t["turn"]))
     return ApiResponse(200, {"conversationId": conv.conversation_id, "createdAt": conv.created_at,
                              "turnsAccepted": conv.next_seq - 1, "turnsFinished": conv.completed_seq,
-                             "turns": turns})
+                             "deletingSince": conv.deleting_since, "turns": turns})
 
 
 def list_tools(services: Services) -> ApiResponse:

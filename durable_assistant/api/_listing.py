@@ -14,7 +14,8 @@ MAX_PAGE_SIZE = 100
 
 def conversation_summary(conv: Conversation) -> dict[str, object]:
     return {"conversationId": conv.conversation_id, "createdAt": conv.created_at,
-            "turnsAccepted": conv.next_seq - 1, "turnsFinished": conv.completed_seq}
+            "turnsAccepted": conv.next_seq - 1, "turnsFinished": conv.completed_seq,
+            "lastActivityAt": conv.last_activity_at, "deletingSince": conv.deleting_since}
 
 
 def page_size(params: Mapping[str, str]) -> int:

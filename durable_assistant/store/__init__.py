@@ -5,6 +5,7 @@ from durable_assistant.store._blobs import CHAT_CONTAINER, TRANSCRIPTS_CONTAINER
 from durable_assistant.store._conversations import (
     CONVERSATIONS_TABLE,
     Conversation,
+    ConversationDeletingError,
     ConversationPage,
     ConversationStore,
     InvalidContinuationTokenError,
@@ -25,6 +26,7 @@ __all__ = [
     "TRANSCRIPTS_CONTAINER",
     "WORK_CONTAINER",
     "Conversation",
+    "ConversationDeletingError",
     "ConversationPage",
     "ConversationStore",
     "InvalidContinuationTokenError",

@@ -67,7 +67,8 @@ def test_api_validates_top_and_token(services: Services) -> None:
     services.conversations.create()
     ok = api.list_conversations(services, {"top": "1"})
     assert ok.status == 200 and set(ok.body) == {"conversations", "continuationToken"}
-    assert set(ok.body["conversations"][0]) == {"conversationId", "createdAt", "turnsAccepted", "turnsFinished"}
+    assert set(ok.body["conversations"][0]) == {"conversationId", "createdAt", "turnsAccepted", "turnsFinished",
+                                                "lastActivityAt", "deletingSince"}
     for bad in ({"top": "0"}, {"top": "101"}, {"top": "x"}, {"continuationToken": "%%%"}):
         with pytest.raises(api.ApiError) as err:
             api.list_conversations(services, bad)
