@@ -41,7 +41,11 @@ def openapi_document(tools: list[ToolSpec], max_message_chars: int) -> dict[str,
                                      "properties": {
                     "conversations": {"type": "array", "items": {"type": "object", "properties": {
                         "conversationId": {"type": "string"}, "createdAt": {"type": "string"},
-                        "turnsAccepted": {"type": "integer"}, "turnsFinished": {"type": "integer"}}}},
+                        "turnsAccepted": {"type": "integer"}, "turnsFinished": {"type": "integer"},
+                        "lastActivityAt": {"type": ["string", "null"],
+                                           "description": "last message accepted or turn finished"},
+                        "deletingSince": {"type": ["string", "null"],
+                                          "description": "set while a deletion is unfinished"}}}},
                     "continuationToken": {"type": ["string", "null"],
                                           "description": "null on the last page"}}},
                 "CheckStatus": {"type": "object", "properties": {
@@ -49,6 +53,7 @@ def openapi_document(tools: list[ToolSpec], max_message_chars: int) -> dict[str,
                                                     "terminatePostUri", "purgeHistoryDeleteUri", "rewindPostUri",
                                                     "restartPostUri", "suspendPostUri", "resumePostUri",
                                                     "conversationId", "messageId")} | {"turn": {"type": "integer"}}},
+                **_lifecycle_schemas(),
                 **{f"tool_{t.name}": t.parameters for t in tools},
             },
         },
@@ -71,7 +76,8 @@ def openapi_document(tools: list[ToolSpec], max_message_chars: int) -> dict[str,
             "/conversations/{conversationId}": {"get": {
                 "summary": "Conversation transcript (turn records from Blob Storage)", "parameters": [conv_id],
                 "responses": {"200": _json({"type": "object"}, "Transcript"),
-                              "404": _err("Unknown conversation")}}},
+                              "404": _err("Unknown conversation")}},
+                "delete": _delete_operation(conv_id)},
             "/conversations/{conversationId}/messages": {"post": {
                 "summary": "Send a message: starts (or finds) the turn's orchestration",
                 "parameters": [conv_id],
@@ -84,7 +90,8 @@ def openapi_document(tools: list[ToolSpec], max_message_chars: int) -> dict[str,
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CheckStatus"}}}},
                     "400": _err("Invalid JSON, missing/empty content or bad messageId"),
                     "404": _err("Unknown conversation"),
-                    "409": _err("messageId reused for different content"),
+                    "409": _err("messageId reused for different content (message_id_reused), or the "
+                                "conversation is being deleted (conversation_deleting)"),
                     "413": _err(f"content longer than {max_message_chars} characters")}}},
             "/tools": {"get": {"summary": "List tools with their JSON schemas, queues and azure_function definitions",
                                "responses": {"200": _json({"type": "object"}, "Tools")}}},
@@ -102,3 +109,47 @@ def openapi_document(tools: list[ToolSpec], max_message_chars: int) -> dict[str,
                                       "responses": {"200": _json({"type": "object"}, "OpenAPI document")}}},
         },
     }
+
+
+def _lifecycle_schemas() -> dict[str, Any]:
+    count = {"type": "integer", "minimum": 0}
+    return {
+        "DeletionSummary": {"type": "object", "required": ["conversationId", "deleted", "cancelledTurns", "removed"],
+                            "properties": {
+            "conversationId": {"type": "string"}, "deleted": {"const": True},
+            "cancelledTurns": {"type": "array", "items": {"type": "integer"}},
+            "removed": {"type": "object", "properties": {
+                **{k: count for k in ("turnRecords", "workBlobs", "chatStateBlobs", "conversationRows",
+                                      "runOwnerRows", "toolRecords", "instancesPurged")},
+                "providerObjects": {"type": "object", "properties": {
+                    "deleted": {"type": "array", "items": {"type": "string"}},
+                    "missing": {"type": "array", "items": {"type": "string"},
+                                "description": "already gone at the provider"},
+                    "refused": {"type": "array", "items": {"type": "object", "properties": {
+                        "id": {"type": "string"}, "reason": {"type": "string"}}}}}}}}}},
+        "TurnsBusyError": {"type": "object", "required": ["error"], "properties": {"error": {
+            "type": "object", "required": ["code", "message", "turns"], "properties": {
+                "code": {"enum": ["turn_running", "turn_still_running"]}, "message": {"type": "string"},
+                "turns": {"type": "array", "items": {"type": "object", "properties": {
+                    "turn": {"type": "integer"}, "instanceId": {"type": "string"},
+                    "runtimeStatus": {"type": "string", "description": "NotStarted: accepted, not started yet"}}}},
+                "cancelledTurns": {"type": "array", "items": {"type": "integer"}}}}}},
+    }
+
+
+def _delete_operation(conv_id: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "summary": "Delete the conversation and everything of it (turn records, working blobs, table rows, "
+                   "orchestration histories, provider objects); idempotent",
+        "parameters": [conv_id, {"name": "cancel", "in": "query", "schema": {"type": "boolean", "default": False},
+                                 "description": "cancel running turns first (CANCEL_EVENT), waiting up to 30 s"}],
+        "responses": {
+            "200": _json({"$ref": "#/components/schemas/DeletionSummary"}, "Deleted; what was removed"),
+            "204": {"description": "Unknown or already deleted conversation (a retried DELETE succeeds)"},
+            "400": _err("Invalid conversation id (invalid_conversation_id) or cancel (invalid_cancel)"),
+            "409": _json({"$ref": "#/components/schemas/TurnsBusyError"},
+                         "A turn is running (turn_running), or cancelled turns did not end in time "
+                         "(turn_still_running: the deletion stays marked, retry)"),
+            "503": _err("The provider could not be reached (provider_unavailable, Retry-After): nothing lost, "
+                        "retry")}}
+
