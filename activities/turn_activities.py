@@ -76,6 +76,14 @@ async def cancel_run(payload: Json) -> Json:
     return await _step(ActivityNames.CANCEL_RUN, steps.cancel_run(get_services(), inp))
 
 
+def request_approvals(payload: Json) -> Json:
+    return steps.request_approvals(get_services(), contracts.RequestApprovalsInput.from_json(payload)).to_json()
+
+
+def settle_approvals(payload: Json) -> Json:
+    return steps.settle_approvals(get_services(), contracts.SettleApprovalsInput.from_json(payload)).to_json()
+
+
 async def checkpoint(payload: Json, client: df.DurableOrchestrationClient) -> Json:
     inp = contracts.CheckpointInput.from_json(payload)
     result = await asyncio.to_thread(steps.checkpoint, get_services(), inp)
@@ -90,10 +98,11 @@ async def checkpoint(payload: Json, client: df.DurableOrchestrationClient) -> Js
 
 
 # Registered by call (not decorator syntax) so mypy keeps the functions typed; names must equal ActivityNames.
-for _activity in (poll_run, run_tool, submit_outputs, cancel_run):
+for _activity in (poll_run, run_tool, submit_outputs, cancel_run, request_approvals, settle_approvals):
     bp.activity_trigger(input_name="payload")(_activity)
 for _client_activity in (create_run, checkpoint):
     bp.activity_trigger(input_name="payload")(bp.durable_client_input(client_name="client")(_client_activity))
-_names = {f.__name__ for f in (create_run, poll_run, run_tool, submit_outputs, cancel_run, checkpoint)}
+_names = {f.__name__ for f in (create_run, poll_run, run_tool, submit_outputs, cancel_run, checkpoint,
+                               request_approvals, settle_approvals)}
 if _names != {v for k, v in vars(ActivityNames).items() if not k.startswith("_")}:
     raise RuntimeError(f"activity functions {sorted(_names)} do not match ActivityNames")

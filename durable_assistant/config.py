@@ -16,6 +16,7 @@ from typing import Literal
 ProviderKind = Literal["responses", "threads", "chat"]
 AuthKind = Literal["key", "entra"]
 RunToolsKind = Literal["app", "agent"]
+ApprovalMode = Literal["side_effects", "all", "none", "listed"]
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8199/v1"
 DEFAULT_ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
@@ -45,6 +46,9 @@ SETTING_NAMES: tuple[str, ...] = (
     "ASSISTANT_WEBHOOK_SECRET",
     "ASSISTANT_WEBHOOK_POLL_SECONDS",
     "ASSISTANT_TOOL_MODULES",
+    "ASSISTANT_APPROVAL_REQUIRED",
+    "ASSISTANT_APPROVAL_TIMEOUT_SECONDS",
+    "ASSISTANT_APPROVERS",
     "ASSISTANT_STORAGE_CONNECTION",
     "ASSISTANT_STORAGE_PREFIX",
     "ASSISTANT_RUN_TOOLS",
@@ -145,6 +149,16 @@ class Settings:
     0 keeps them forever."""
     retention_schedule: str = DEFAULT_RETENTION_SCHEDULE
     """When the sweep runs: the timer trigger's schedule (6-field NCRONTAB or a TimeSpan such as 01:00:00)."""
+    approval_mode: ApprovalMode = "side_effects"
+    """Which model tool calls wait for a person: tools registered with side effects (default), all, none, or
+    the tools named in ASSISTANT_APPROVAL_REQUIRED (``listed``)."""
+    approval_tools: tuple[str, ...] = ()
+    """The tool names, when ``approval_mode`` is ``listed``."""
+    approval_timeout_seconds: float = 600.0
+    """A call nobody approved or denied this long after it was requested is denied."""
+    approvers: tuple[str, ...] = ()
+    """Principal names (App Service Authentication's X-MS-CLIENT-PRINCIPAL-NAME) allowed to decide; empty:
+    any caller that holds the function key."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -185,6 +199,10 @@ class Settings:
             tool_queues=_tool_queues(e),
             retention_days=_at_least(e, "ASSISTANT_RETENTION_DAYS", 0.0, minimum=0.0),
             retention_schedule=retention_schedule(e),
+            approval_mode=_approval_mode(e),
+            approval_tools=_approval_tools(e),
+            approval_timeout_seconds=_positive_float(e, "ASSISTANT_APPROVAL_TIMEOUT_SECONDS", 600.0),
+            approvers=tuple(a.strip() for a in (e.get("ASSISTANT_APPROVERS") or "").split(",") if a.strip()),
         )
 
 
@@ -233,6 +251,23 @@ def _at_least(env: Mapping[str, str], name: str, default: float, *, minimum: flo
         bound = f"between {minimum:g} and {maximum:g}" if maximum is not None else f"at least {minimum:g}"
         raise ConfigError(f"{name} must be {bound}, got {env[name]!r}")
     return value
+
+
+def _approval_mode(env: Mapping[str, str]) -> ApprovalMode:
+    raw = (env.get("ASSISTANT_APPROVAL_REQUIRED") or "side_effects").strip().lower()
+    modes: dict[str, ApprovalMode] = {"side_effects": "side_effects", "all": "all", "none": "none"}
+    return modes.get(raw, "listed")
+
+
+def _approval_tools(env: Mapping[str, str]) -> tuple[str, ...]:
+    if _approval_mode(env) != "listed":
+        return ()
+    raw = env.get("ASSISTANT_APPROVAL_REQUIRED") or ""
+    names = tuple(sorted({n.strip() for n in raw.split(",") if n.strip()}))
+    if not names or not all(re.fullmatch(r"[A-Za-z0-9_-]{1,64}", n) for n in names):
+        raise ConfigError("ASSISTANT_APPROVAL_REQUIRED must be side_effects, all, none or a comma-separated list of "
+                          f"tool names; got {raw!r}")
+    return names
 
 
 def _webhook_secret(env: Mapping[str, str]) -> str | None:

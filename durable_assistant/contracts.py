@@ -51,6 +51,25 @@ class PollSchedule(_Json):
 
 
 @dataclass(frozen=True)
+class ApprovalPolicy(_Json):
+    """Which tool calls of the turn wait for a person, and for how long (fixed for the turn by the starter, so
+    the orchestration stays deterministic whatever the settings become)."""
+
+    tools: tuple[str, ...] = ()
+    timeout_seconds: float = 600.0
+    approvers: tuple[str, ...] = ()
+    """Who may decide (principal names); empty: any caller holding the function key."""
+
+    @classmethod
+    def from_json(cls, data: Any) -> Self:
+        base = super().from_json(data)
+        return cls(tuple(base.tools), float(base.timeout_seconds), tuple(base.approvers))
+
+    def requires(self, tool: str) -> bool:
+        return tool in self.tools
+
+
+@dataclass(frozen=True)
 class Resume(_Json):
     """Where a long turn stood when it continued as new (bounds the history of very long runs)."""
 
@@ -60,6 +79,8 @@ class Resume(_Json):
     run_created_at: str
     reads: int
     wait_reads: int
+    paused_seconds: float = 0.0
+    """Time spent waiting for approvals so far (it does not count against the deadline)."""
 
 
 @dataclass(frozen=True)
@@ -78,16 +99,18 @@ class TurnInput(_Json):
     first_look_seconds: float = 1.0
     """create_run / submit_outputs watch a new run this long, so that fast runs stay fast."""
     resume: Resume | None = None
+    approval: ApprovalPolicy = field(default_factory=ApprovalPolicy)
 
     @classmethod
     def from_json(cls, data: Any) -> Self:
         base = super().from_json(data)
-        schedule, hooks, resume = base.schedule, base.webhook_schedule, base.resume
+        schedule, hooks, resume, approval = base.schedule, base.webhook_schedule, base.resume, base.approval
         return cls(**{
             **{f.name: getattr(base, f.name) for f in fields(cls)},
             "schedule": PollSchedule.from_json(schedule) if isinstance(schedule, dict) else schedule,
             "webhook_schedule": PollSchedule.from_json(hooks) if isinstance(hooks, dict) else hooks,
             "resume": Resume.from_json(resume) if isinstance(resume, dict) else resume,
+            "approval": ApprovalPolicy.from_json(approval) if isinstance(approval, dict) else approval,
         })
 
     @property
@@ -143,6 +166,65 @@ class CancelRunInput(_Json):
 
 
 @dataclass(frozen=True)
+class CancelRequest(_Json):
+    """The payload of CANCEL_EVENT: who asked (a principal name or the caller's own label) and why."""
+
+    by: str | None = None
+    reason: str | None = None
+    requested_at: str | None = None
+
+
+ApprovalStatus = Literal["pending", "approved", "denied", "expired", "cancelled"]
+"""expired: nobody decided in time (the call is denied); cancelled: the turn ended while it was pending."""
+
+
+@dataclass(frozen=True)
+class ApprovalView(_Json):
+    """One call's approval as history sees it: enough for customStatus, never the full arguments."""
+
+    number: int
+    tool: str
+    status: ApprovalStatus
+    expires_at: str
+    arguments_preview: str = ""
+    """The call's arguments as JSON, cut to a few hundred characters (the full call is in turn-work)."""
+    decided_by: str | None = None
+
+
+@dataclass(frozen=True)
+class RequestApprovalsInput(_Json):
+    conversation_id: str
+    turn: int
+    instance_id: str
+    numbers: list[int]
+    expires_at: str
+    """From the orchestration's clock, so a retried activity keeps the first request's expiry."""
+    approvers: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SettleApprovalsInput(_Json):
+    conversation_id: str
+    turn: int
+    numbers: list[int]
+    expire: bool = False
+    """The approval timer fired: calls still pending become ``expired`` (denied)."""
+
+
+@dataclass(frozen=True)
+class ApprovalsResult(_Json):
+    approvals: tuple[ApprovalView, ...] = ()
+    error: str | None = None
+    """Storage failed: the orchestration retries on a timer."""
+
+    @classmethod
+    def from_json(cls, data: Any) -> Self:
+        base = super().from_json(data)
+        views = tuple(v if isinstance(v, ApprovalView) else ApprovalView.from_json(v) for v in base.approvals)
+        return cls(views, base.error)
+
+
+@dataclass(frozen=True)
 class CheckpointInput(_Json):
     conversation_id: str
     turn: int
@@ -157,6 +239,19 @@ class CheckpointInput(_Json):
     """Provider status reads the turn made (a followed event stream counts as one)."""
     minimal: bool = False
     """The full record could not be written: write a small failure record and release the conversation."""
+    cancel: CancelRequest | None = None
+    """Who cancelled the turn and why (status ``cancelled``)."""
+    skipped: bool = False
+    """The turn was cancelled before its run was created: it gives up its place in the conversation's order
+    (the turn before it may still be running) instead of completing it."""
+    approvals: bool = False
+    """Some calls of the turn asked for approval: the record lists each decision; open requests are closed."""
+
+    @classmethod
+    def from_json(cls, data: Any) -> Self:
+        base = super().from_json(data)
+        cancel = CancelRequest.from_json(base.cancel) if isinstance(base.cancel, dict) else base.cancel
+        return cls(**{**{f.name: getattr(base, f.name) for f in fields(cls)}, "cancel": cancel})
 
 
 @dataclass(frozen=True)
@@ -226,6 +321,8 @@ class ActivityNames:
     SUBMIT_OUTPUTS = "submit_outputs"
     CANCEL_RUN = "cancel_run"
     CHECKPOINT = "checkpoint"
+    REQUEST_APPROVALS = "request_approvals"
+    SETTLE_APPROVALS = "settle_approvals"
 
 
 TURN_ORCHESTRATION = "turn_orchestration"
@@ -237,3 +334,9 @@ CANCEL_EVENT = "cancel_turn"
 """Raised by the cancel route (and by DELETE of a conversation with ``?cancel=true``) at a running turn:
 ``{"by": str | None, "reason": str | None}``. The turn cancels its run at the provider, records itself as
 ``cancelled`` and releases the conversation."""
+
+
+def approval_event(number: int) -> str:
+    """The event the approval route raises when call ``number`` of a turn is decided (one name per call: the
+    Python SDK keeps only the last of several same-named events nobody waits for yet)."""
+    return f"approval_{number}"

@@ -10,7 +10,14 @@ from functools import cached_property
 
 from durable_assistant.config import Settings
 from durable_assistant.providers import Provider, create_provider
-from durable_assistant.store import CHAT_CONTAINER, ConversationStore, JsonBlobs, StorageClients, TurnStore
+from durable_assistant.store import (
+    CHAT_CONTAINER,
+    ApprovalStore,
+    ConversationStore,
+    JsonBlobs,
+    StorageClients,
+    TurnStore,
+)
 from durable_assistant.tools import ToolRegistry, default_registry
 
 
@@ -39,6 +46,10 @@ class Services:
         return TurnStore(self.storage)
 
     @cached_property
+    def approvals(self) -> ApprovalStore:
+        return ApprovalStore(self.storage)
+
+    @cached_property
     def chat_state(self) -> JsonBlobs:
         return JsonBlobs(self.storage, CHAT_CONTAINER)
 
@@ -56,6 +67,7 @@ class Services:
         """Create the app's tables and containers (idempotent)."""
         self.conversations.ensure()
         self.turns.ensure()
+        self.approvals.ensure()
         self.chat_state.ensure()
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -20,12 +21,16 @@ from typing import Literal
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
 from durable_assistant.contracts import (
+    ApprovalsResult,
+    ApprovalView,
     CancelRunInput,
     CheckpointInput,
     CheckpointResult,
     CreateRunInput,
     PollRunInput,
+    RequestApprovalsInput,
     RunToolInput,
+    SettleApprovalsInput,
     StepResult,
     SubmitOutputsInput,
     ToolCallRef,
@@ -45,7 +50,13 @@ from durable_assistant.providers import (
     TransientProviderError,
 )
 from durable_assistant.services import Services
-from durable_assistant.store import UnknownConversationError, instance_id_for, submit, turn_record_key
+from durable_assistant.store import (
+    ApprovalRecord,
+    UnknownConversationError,
+    instance_id_for,
+    submit,
+    turn_record_key,
+)
 from durable_assistant.tools import ToolContext, ToolResult
 
 log = logging.getLogger("durable_assistant.steps")
@@ -161,6 +172,50 @@ def _transient(exc: Exception) -> bool:
     return status is not None and (status in (408, 429) or status >= 500)
 
 
+APPROVAL_PREVIEW_CHARS = 200
+
+
+def request_approvals(services: Services, inp: RequestApprovalsInput) -> ApprovalsResult:
+    """Open an approval request per call (once: a retry finds the first request and its expiry)."""
+    try:
+        loaded = [(n, services.turns.load_call(inp.conversation_id, inp.turn, n)[0]) for n in inp.numbers]
+        calls = [(n, call.call_id, call.name, call.arguments) for n, call in loaded]
+        records = services.approvals.request(inp.conversation_id, inp.turn, inp.instance_id, calls, inp.expires_at,
+                                             tuple(inp.approvers))
+    except Exception as exc:
+        return ApprovalsResult(error=f"requesting approval failed: {type(exc).__name__}: {exc}"[:500])
+    return ApprovalsResult(tuple(_view(r) for r in records))
+
+
+def settle_approvals(services: Services, inp: SettleApprovalsInput) -> ApprovalsResult:
+    """Read the decisions on ``numbers`` (closing still-pending ones as expired when the timer fired) and store
+    the model's output for each call that will not run: a clear "denied" result."""
+    try:
+        records = services.approvals.settle(inp.conversation_id, inp.turn, inp.numbers,
+                                            close_as="expired" if inp.expire else None)
+        for record in records:
+            if record.status in ("denied", "expired"):
+                services.turns.save_call_result(inp.conversation_id, inp.turn, record.number, _refusal(record))
+    except Exception as exc:
+        return ApprovalsResult(error=f"settling approvals failed: {type(exc).__name__}: {exc}"[:500])
+    return ApprovalsResult(tuple(_view(r) for r in records))
+
+
+def _refusal(record: ApprovalRecord) -> ToolResult:
+    if record.status == "denied":
+        why = f"denied by {record.decided_by or 'an approver'}" + (f": {record.reason}" if record.reason else "")
+    else:
+        why = "nobody approved it before its approval request expired at " + record.expires_at
+    message = f"{record.tool} was not run: {why}. Tell the user it was not done."
+    output = json.dumps({"success": False, "approved": False, "status": record.status, "error": message})
+    return ToolResult(output=output, ok=False, error=message)
+
+
+def _view(record: ApprovalRecord) -> ApprovalView:
+    return ApprovalView(number=record.number, tool=record.tool, status=record.status, expires_at=record.expires_at,
+                        arguments_preview=record.arguments[:APPROVAL_PREVIEW_CHARS], decided_by=record.decided_by)
+
+
 def checkpoint(services: Services, inp: CheckpointInput) -> CheckpointResult:
     """Write the turn record (once), then release the conversation to its next turn. Failures come back as
     a value; with ``minimal`` a small failure record replaces the full one and the release happens anyway."""
@@ -179,16 +234,20 @@ def _checkpoint(services: Services, inp: CheckpointInput) -> CheckpointResult:
             return CheckpointResult(answer=None, record_written=False, status=_unrecorded_status(services, inp))
         return CheckpointResult(answer=existing.get("answer"), record_written=False,
                                 status=existing.get("status", "unknown"))
-    # Three independent reads, in flight together (the checkpoint is on every turn's critical path).
+    # Independent reads, in flight together (the checkpoint is on every turn's critical path).
     run_doc_f = submit(lambda: turns.run_doc(inp.conversation_id, inp.turn))
     message_f = submit(lambda: services.conversations.get_message(inp.conversation_id, inp.message_id))
     calls_f = submit(lambda: turns.calls(inp.conversation_id, inp.turn))
+    approvals_f = submit(lambda: _turn_approvals(services, inp))
     run_doc, message = run_doc_f.result(), message_f.result()
     latest = RunState.from_json(run_doc["latest"]) if run_doc.get("latest") else None
     answer = latest.final_text if latest is not None and inp.status == "completed" else None
+    approvals = approvals_f.result()
     calls = [{"round": c.get("round"), "callId": c["callId"], "name": c["name"], "arguments": c["arguments"],
               "output": c.get("output"), "ok": c.get("ok"), "error": c.get("error"),
-              "durationMs": c.get("durationMs")} for c in calls_f.result()]
+              "durationMs": c.get("durationMs"),
+              **({"approval": approvals[int(c["number"])]} if int(c["number"]) in approvals else {})}
+             for c in calls_f.result()]
     record = {
         "conversationId": inp.conversation_id,
         "turn": inp.turn,
@@ -203,6 +262,8 @@ def _checkpoint(services: Services, inp: CheckpointInput) -> CheckpointResult:
         "providerIds": run_doc.get("providerIds", []),
         "usage": run_doc.get("usage", {}),
         "reads": inp.reads,
+        **({"cancelledBy": inp.cancel.by, "cancelReason": inp.cancel.reason,
+            "cancelRequestedAt": inp.cancel.requested_at} if inp.cancel is not None else {}),
         "timings": {"receivedAt": message.received_at if message is not None else None,
                     "startedAt": inp.started_at, "runCreatedAt": inp.run_created_at,
                     "finishedAt": inp.finished_at},
@@ -210,6 +271,13 @@ def _checkpoint(services: Services, inp: CheckpointInput) -> CheckpointResult:
     written = turns.write_record(record)
     provider_ref = latest.conversation_ref if latest is not None and inp.status == "completed" else None
     return _release(services, inp, answer, written, inp.status, provider_ref)
+
+
+def _turn_approvals(services: Services, inp: CheckpointInput) -> dict[int, dict[str, object]]:
+    """The turn's approval decisions by call number; requests still open are closed as ``cancelled``."""
+    if not inp.approvals:
+        return {}
+    return {r.number: r.transcript() for r in services.approvals.close_turn(inp.conversation_id, inp.turn)}
 
 
 def _unrecorded_status(services: Services, inp: CheckpointInput) -> str:
@@ -239,8 +307,10 @@ def _minimal_checkpoint(services: Services, inp: CheckpointInput) -> CheckpointR
 
 def _release(services: Services, inp: CheckpointInput, answer: str | None, written: bool, status: str,
              provider_ref: str | None) -> CheckpointResult:
-    following = services.conversations.complete_turn(inp.conversation_id, inp.turn, provider_ref) > inp.turn + 1
-    next_instance = instance_id_for(inp.conversation_id, inp.turn + 1) if following else None
+    release = services.conversations.complete_turn(inp.conversation_id, inp.turn, provider_ref,
+                                                   skipped=inp.skipped)
+    following = release.next_turn_after(inp.turn)
+    next_instance = instance_id_for(inp.conversation_id, following) if following is not None else None
     return CheckpointResult(answer=answer, record_written=written, next_instance_id=next_instance, status=status)
 
 

@@ -1,7 +1,8 @@
 """One orchestration per user message: wait for the conversation's earlier turns, create the model run,
 wait on durable timers between short status reads (a provider webhook, raised as an event, ends a wait at
-once), fan tool calls out as parallel activities, submit their outputs together, repeat until the run ends,
-checkpoint, return the answer.
+once), fan tool calls out as parallel activities (those that need a person's approval wait for it, see tool_round),
+submit their outputs together, repeat until the run ends, checkpoint, return the answer. A cancel request
+(CANCEL_EVENT) ends any wait: the run is cancelled at the provider and the turn recorded as ``cancelled``.
 
 Deterministic by construction: time comes from ``context.current_utc_datetime``, every I/O is an activity,
 and history holds ids and small status objects only (message text and tool payloads live in Storage).
@@ -12,10 +13,7 @@ called with retry options, so the Python SDK's fail-fast ``task_all`` never meet
 from __future__ import annotations
 
 import dataclasses
-import json
-from collections.abc import Generator
 from datetime import datetime, timedelta
-from typing import Any
 
 import azure.durable_functions as df
 
@@ -30,14 +28,13 @@ from durable_assistant.contracts import (
     CreateRunInput,
     PollRunInput,
     Resume,
-    RunToolInput,
     StepResult,
     SubmitOutputsInput,
-    ToolCallRef,
-    ToolRunResult,
     TurnInput,
     TurnOutcome,
 )
+from orchestrations.tool_round import ToolRound
+from orchestrations.turn_state import MAX_STEP_DELAY, Step, TurnFailed, TurnState, bounded, first_line
 
 bp = df.Blueprint()
 
@@ -46,102 +43,16 @@ TURN_CHECK_MAX_DELAY = 15.0
 MAX_WAIT_CHECKS_PER_EXECUTION = 20
 MAX_READS_PER_EXECUTION = 30
 """A run still going after this many reads continues as new with the same run: history stays bounded."""
-MAX_STEP_ATTEMPTS = 8
-MAX_STEP_DELAY = 30.0
-TOOL_ATTEMPTS = 4
 CHECKPOINT_ATTEMPTS = 4
 MINIMAL_CHECKPOINT_ATTEMPTS = 8
-STATUS_TEXT_CHARS = 300
-STATUS_LIST_ITEMS = 20
-STATUS_MAX_CHARS = 4000
-"""customStatus stays far below the host's 16 KB limit whatever a provider or a model returns."""
-
-Step = Generator[Any, Any, Any]
 
 
-class TurnFailed(Exception):
-    """Ends the orchestration as Failed with a readable reason (after the turn was checkpointed)."""
-
-
-def bounded(value: Any) -> Any:
-    """``value`` with long texts cut and long lists shortened, for customStatus."""
-    if isinstance(value, str):
-        return value if len(value) <= STATUS_TEXT_CHARS else value[:STATUS_TEXT_CHARS] + "..."
-    if isinstance(value, list | tuple):
-        items = [bounded(v) for v in value[:STATUS_LIST_ITEMS]]
-        return items + [f"... {len(value) - STATUS_LIST_ITEMS} more"] if len(value) > STATUS_LIST_ITEMS else items
-    if isinstance(value, dict):
-        return {str(k)[:64]: bounded(v) for k, v in list(value.items())[:STATUS_LIST_ITEMS]}
-    return value
-
-
-class _Status:
-    """customStatus writer: always a dict with ``phase`` (and the turn's reads so far) so polls show progress."""
+class _Turn(TurnState):
+    """The turn's phases: wait for its place, create the run, drive it to its end, checkpoint."""
 
     def __init__(self, context: df.DurableOrchestrationContext, inp: TurnInput) -> None:
-        self._context = context
-        self._base = {"conversationId": inp.conversation_id, "turn": inp.turn}
-        self.reads = inp.resume.reads if inp.resume else 0
-
-    def set(self, phase: str, **extra: Any) -> None:
-        status = {"phase": phase, **self._base, "reads": self.reads, **bounded(extra)}
-        if len(json.dumps(status)) > STATUS_MAX_CHARS:
-            status = {"phase": phase, **self._base, "reads": self.reads, "detailsTruncated": True}
-        self._context.set_custom_status(status)
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-class _Turn:
-    """The state of one turn while the orchestrator function runs (rebuilt on every replay)."""
-
-    def __init__(self, context: df.DurableOrchestrationContext, inp: TurnInput) -> None:
-        self.context, self.inp = context, inp
-        self.status = _Status(context, inp)
-        self.reads_here = 0
-        resume = inp.resume
-        self.started_at = datetime.fromisoformat(resume.started_at) if resume else self.now
-        self.run_created_at = datetime.fromisoformat(resume.run_created_at) if resume else self.now
-
-    @property
-    def now(self) -> datetime:
-        now: datetime = self.context.current_utc_datetime
-        return now
-
-    @property
-    def deadline(self) -> datetime:
-        return self.run_created_at + timedelta(seconds=self.inp.deadline_seconds)
-
-    def remaining(self) -> float:
-        return max(0.0, (self.deadline - self.now).total_seconds())
-
-    def sleep(self, seconds: float) -> Step:
-        yield self.context.create_timer(self.now + timedelta(seconds=seconds))
-
-    # -- steps ---------------------------------------------------------------------------------------------
-
-    def step(self, name: str, payload: Any, *, use_deadline: bool = True) -> Step:
-        """Call a provider step; on a transient error wait ``retry_after`` (or 1, 2, 4 ... 30 s) on a durable
-        timer and call it again. Returns the StepResult ("error" when retries ran out or the error is final)."""
-        attempt = 0
-        while True:
-            try:
-                result = StepResult.from_json((yield self.context.call_activity(name, payload.to_json())))
-            except Exception as exc:  # the host failed the activity (steps report their own errors as values)
-                result = StepResult(status="error", error=f"{name} failed: {_first_line(exc)}", transient=True)
-            self.status.reads += result.reads
-            self.reads_here += result.reads
-            if result.status != "error" or not result.transient or attempt >= MAX_STEP_ATTEMPTS:
-                return result
-            attempt += 1
-            delay = result.retry_after if result.retry_after is not None else min(2.0 ** (attempt - 1),
-                                                                                  MAX_STEP_DELAY)
-            if use_deadline and delay >= self.remaining():
-                return result
-            self.status.set("retrying", step=name, attempt=attempt, retryAfter=delay, error=result.error)
-            yield from self.sleep(delay)
+        super().__init__(context, inp)
+        self.approvals_requested = False
 
     def create(self) -> Step:
         """Create the run once every earlier turn has finished (create_run checks; "not_ready" creates
@@ -153,7 +64,7 @@ class _Turn:
         while True:
             self.run_created_at = self.now  # the deadline starts when the run is created
             result: StepResult = yield from self.step(ActivityNames.CREATE_RUN, payload)
-            if result.status != "not_ready":
+            if result.status != "not_ready" or self.cancel_request() is not None:
                 if result.created_at:  # the step's own clock, from history: still deterministic on replay
                     self.run_created_at = datetime.fromisoformat(result.created_at)
                 return result
@@ -166,20 +77,19 @@ class _Turn:
             # The previous turn's checkpoint raises TURN_READY_EVENT; the timer is the fallback if that is lost.
             timer = self.context.create_timer(self.now + timedelta(seconds=delay))
             woken = self.context.wait_for_external_event(TURN_READY_EVENT)
-            winner = yield self.context.task_any([woken, timer])
-            if winner is woken:
+            winner = yield from self.race(woken, timer)
+            if winner is not timer:
                 timer.cancel()
+            if self.cancel_request() is not None:
+                return result  # cancelled while queued: no run was created
             delay = min(delay * 2, TURN_CHECK_MAX_DELAY)
 
     def wait_for_run(self, run_id: str, seconds: float) -> Step:
         """Sleep on a durable timer; with webhooks, the run's end (RUN_ENDED_EVENT) ends the wait early."""
         timer = self.context.create_timer(self.now + timedelta(seconds=seconds))
-        if not self.inp.webhooks:
-            yield timer
-            return
-        ended = self.context.wait_for_external_event(RUN_ENDED_EVENT)
-        winner = yield self.context.task_any([ended, timer])
-        if winner is ended:
+        ended = [self.context.wait_for_external_event(RUN_ENDED_EVENT)] if self.inp.webhooks else []
+        winner = yield from self.race(*ended, timer)
+        if winner is not timer:
             timer.cancel()
 
     def drive(self, result: StepResult, wait_reads: int) -> Step:
@@ -189,6 +99,10 @@ class _Turn:
             run_id, thread_id = result.run_id, result.thread_id
             if run_id is None:
                 return "failed", result.error or "the provider returned no run"
+            if result.status in ("error", "queued", "in_progress", "requires_action") \
+                    and self.cancel_request() is not None:
+                outcome, why = self.cancelled()
+                return outcome, f"{why}{(yield from self.cancel(run_id, thread_id))}"
             if result.status == "error":
                 yield from self.cancel(run_id, thread_id)  # best effort: don't leave the run going
                 return "failed", result.error
@@ -198,7 +112,7 @@ class _Turn:
             if result.active:
                 if self.reads_here >= MAX_READS_PER_EXECUTION:
                     resume = Resume(run_id, thread_id, self.started_at.isoformat(), self.run_created_at.isoformat(),
-                                    self.status.reads, wait_reads)
+                                    self.status.reads, wait_reads, self.paused_seconds)
                     self.context.continue_as_new(dataclasses.replace(inp, resume=resume).to_json())
                     return None
                 delay = min(max(inp.poll_schedule.delay(wait_reads), result.retry_after or 0.0), self.remaining())
@@ -214,7 +128,12 @@ class _Turn:
                 if not result.tool_calls:
                     yield from self.cancel(run_id, thread_id)
                     return "failed", "the run requires an action other than function calls"
-                yield from self.run_tools(run_id, result.tool_calls)
+                tool_round = ToolRound(self, run_id, result.tool_calls)
+                ended = yield from tool_round.run()
+                self.approvals_requested = self.approvals_requested or bool(tool_round.approvals)
+                if ended is not None:
+                    outcome, why = ended
+                    return outcome, f"{why}{(yield from self.cancel(run_id, thread_id))}"
                 numbers = [c.number for c in result.tool_calls]
                 self.status.set("submitting", runId=run_id, toolCount=len(numbers))
                 submitted = yield from self.step(ActivityNames.SUBMIT_OUTPUTS, SubmitOutputsInput(
@@ -228,40 +147,34 @@ class _Turn:
                 return "completed", None
             return "failed", result.error or f"the run ended with status {result.status}"
 
-    def run_tools(self, run_id: str, calls: tuple[ToolCallRef, ...]) -> Step:
-        """Every call in parallel. A call whose outcome could not be stored runs again after a durable timer;
-        one still unstored after that gets an error output at submit time."""
-        inp = self.inp
-        self.status.set("running_tools", runId=run_id, tools=[c.name for c in calls])
-        pending = [c.number for c in calls]
-        for attempt in range(TOOL_ATTEMPTS):
-            tasks = [self.context.call_activity(ActivityNames.RUN_TOOL,
-                                                RunToolInput(inp.conversation_id, inp.turn, n).to_json())
-                     for n in pending]
-            try:
-                raw = yield self.context.task_all(tasks)
-                results = [ToolRunResult.from_json(r) for r in raw]
-            except Exception:  # the host failed an activity (run_tool reports its own errors as values)
-                results = [ToolRunResult(number=n, ok=False, retry=True) for n in pending]
-            pending = [r.number for r in results if r.retry]
-            if not pending or attempt + 1 == TOOL_ATTEMPTS:
-                return
-            self.status.set("retrying_tools", runId=run_id, numbers=pending, attempt=attempt + 1)
-            yield from self.sleep(2.0**attempt)
-
     def cancel(self, run_id: str, thread_id: str | None) -> Step:
         """Cancel the run at the provider (best effort: the turn ends either way). Returns a note for the error."""
         self.status.set("cancelling", runId=run_id)
         cancelled: StepResult = yield from self.step(
             ActivityNames.CANCEL_RUN, CancelRunInput(self.inp.conversation_id, self.inp.turn, run_id, thread_id),
-            use_deadline=False)
+            use_deadline=False, cancellable=False)
         if cancelled.status == "cancelled":
             return f"; run {run_id} cancelled at the provider"
         if cancelled.status == "error":
             return f"; cancelling run {run_id} at the provider did not confirm: {cancelled.error}"
         return f"; run {run_id} had already ended ({cancelled.status})"
 
-    def checkpoint(self, outcome: TurnOutcome, error: str | None) -> Step:
+    def finish(self, checkpoint: CheckpointResult, outcome: TurnOutcome, failure: str | None) -> dict[str, object]:
+        """The orchestration's output; a turn that failed (or was recorded as failed) fails the orchestration."""
+        inp = self.inp
+        if checkpoint.status == "cancelled":
+            self.status.set("cancelled", reason=failure)
+            return {"conversationId": inp.conversation_id, "turn": inp.turn, "status": "cancelled", "answer": None,
+                    "error": failure}
+        if checkpoint.status != "completed":
+            reason = outcome if checkpoint.status == outcome else f"{outcome}, recorded as {checkpoint.status}"
+            self.status.set("failed", reason=reason, error=failure)
+            raise TurnFailed(bounded(f"turn {inp.turn} of conversation {inp.conversation_id} {reason}: {failure}"))
+        self.status.set("completed")
+        return {"conversationId": inp.conversation_id, "turn": inp.turn, "status": "completed",
+                "answer": checkpoint.answer}
+
+    def checkpoint(self, outcome: TurnOutcome, error: str | None, *, skipped: bool = False) -> Step:
         """Write the turn record and release the conversation. If that keeps failing, a minimal failure record
         releases it instead; if even that fails, the orchestration fails (the next turn then releases it)."""
         inp = self.inp
@@ -269,7 +182,9 @@ class _Turn:
             conversation_id=inp.conversation_id, turn=inp.turn, message_id=inp.message_id,
             instance_id=self.context.instance_id, status=outcome, error=error,
             started_at=self.started_at.isoformat(), run_created_at=self.run_created_at.isoformat(),
-            finished_at=self.now.isoformat(), reads=self.status.reads)
+            finished_at=self.now.isoformat(), reads=self.status.reads,
+            cancel=self.cancel_request() if outcome == "cancelled" else None, skipped=skipped,
+            approvals=self.approvals_requested)
         result: CheckpointResult | None = None
         for attempts, payload in ((CHECKPOINT_ATTEMPTS, full), (MINIMAL_CHECKPOINT_ATTEMPTS, None)):
             if payload is None:
@@ -282,11 +197,11 @@ class _Turn:
                     result = CheckpointResult.from_json(
                         (yield self.context.call_activity(ActivityNames.CHECKPOINT, payload.to_json())))
                 except Exception as exc:
-                    result = CheckpointResult(answer=None, record_written=False, error=_first_line(exc))
+                    result = CheckpointResult(answer=None, record_written=False, error=first_line(exc))
                 if result.error is None:
                     return result
                 if attempt + 1 < attempts:
-                    yield from self.sleep(min(2.0**attempt, MAX_STEP_DELAY))
+                    yield from self.plain_sleep(min(2.0**attempt, MAX_STEP_DELAY))
         raise TurnFailed(f"turn {inp.turn} of conversation {inp.conversation_id} could not be checkpointed: "
                          f"{result.error if result else 'unknown error'}")
 
@@ -310,18 +225,17 @@ def turn_orchestration(context: df.DurableOrchestrationContext) -> Step:
         return {"conversationId": inp.conversation_id, "turn": inp.turn, "status": checkpoint.status,
                 "answer": checkpoint.answer}
 
+    if result.run_id is None and turn.cancel_request() is not None:
+        # Cancelled before its run was created (queued behind an earlier turn, or while creating).
+        outcome, failure = turn.cancelled()
+        checkpoint = yield from turn.checkpoint(outcome, failure, skipped=True)
+        return turn.finish(checkpoint, outcome, failure)
     ended = yield from turn.drive(result, wait_reads)
     if ended is None:
         return None  # continued as new
     outcome, failure = ended
     checkpoint = yield from turn.checkpoint(outcome, failure)
-    if checkpoint.status != "completed":
-        reason = outcome if checkpoint.status == outcome else f"{outcome}, recorded as {checkpoint.status}"
-        turn.status.set("failed", reason=reason, error=failure)
-        raise TurnFailed(bounded(f"turn {inp.turn} of conversation {inp.conversation_id} {reason}: {failure}"))
-    turn.status.set("completed")
-    return {"conversationId": inp.conversation_id, "turn": inp.turn, "status": "completed",
-            "answer": checkpoint.answer}
+    return turn.finish(checkpoint, outcome, failure)
 
 
 bp.orchestration_trigger(context_name="context", orchestration=TURN_ORCHESTRATION)(turn_orchestration)

@@ -1,6 +1,15 @@
 """Conversation index (Table Storage), turn working data and turn records (Blob Storage)."""
 
 from durable_assistant.storage_clients import DEV_STORAGE_CONNECTION_STRING, StorageClients
+from durable_assistant.store._approvals import (
+    APPROVALS_TABLE,
+    ApprovalClosedError,
+    ApprovalNotFoundError,
+    ApprovalRecord,
+    ApprovalStore,
+    Decision,
+    parse_approval_id,
+)
 from durable_assistant.store._blobs import CHAT_CONTAINER, TRANSCRIPTS_CONTAINER, WORK_CONTAINER, JsonBlobs
 from durable_assistant.store._conversations import (
     CONVERSATIONS_TABLE,
@@ -10,6 +19,7 @@ from durable_assistant.store._conversations import (
     ConversationStore,
     InvalidContinuationTokenError,
     MessageRecord,
+    TurnRelease,
     UnknownConversationError,
     instance_id_for,
     valid_conversation_id,
@@ -19,6 +29,13 @@ from durable_assistant.store._parallel import map_concurrently, submit
 from durable_assistant.store._turns import BlobStepJournal, TurnStore, turn_record_key
 
 __all__ = [
+    "APPROVALS_TABLE",
+    "ApprovalClosedError",
+    "ApprovalNotFoundError",
+    "ApprovalRecord",
+    "ApprovalStore",
+    "Decision",
+    "parse_approval_id",
     "CHAT_CONTAINER",
     "CONVERSATIONS_TABLE",
     "BlobStepJournal",
@@ -33,6 +50,7 @@ __all__ = [
     "JsonBlobs",
     "MessageRecord",
     "StorageClients",
+    "TurnRelease",
     "TurnStore",
     "UnknownConversationError",
     "instance_id_for",

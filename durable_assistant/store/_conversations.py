@@ -45,6 +45,7 @@ F_SCHEMA = "schemaVersion"
 F_FAILURE = "failure"
 F_DELETING = "deletingSince"
 _TRANSACTION_LIMIT = 100  # operations per table transaction
+F_SKIPPED = "skipped"
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _MESSAGE_ID_RE = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
@@ -109,6 +110,22 @@ class MessageRecord:
 
 def instance_id_for(conversation_id: str, seq: int) -> str:
     return f"turn-{conversation_id}-{seq:06d}"
+
+
+@dataclass(frozen=True)
+class TurnRelease:
+    """Where the conversation stands after a turn released it."""
+
+    completed_seq: int
+    """Every turn up to this one has finished."""
+    next_seq: int
+    """The sequence number the next message will get (turns below it have been accepted)."""
+
+    def next_turn_after(self, seq: int) -> int | None:
+        """The turn to wake, if releasing ``seq`` made a waiting turn ready."""
+        if self.completed_seq >= seq and self.next_seq > self.completed_seq + 1:
+            return self.completed_seq + 1
+        return None
 
 
 @dataclass
@@ -218,24 +235,51 @@ class ConversationStore:
         """True when every earlier turn of the conversation has finished."""
         return self.get(conversation_id).completed_seq >= seq - 1
 
-    def complete_turn(self, conversation_id: str, seq: int, provider_ref: str | None) -> int:
+    def complete_turn(self, conversation_id: str, seq: int, provider_ref: str | None, *,
+                      skipped: bool = False) -> TurnRelease:
         """Mark turn ``seq`` finished (idempotent) and remember the provider handle for the next turn.
-        Returns the conversation's next free sequence number as read (a later message finds the turn done)."""
+
+        ``skipped``: the turn was cancelled before its run was created, so the turn ahead of it may still run.
+        It is marked on its ``seq|`` row; whichever finishes last, it or the turn ahead, moves ``completedSeq``
+        over it (each writes its own fact, then reads the other's, so one of them always sees both)."""
         table = self._table()
+        if skipped:
+            table.upsert_entity({"PartitionKey": conversation_id, "RowKey": f"seq|{seq:06d}", F_SKIPPED: True},
+                                mode=UpdateMode.MERGE)
         for _ in range(50):
             row = table.get_entity(conversation_id, INDEX_ROW)
-            if int(row[F_COMPLETED_SEQ]) >= seq:
-                return int(row[F_NEXT_SEQ])
-            patch: dict[str, Any] = {"PartitionKey": conversation_id, "RowKey": INDEX_ROW, F_COMPLETED_SEQ: seq}
-            if provider_ref is not None:
+            completed, next_seq = int(row[F_COMPLETED_SEQ]), int(row[F_NEXT_SEQ])
+            if completed < seq - 1:  # only a skipped turn gets here: the turn ahead will step over it
+                return TurnRelease(completed, next_seq)
+            target = self._past_skipped(conversation_id, max(completed, seq), next_seq)
+            if target == completed:
+                return TurnRelease(completed, next_seq)
+            patch: dict[str, Any] = {"PartitionKey": conversation_id, "RowKey": INDEX_ROW, F_COMPLETED_SEQ: target}
+            if provider_ref is not None and not skipped and completed < seq:
                 patch[F_PROVIDER_REF] = provider_ref
-            try:
+            with contextlib.suppress(ResourceModifiedError):  # then read again: a turn skipped meanwhile counts
                 table.update_entity(patch, mode=UpdateMode.MERGE, etag=row.metadata["etag"],
                                     match_condition=MatchConditions.IfNotModified)
-            except ResourceModifiedError:
-                continue
-            return int(row[F_NEXT_SEQ])
         raise RuntimeError(f"could not complete turn {seq} of {conversation_id}: too much contention")
+
+    def _past_skipped(self, conversation_id: str, completed: int, next_seq: int) -> int:
+        """``completed`` moved over the skipped turns right after it."""
+        if next_seq <= completed + 1:
+            return completed
+        rows = self._table().query_entities(
+            "PartitionKey eq @pk and RowKey gt @lo and RowKey lt 'seq}'",
+            parameters={"pk": conversation_id, "lo": f"seq|{completed:06d}"}, select=["RowKey", F_SKIPPED])
+        for row in sorted(rows, key=lambda r: r["RowKey"]):
+            if int(row["RowKey"][4:]) != completed + 1 or not row.get(F_SKIPPED):
+                break
+            completed += 1
+        return completed
+
+    def skipped_turns(self, conversation_id: str) -> set[int]:
+        rows = self._table().query_entities(
+            "PartitionKey eq @pk and RowKey ge 'seq|' and RowKey lt 'seq}'", parameters={"pk": conversation_id},
+            select=["RowKey", F_SKIPPED])
+        return {int(r["RowKey"][4:]) for r in rows if r.get(F_SKIPPED)}
 
     def note_turn_failure(self, conversation_id: str, seq: int, error: str) -> None:
         """Keep why a turn failed on its ``seq|`` row, for a turn whose record could not be written."""
