@@ -65,6 +65,7 @@ def removed_summary(removed: lifecycle.Removed) -> dict[str, Any]:
     return {"turnRecords": removed.turn_records, "workBlobs": removed.work_blobs,
             "chatStateBlobs": removed.chat_state_blobs, "conversationRows": removed.conversation_rows,
             "runOwnerRows": removed.run_owner_rows, "toolRecords": removed.tool_records,
+            "approvalRequests": removed.approvals,
             "instancesPurged": removed.instances_purged,
             "providerObjects": {"deleted": list(provider.deleted), "missing": list(provider.missing),
                                 "refused": [{"id": i, "reason": r} for i, r in provider.refused]}}

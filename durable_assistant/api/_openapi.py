@@ -120,7 +120,7 @@ def _lifecycle_schemas() -> dict[str, Any]:
             "cancelledTurns": {"type": "array", "items": {"type": "integer"}},
             "removed": {"type": "object", "properties": {
                 **{k: count for k in ("turnRecords", "workBlobs", "chatStateBlobs", "conversationRows",
-                                      "runOwnerRows", "toolRecords", "instancesPurged")},
+                                      "runOwnerRows", "toolRecords", "approvalRequests", "instancesPurged")},
                 "providerObjects": {"type": "object", "properties": {
                     "deleted": {"type": "array", "items": {"type": "string"}},
                     "missing": {"type": "array", "items": {"type": "string"},

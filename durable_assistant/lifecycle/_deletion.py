@@ -5,7 +5,8 @@ Order (a retried DELETE finds whatever is left and completes it):
    turn that has not created its run yet never will (``steps.create_run`` reports it ``already_done``);
 2. running turns: refused (``turn_running``), or, with cancel, CANCEL_EVENT raised at each and waited for;
 3. what the provider created (ids read from the turn-work blobs, which are deleted only later);
-4. ``runowners`` rows of those runs, the tools' exactly-once records of the conversation's calls;
+4. ``runowners`` rows of those runs, the tools' exactly-once records of the conversation's calls, its approval
+   requests;
 5. chat histories, turn records, then the turn-work blobs (run documents, tool calls, step journals);
 6. the orchestration history of every turn (purge), the partition's message and pointer rows, the listing
    row, and the index row last: while it exists the deletion is unfinished and ``nextSeq`` names every turn.
@@ -57,6 +58,7 @@ class Removed:
     conversation_rows: int
     run_owner_rows: int
     tool_records: int
+    approvals: int
     instances_purged: int
     provider: ObjectsDeleted
 
@@ -140,6 +142,7 @@ async def _remove(services: Services, instances: TurnInstances, conv: Conversati
     provider = await services.provider().delete_objects(objects)
     run_owner_rows = await asyncio.to_thread(services.turns.forget_runs, objects.runs)
     tool_records = await asyncio.to_thread(forget_conversation_operations, services.storage, cid)
+    approvals = await asyncio.to_thread(services.approvals.forget_conversation, cid)
     chat_state_blobs = await asyncio.to_thread(services.chat_state.delete_prefix, f"chat/{cid}/")
     turn_records, work_blobs = await asyncio.to_thread(services.turns.delete_conversation, cid)
     purged = await _map_bounded(instances.purge, _instance_ids(conv))
@@ -147,6 +150,7 @@ async def _remove(services: Services, instances: TurnInstances, conv: Conversati
     rows += await asyncio.to_thread(services.conversations.delete_index, conv)
     return Removed(turn_records=turn_records, work_blobs=work_blobs, chat_state_blobs=chat_state_blobs,
                    conversation_rows=rows, run_owner_rows=run_owner_rows, tool_records=tool_records,
+                   approvals=approvals,
                    instances_purged=sum(purged), provider=provider)
 
 

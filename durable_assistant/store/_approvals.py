@@ -18,6 +18,7 @@ from azure.data.tables import UpdateMode
 
 from durable_assistant.contracts import ApprovalStatus
 from durable_assistant.storage_clients import StorageClients
+from durable_assistant.store._rows import delete_partition
 
 APPROVALS_TABLE = "approvals"
 ARGUMENTS_CHARS = 30_000
@@ -189,6 +190,10 @@ class ApprovalStore:
     def all(self, conversation_id: str) -> list[ApprovalRecord]:
         rows = self._table().query_entities("PartitionKey eq @pk", parameters={"pk": conversation_id})
         return sorted(map(_record, rows), key=lambda r: (r.turn, r.number))
+
+    def forget_conversation(self, conversation_id: str) -> int:
+        """Delete every request of the conversation (it is being deleted); returns how many there were."""
+        return delete_partition(self._table(), conversation_id)
 
 
 def _row_key(turn: int, number: int) -> str:

@@ -28,6 +28,7 @@ from azure.data.tables import TableTransactionError, UpdateMode
 
 from durable_assistant.storage_clients import StorageClients
 from durable_assistant.store._parallel import map_concurrently
+from durable_assistant.store._rows import delete_partition
 
 CONVERSATIONS_TABLE = "conversations"
 INDEX_ROW = "conversation"
@@ -44,7 +45,6 @@ F_CREATED_AT = "createdAt"
 F_SCHEMA = "schemaVersion"
 F_FAILURE = "failure"
 F_DELETING = "deletingSince"
-_TRANSACTION_LIMIT = 100  # operations per table transaction
 F_SKIPPED = "skipped"
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -329,18 +329,7 @@ class ConversationStore:
 
     def delete_rows(self, conversation_id: str) -> int:
         """Delete every row of the conversation's partition except its index row; returns how many."""
-        table = self._table()
-        keys = [str(r["RowKey"]) for r in table.query_entities(
-            "PartitionKey eq @pk", parameters={"pk": conversation_id}, select=["RowKey"])
-            if r["RowKey"] != INDEX_ROW]
-        for start in range(0, len(keys), _TRANSACTION_LIMIT):
-            chunk = keys[start:start + _TRANSACTION_LIMIT]
-            try:
-                table.submit_transaction([("delete", {"PartitionKey": conversation_id, "RowKey": k}) for k in chunk])
-            except TableTransactionError:
-                # One row went meanwhile (a concurrent deletion): the batch fails whole, single deletes don't.
-                map_concurrently(lambda k: table.delete_entity(conversation_id, k), chunk)
-        return len(keys)
+        return delete_partition(self._table(), conversation_id, keep={INDEX_ROW})
 
     def delete_index(self, conv: Conversation) -> int:
         """Delete the listing row, then the index row (last: it is what marks the deletion as unfinished).

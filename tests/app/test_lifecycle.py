@@ -37,8 +37,10 @@ LAMPS = "Turn living room lamp and kitchen lamp on. Set both lamps to half brigh
 def stack(azurite: AzuriteProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Responses with signed webhooks (so turns claim their runs in the runowners table), as scripts/run.sh."""
     logs = Path(tmp_path_factory.mktemp("lifecycle"))
-    with app_stack(azurite.connection_string, logs, scenario=write_scenarios(logs),
-                   settings={"ASSISTANT_WEBHOOK_POLL_SECONDS": "4"}, webhooks=True) as s:
+    # Lamp calls run without waiting for a person here (approvals have tests of their own).
+    settings = {"ASSISTANT_WEBHOOK_POLL_SECONDS": "4", "ASSISTANT_APPROVAL_REQUIRED": "none"}
+    with app_stack(azurite.connection_string, logs, scenario=write_scenarios(logs), settings=settings,
+                   webhooks=True) as s:
         yield s
 
 
@@ -169,6 +171,38 @@ def test_a_running_turn_refuses_the_delete_until_it_ended(stack: Stack) -> None:
     with pytest.raises(openai.NotFoundError):
         provider(stack).responses.retrieve(run_id)
     assert stored(stack, cid, [run_id]) == {}
+
+
+def test_delete_with_cancel_stops_the_running_and_the_queued_turn_then_deletes(stack: Stack) -> None:
+    """Turn 1's run never ends by itself, turn 2 waits behind it: ?cancel=true raises CANCEL_EVENT at both (the
+    running one cancels its run at the provider, the queued one gives up its place), waits for them to end and
+    deletes everything, the cancelled run included."""
+    http = stack.http
+    cid = http.new_conversation()
+    running = http.send(cid, "hello [fault:never]")
+    wait_for_phase(http, running.body["statusQueryGetUri"], "waiting_for_run")
+    queued = http.send(cid, "What is the weather in Tokyo?")
+    wait_for_phase(http, queued.body["statusQueryGetUri"], "waiting_for_turn")
+    run_id = http.request("GET", running.body["statusQueryGetUri"]).body["customStatus"]["runId"]
+    started = time.monotonic()
+
+    deleted = http.request("DELETE", f"/conversations/{cid}?cancel=true")
+
+    assert deleted.status == 200, deleted
+    assert time.monotonic() - started < 30
+    jsonschema.validate(deleted.body, schema(stack, "DeletionSummary"))
+    assert deleted.body["cancelledTurns"] == [1, 2]
+    removed = deleted.body["removed"]
+    assert removed["providerObjects"]["deleted"] == [run_id] and removed["instancesPurged"] == 2
+    # The running turn recorded itself as cancelled; the queued one did too, unless it asked to go on first and
+    # found the conversation marked (then it creates and records nothing).
+    assert removed["turnRecords"] in (1, 2)
+    with pytest.raises(openai.NotFoundError):
+        provider(stack).responses.retrieve(run_id)
+    for turn in (running, queued):
+        assert http.request("GET", turn.body["statusQueryGetUri"]).status == 404
+    assert stored(stack, cid, [run_id]) == {}
+    assert http.send(cid, "hello again").status == 404
 
 
 def test_an_unfinished_deletion_refuses_messages_and_a_retried_delete_completes_it(stack: Stack) -> None:
