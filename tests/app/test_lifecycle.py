@@ -7,6 +7,7 @@ These tests need devhost; if it cannot start they FAIL (StackError), they never 
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 import urllib.request
 import warnings
@@ -217,8 +218,13 @@ def test_an_unfinished_deletion_refuses_messages_and_a_retried_delete_completes_
     since = http.request("GET", f"/conversations/{cid}").body["deletingSince"]
     listed = {c["conversationId"]: c for c in http.request("GET", "/conversations?top=100").body["conversations"]}
     assert since is not None and listed[cid]["deletingSince"] == since and listed[cid]["turnsAccepted"] == 1
+    row = re.search(rf'data-conversation="{cid}">.*?</tr>', http.request("GET", "/monitor").body, re.S)
+    assert row is not None and 'class="badge deleting"' in row.group(0)
+    assert "being deleted since" in http.request("GET", f"/monitor/conversations/{cid}").body
     deleted = http.request("DELETE", f"/conversations/{cid}")
     assert deleted.status == 200 and deleted.body["removed"]["turnRecords"] == 1, deleted
+    assert cid not in http.request("GET", "/monitor").body
+    assert http.request("GET", f"/monitor/conversations/{cid}/turns/1").status == 404
     assert stored(stack, cid, []) == {}
 
 
