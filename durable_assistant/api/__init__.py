@@ -1,5 +1,13 @@
 """HTTP API logic (validation, bodies, OpenAPI) free of Functions types."""
 
+from durable_assistant.api._control import (
+    EventToRaise,
+    TurnTarget,
+    cancel_request,
+    decide_approval,
+    list_approvals,
+    turn_target,
+)
 from durable_assistant.api._http import (
     AcceptedMessage,
     ApiError,
@@ -16,6 +24,12 @@ from durable_assistant.api._openapi import openapi_document
 from durable_assistant.api._webhooks import WebhookOutcome, accept_webhook
 
 __all__ = [
+    "EventToRaise",
+    "TurnTarget",
+    "cancel_request",
+    "decide_approval",
+    "list_approvals",
+    "turn_target",
     "AcceptedMessage",
     "ApiError",
     "ApiResponse",
