@@ -50,6 +50,7 @@ SETTING_NAMES: tuple[str, ...] = (
     "ASSISTANT_RUN_TOOLS",
     "ASSISTANT_TOOL_QUEUE_PREFIX",
     "ASSISTANT_TOOL_QUEUES",
+    "ASSISTANT_EXPOSE_DURABLE_URLS",
     "AzureWebJobsStorage",
     "AzureWebJobsStorage__accountName",
     "AzureWebJobsStorage__blobServiceUri",
@@ -132,6 +133,9 @@ class Settings:
     """Tool queues are named ``{prefix}-{tool name with dashes}-input`` / ``-output`` unless overridden."""
     tool_queues: tuple[tuple[str, str, str], ...] = ()
     """Per-tool queue names ``(tool, input queue, output queue)`` from ASSISTANT_TOOL_QUEUES."""
+    expose_durable_urls: bool = False
+    """Add the Durable management URLs (they carry the extension's system key: control over every instance of
+    the task hub) to the 202 of a message, under ``durableManagement``. Only for a trusted front end/operator."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -170,6 +174,7 @@ class Settings:
             run_tools=_choice(e, "ASSISTANT_RUN_TOOLS", ("app", "agent"), "app"),  # type: ignore[arg-type]
             tool_queue_prefix=_queue_prefix(e),
             tool_queues=_tool_queues(e),
+            expose_durable_urls=_flag(e, "ASSISTANT_EXPOSE_DURABLE_URLS"),
         )
 
 
@@ -178,6 +183,13 @@ def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default
     if value not in allowed:
         raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
     return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = (env.get(name) or "false").strip().lower()
+    if value not in ("true", "false", "1", "0"):
+        raise ConfigError(f"{name} must be true or false, got {env[name]!r}")
+    return value in ("true", "1")
 
 
 def _number(env: Mapping[str, str], name: str) -> float | None:

@@ -13,17 +13,30 @@ from durable_assistant.api._http import (
 )
 from durable_assistant.api._listing import conversation_summary, list_conversations, page_size
 from durable_assistant.api._openapi import openapi_document
+from durable_assistant.api._turn_status import (
+    TurnLinks,
+    TurnRef,
+    TurnStatus,
+    accepted_response,
+    find_turn,
+    turn_status_response,
+)
 from durable_assistant.api._webhooks import WebhookOutcome, accept_webhook
 
 __all__ = [
     "AcceptedMessage",
     "ApiError",
     "ApiResponse",
+    "TurnLinks",
+    "TurnRef",
+    "TurnStatus",
     "WebhookOutcome",
     "accept_message",
     "accept_webhook",
+    "accepted_response",
     "conversation_summary",
     "create_conversation",
+    "find_turn",
     "get_conversation",
     "list_conversations",
     "list_tools",
@@ -31,4 +44,5 @@ __all__ = [
     "page_size",
     "parse_json_object",
     "run_tool_directly",
+    "turn_status_response",
 ]

@@ -180,11 +180,16 @@ class Response:
 @dataclass
 class HttpClient:
     base: str
+    key: str | None = None
+    """Sent as x-functions-key (where keys are enforced), except to a URL that carries its own ?code=."""
 
     def request(self, method: str, path_or_url: str, body: Any = None, raw: bytes | None = None) -> Response:
         url = path_or_url if path_or_url.startswith("http") else self.base + path_or_url
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json"}
+        if self.key and "code=" not in url:
+            headers["x-functions-key"] = self.key
+        req = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=60) as resp:
                 return Response(resp.status, dict(resp.headers), _decode(resp.read()))
