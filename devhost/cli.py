@@ -138,6 +138,10 @@ async def serve(options: StartOptions, *, stop: asyncio.Event | None = None) -> 
     configure_logging(verbose=options.verbose, json_lines=options.json_logs, level=config.log_level)
     port = options.port if options.port is not None else (config.local_http_port or 7071)
     _check_port_free(options.host, port)
+    try:
+        keys = AuthKeys.from_settings(os.environ, enforce=options.enforce_keys)
+    except ValueError as exc:
+        raise StartupError(str(exc)) from None
 
     try:
         index = load_app(config.app_dir, config.script_file, change_cwd=True)
@@ -172,10 +176,6 @@ async def serve(options: StartOptions, *, stop: asyncio.Event | None = None) -> 
             max_concurrent_activities=config.max_concurrent_activity_functions,
             max_concurrent_orchestrations=config.max_concurrent_orchestrator_functions,
         ))
-        try:
-            keys = AuthKeys.from_settings(os.environ, enforce=options.enforce_keys)
-        except ValueError as exc:
-            raise StartupError(str(exc)) from None
         try:
             server = HostServer(invoker, runtime.client, ServerOptions(
                 task_hub=config.hub_name, route_prefix=config.route_prefix, keys=keys,
