@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
 import threading
 from typing import Any
@@ -83,11 +82,30 @@ async def post_message(req: func.HttpRequest, client: df.DurableOrchestrationCli
     except Exception as exc:  # always answer with JSON
         return _server_error(exc)
     record = accepted.record
-    response = client.create_check_status_response(req, record.instance_id)
-    body = json.loads(response.get_body())
-    body.update({"conversationId": conversation_id, "turn": record.seq, "messageId": record.message_id})
-    headers = {k: v for k, v in response.headers.items() if k.lower() in ("location", "retry-after")}
-    return _respond(api.ApiResponse(202, body, headers))
+    turn = api.TurnRef(conversation_id, record.seq, record.instance_id)
+    # The Durable management URLs carry the extension's system key: only for a trusted front end or operator.
+    management = client.get_client_response_links(req, record.instance_id) \
+        if services.settings.expose_durable_urls else None
+    return _respond(api.accepted_response(turn, record.message_id, _turn_links(req, turn), management))
+
+
+def _turn_links(req: func.HttpRequest, turn: api.TurnRef) -> api.TurnLinks:
+    # Echo a key only when the caller sent it as ?code= itself (a header key stays out of URLs).
+    return api.TurnLinks.for_request(req.url, turn.conversation_id, turn.turn, req.params.get("code"))
+
+
+async def get_turn_status(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """One turn's Durable status, scoped to its own instance (no management URL, no system key)."""
+    try:
+        services = await asyncio.to_thread(_services)
+        turn = await asyncio.to_thread(api.find_turn, services, req.route_params.get("conversationId", ""),
+                                       req.route_params.get("turn", ""))
+        status = api.TurnStatus.from_sdk(await client.get_status(turn.instance_id))
+        return _respond(api.turn_status_response(turn, status, _turn_links(req, turn)))
+    except api.ApiError as exc:
+        return _respond(exc.response())
+    except Exception as exc:
+        return _server_error(exc)
 
 
 async def _ensure_started(client: df.DurableOrchestrationClient, accepted: api.AcceptedMessage) -> None:
@@ -138,7 +156,7 @@ async def cancel_turn(req: func.HttpRequest, client: df.DurableOrchestrationClie
     the conversation. Asking twice is harmless."""
     try:
         services = await asyncio.to_thread(_services)
-        target = await asyncio.to_thread(api.turn_target, services, req.route_params.get("conversationId", ""),
+        target = await asyncio.to_thread(api.find_turn, services, req.route_params.get("conversationId", ""),
                                          req.route_params.get("turn", ""))
         request = api.cancel_request(req.get_body(), req.headers)
         status = await client.get_status(target.instance_id)
@@ -157,7 +175,7 @@ async def cancel_turn(req: func.HttpRequest, client: df.DurableOrchestrationClie
         return _server_error(exc)
     return _respond(api.ApiResponse(202, {
         "conversationId": target.conversation_id, "turn": target.turn, "instanceId": target.instance_id,
-        "status": "cancelling", "statusUrl": f"/api/conversations/{target.conversation_id}/turns/{target.turn}"}))
+        "status": "cancelling", "statusQueryGetUri": _turn_links(req, target).status}))
 
 
 def list_approvals(req: func.HttpRequest) -> func.HttpResponse:
@@ -218,6 +236,8 @@ app.route(route="conversations/{conversationId}", methods=["GET"])(
     app.function_name("get_conversation")(get_conversation))
 app.route(route="conversations/{conversationId}/messages", methods=["POST"])(
     app.durable_client_input(client_name="client")(app.function_name("post_message")(post_message)))
+app.route(route="conversations/{conversationId}/turns/{turn}", methods=["GET"])(
+    app.durable_client_input(client_name="client")(app.function_name("get_turn_status")(get_turn_status)))
 app.route(route="webhooks/openai", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)(
     app.durable_client_input(client_name="client")(app.function_name("provider_webhook")(provider_webhook)))
 app.route(route="conversations/{conversationId}/turns/{turn}/cancel", methods=["POST"])(

@@ -238,6 +238,13 @@ param webhookSecret string = ''
 @description('ASSISTANT_TOOL_MODULES: comma-separated Python modules (deployed with the app) that register custom tools.')
 param toolModules string = ''
 
+@description('ASSISTANT_EXPOSE_DURABLE_URLS: true adds the Durable management URLs (carrying the extension\'s system key, which controls every instance of the task hub) to the 202 of POST .../messages. Only for a trusted front end or operator; API callers get the scoped /api/conversations/{id}/turns/{turn} status route either way.')
+@allowed([
+  'true'
+  'false'
+])
+param exposeDurableUrls string = 'false'
+
 // --- names ---------------------------------------------------------------------------------------------------
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -565,6 +572,7 @@ module functionApp 'modules/function-app.bicep' = {
     toolModules: toolModules
     toolQueuePrefix: toolQueuePrefix
     assistantRunTools: assistantRunTools
+    exposeDurableUrls: exposeDurableUrls
   }
 }
 

@@ -24,7 +24,6 @@ from durable_assistant.store import (
     ApprovalRecord,
     Decision,
     UnknownConversationError,
-    instance_id_for,
     parse_approval_id,
     valid_conversation_id,
 )
@@ -50,31 +49,10 @@ DECISION_SCHEMA: dict[str, Any] = {
 
 
 @dataclass(frozen=True)
-class TurnTarget:
-    conversation_id: str
-    turn: int
-
-    @property
-    def instance_id(self) -> str:
-        return instance_id_for(self.conversation_id, self.turn)
-
-
-@dataclass(frozen=True)
 class EventToRaise:
     instance_id: str
     name: str
     payload: dict[str, Any]
-
-
-def turn_target(services: Services, conversation_id: str, turn: str) -> TurnTarget:
-    """The turn addressed by a route, or a 4xx: unknown conversation, or a turn it never accepted."""
-    conv = _conversation(services, conversation_id)
-    if not turn.isdigit() or len(turn) > 6:
-        raise ApiError(404, "unknown_turn", f"{turn[:20]!r} is not a turn number")
-    if not 1 <= int(turn) < conv.next_seq:
-        raise ApiError(404, "unknown_turn", f"conversation {conversation_id!r} has no turn {int(turn)}",
-                       turnsAccepted=conv.next_seq - 1)
-    return TurnTarget(conversation_id, int(turn))
 
 
 def cancel_request(body: bytes, headers: Mapping[str, str]) -> CancelRequest:

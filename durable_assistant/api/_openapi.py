@@ -44,11 +44,7 @@ def openapi_document(tools: list[ToolSpec], max_message_chars: int) -> dict[str,
                         "turnsAccepted": {"type": "integer"}, "turnsFinished": {"type": "integer"}}}},
                     "continuationToken": {"type": ["string", "null"],
                                           "description": "null on the last page"}}},
-                "CheckStatus": {"type": "object", "properties": {
-                    k: {"type": "string"} for k in ("id", "statusQueryGetUri", "sendEventPostUri",
-                                                    "terminatePostUri", "purgeHistoryDeleteUri", "rewindPostUri",
-                                                    "restartPostUri", "suspendPostUri", "resumePostUri",
-                                                    "conversationId", "messageId")} | {"turn": {"type": "integer"}}},
+                **_turn_schemas(),
                 **{f"tool_{t.name}": t.parameters for t in tools},
             },
         },
@@ -78,14 +74,16 @@ def openapi_document(tools: list[ToolSpec], max_message_chars: int) -> dict[str,
                 "requestBody": {"required": True, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/MessageRequest"}}}},
                 "responses": {
-                    "202": {"description": "Accepted; poll statusQueryGetUri (customStatus.phase shows progress, "
-                                           "output.answer holds the reply)",
-                            "headers": {"Location": {"schema": {"type": "string"}}},
+                    "202": {"description": "Accepted; poll statusQueryGetUri, the turn's own status route "
+                                           "(customStatus.phase shows progress, output.answer holds the reply)",
+                            "headers": {"Location": {"schema": {"type": "string"}},
+                                        "Retry-After": {"schema": {"type": "string"}}},
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CheckStatus"}}}},
                     "400": _err("Invalid JSON, missing/empty content or bad messageId"),
                     "404": _err("Unknown conversation"),
                     "409": _err("messageId reused for different content"),
                     "413": _err(f"content longer than {max_message_chars} characters")}}},
+            **_turn_paths(conv_id),
             "/tools": {"get": {"summary": "List tools with their JSON schemas, queues and azure_function definitions",
                                "responses": {"200": _json({"type": "object"}, "Tools")}}},
             "/tools/{name}": {"post": {
@@ -102,3 +100,57 @@ def openapi_document(tools: list[ToolSpec], max_message_chars: int) -> dict[str,
                                       "responses": {"200": _json({"type": "object"}, "OpenAPI document")}}},
         },
     }
+
+
+def _turn_schemas() -> dict[str, Any]:
+    url = {"type": "string", "format": "uri"}
+    management = ("id", "statusQueryGetUri", "sendEventPostUri", "terminatePostUri", "purgeHistoryDeleteUri",
+                  "rewindPostUri", "restartPostUri", "suspendPostUri", "resumePostUri")
+    return {
+        "CheckStatus": {
+            "type": "object",
+            "required": ["id", "statusQueryGetUri", "cancelPostUri", "conversationId", "turn", "messageId"],
+            "properties": {
+                "id": {"type": "string", "description": "The turn's orchestration instance id"},
+                "statusQueryGetUri": url | {"description": "GET /conversations/{id}/turns/{turn}: this turn only; "
+                                                          "carries ?code= only if the request did"},
+                "cancelPostUri": url | {"description": "POST /conversations/{id}/turns/{turn}/cancel"},
+                "conversationId": {"type": "string"}, "turn": {"type": "integer"}, "messageId": {"type": "string"},
+                "durableManagement": {
+                    "type": "object", "properties": {k: {"type": "string"} for k in management},
+                    "description": "Only with ASSISTANT_EXPOSE_DURABLE_URLS=true: the Durable Functions "
+                                   "management URLs, carrying the extension's system key (control over every "
+                                   "instance of the task hub). For a trusted front end or operator."}}},
+        "TurnStatus": {
+            "type": "object",
+            "required": ["name", "instanceId", "runtimeStatus", "customStatus", "output", "createdTime",
+                         "lastUpdatedTime"],
+            "description": "The Durable Functions status query's shape (without input) for the turn's instance",
+            "properties": {
+                "name": {"type": "string"}, "instanceId": {"type": "string"},
+                "runtimeStatus": {"enum": ["Pending", "Running", "ContinuedAsNew", "Suspended", "Completed",
+                                           "Failed", "Terminated", "Canceled"]},
+                "customStatus": {"description": "The turn's phase while it runs"},
+                "output": {"description": "The turn's result once Completed (output.answer)"},
+                "createdTime": {"type": "string", "description": "yyyy-MM-ddTHH:mm:ssZ"},
+                "lastUpdatedTime": {"type": "string", "description": "yyyy-MM-ddTHH:mm:ssZ"}}},
+    }
+
+
+def _turn_paths(conv_id: dict[str, Any]) -> dict[str, Any]:
+    turn = {"name": "turn", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1,
+                                                                       "maximum": 999999}}
+    status = {"$ref": "#/components/schemas/TurnStatus"}
+    return {"/conversations/{conversationId}/turns/{turn}": {"get": {
+        "summary": "One turn's status (the Durable status query's codes: 202 while it runs, 200 once it ended)",
+        "parameters": [conv_id, turn],
+        "responses": {
+            "200": _json(status, "The turn's instance ended (Completed, Failed, Terminated or Canceled)"),
+            "202": {"description": "The turn's instance is Pending, Running, ContinuedAsNew or Suspended; poll "
+                                   "Location again",
+                    "headers": {"Location": {"schema": {"type": "string"}},
+                                "Retry-After": {"schema": {"type": "string"}}},
+                    "content": {"application/json": {"schema": status}}},
+            "400": _err("turn is not a whole number from 1 to 999999"),
+            "404": _err("Unknown conversation, a turn it has not accepted, or an instance that does not exist "
+                        "(not started yet, or purged)")}}}}

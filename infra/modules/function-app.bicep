@@ -145,6 +145,13 @@ param toolQueuePrefix string = 'tool'
 ])
 param assistantRunTools string = 'app'
 
+@description('ASSISTANT_EXPOSE_DURABLE_URLS: true or false (the Durable management URLs in the 202 of a message).')
+@allowed([
+  'true'
+  'false'
+])
+param exposeDurableUrls string = 'false'
+
 var serviceTag = {
   'azd-service-name': azdServiceName
 }
@@ -205,6 +212,7 @@ var assistantSettings = {
   ASSISTANT_TOOL_MODULES: toolModules
   ASSISTANT_TOOL_QUEUE_PREFIX: toolQueuePrefix
   ASSISTANT_RUN_TOOLS: assistantRunTools
+  ASSISTANT_EXPOSE_DURABLE_URLS: exposeDurableUrls
 }
 
 var webhookSettings = {

@@ -183,13 +183,17 @@ class Response:
 @dataclass
 class HttpClient:
     base: str
+    key: str | None = None
+    """Sent as x-functions-key (where keys are enforced), except to a URL that carries its own ?code=."""
 
     def request(self, method: str, path_or_url: str, body: Any = None, raw: bytes | None = None,
                 headers: dict[str, str] | None = None) -> Response:
         url = path_or_url if path_or_url.startswith("http") else self.base + path_or_url
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        req = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json", **(headers or {})})
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        if self.key and "code=" not in url:
+            sent["x-functions-key"] = self.key
+        req = urllib.request.Request(url, data=data, method=method, headers=sent)
         try:
             with urllib.request.urlopen(req, timeout=60) as resp:
                 return Response(resp.status, dict(resp.headers), _decode(resp.read()))

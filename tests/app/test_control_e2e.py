@@ -149,7 +149,7 @@ def test_approval_requests_reject_bad_input_with_json_errors(stack: Stack) -> No
     resp = http.request("POST", f"/conversations/{cid}/turns/1/cancel", {})
     assert resp.status == 404 and resp.body["error"]["code"] == "unknown_turn"
     resp = http.request("POST", f"/conversations/{cid}/turns/abc/cancel", {})
-    assert resp.status == 404 and resp.body["error"]["code"] == "unknown_turn"
+    assert resp.status == 400 and resp.body["error"]["code"] == "invalid_turn"
 
 
 def test_cancel_while_awaiting_approval_releases_the_conversation_at_once(stack: Stack) -> None:
