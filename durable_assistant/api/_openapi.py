@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from durable_assistant.api._openapi_control import control_paths, control_schemas
 from durable_assistant.tools import ToolSpec
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -45,6 +46,7 @@ def openapi_document(tools: list[ToolSpec], max_message_chars: int) -> dict[str,
                     "continuationToken": {"type": ["string", "null"],
                                           "description": "null on the last page"}}},
                 **_turn_schemas(),
+                **control_schemas(),
                 **{f"tool_{t.name}": t.parameters for t in tools},
             },
         },
@@ -84,6 +86,7 @@ def openapi_document(tools: list[ToolSpec], max_message_chars: int) -> dict[str,
                     "409": _err("messageId reused for different content"),
                     "413": _err(f"content longer than {max_message_chars} characters")}}},
             **_turn_paths(conv_id),
+            **control_paths(conv_id),
             "/tools": {"get": {"summary": "List tools with their JSON schemas, queues and azure_function definitions",
                                "responses": {"200": _json({"type": "object"}, "Tools")}}},
             "/tools/{name}": {"post": {
