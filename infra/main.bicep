@@ -104,6 +104,7 @@ param storageTableNames array = [
   'weather'
   'lamps'
   'toolqueuecalls'
+  'approvals'
 ]
 
 @description('Blob containers the app uses, without the prefix.')
@@ -244,6 +245,15 @@ param toolModules string = ''
   'false'
 ])
 param exposeDurableUrls string = 'false'
+
+@description('ASSISTANT_APPROVAL_REQUIRED: which model tool calls wait for a person: side_effects (the tools registered with side effects, e.g. the lamps), all, none, or comma-separated tool names.')
+param approvalRequired string = 'side_effects'
+
+@description('ASSISTANT_APPROVAL_TIMEOUT_SECONDS: a call nobody approved or denied this long after it was requested is denied. Foundry classic (threads) expires a run that waits for tool outputs after 10 minutes.')
+param approvalTimeoutSeconds string = '600'
+
+@description('ASSISTANT_APPROVERS: comma-separated principal names (App Service Authentication) allowed to decide; empty lets any caller holding the function key decide.')
+param approvers string = ''
 
 // --- names ---------------------------------------------------------------------------------------------------
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
@@ -573,6 +583,9 @@ module functionApp 'modules/function-app.bicep' = {
     toolQueuePrefix: toolQueuePrefix
     assistantRunTools: assistantRunTools
     exposeDurableUrls: exposeDurableUrls
+    approvalRequired: approvalRequired
+    approvalTimeoutSeconds: approvalTimeoutSeconds
+    approvers: approvers
   }
 }
 

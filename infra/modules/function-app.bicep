@@ -152,6 +152,15 @@ param assistantRunTools string = 'app'
 ])
 param exposeDurableUrls string = 'false'
 
+@description('ASSISTANT_APPROVAL_REQUIRED: side_effects, all, none, or comma-separated tool names.')
+param approvalRequired string = 'side_effects'
+
+@description('ASSISTANT_APPROVAL_TIMEOUT_SECONDS: a call nobody decided on this long is denied.')
+param approvalTimeoutSeconds string = '600'
+
+@description('ASSISTANT_APPROVERS: comma-separated principal names allowed to decide (empty: any caller with the key).')
+param approvers string = ''
+
 var serviceTag = {
   'azd-service-name': azdServiceName
 }
@@ -213,6 +222,9 @@ var assistantSettings = {
   ASSISTANT_TOOL_QUEUE_PREFIX: toolQueuePrefix
   ASSISTANT_RUN_TOOLS: assistantRunTools
   ASSISTANT_EXPOSE_DURABLE_URLS: exposeDurableUrls
+  ASSISTANT_APPROVAL_REQUIRED: approvalRequired
+  ASSISTANT_APPROVAL_TIMEOUT_SECONDS: approvalTimeoutSeconds
+  ASSISTANT_APPROVERS: approvers
 }
 
 var webhookSettings = {

@@ -33,6 +33,8 @@ KNOBS: dict[str, tuple[str, str]] = {
     "toolQueuePrefix": ("ASSISTANT_TOOL_QUEUE_PREFIX", "tool_queue_prefix"),
     "assistantRunTools": ("ASSISTANT_RUN_TOOLS", "run_tools"),
     "exposeDurableUrls": ("ASSISTANT_EXPOSE_DURABLE_URLS", "expose_durable_urls"),
+    "approvalRequired": ("ASSISTANT_APPROVAL_REQUIRED", "approval_mode"),
+    "approvalTimeoutSeconds": ("ASSISTANT_APPROVAL_TIMEOUT_SECONDS", "approval_timeout_seconds"),
 }
 
 
