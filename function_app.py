@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
 import os
 import threading
@@ -21,7 +20,7 @@ import azure.functions as func
 from activities.turn_activities import bp as activities_bp
 from durable_assistant import api, lifecycle, steps
 from durable_assistant.config import ConfigError, retention_schedule
-from durable_assistant.contracts import RUN_ENDED_EVENT, TURN_ORCHESTRATION
+from durable_assistant.contracts import CANCEL_EVENT, RUN_ENDED_EVENT, TURN_ORCHESTRATION
 from durable_assistant.services import Services, get_services
 from monitor.monitor_routes import bp as monitor_bp
 from orchestrations.turn_orchestration import bp as turn_bp
@@ -87,11 +86,30 @@ async def post_message(req: func.HttpRequest, client: df.DurableOrchestrationCli
     except Exception as exc:  # always answer with JSON
         return _server_error(exc)
     record = accepted.record
-    response = client.create_check_status_response(req, record.instance_id)
-    body = json.loads(response.get_body())
-    body.update({"conversationId": conversation_id, "turn": record.seq, "messageId": record.message_id})
-    headers = {k: v for k, v in response.headers.items() if k.lower() in ("location", "retry-after")}
-    return _respond(api.ApiResponse(202, body, headers))
+    turn = api.TurnRef(conversation_id, record.seq, record.instance_id)
+    # The Durable management URLs carry the extension's system key: only for a trusted front end or operator.
+    management = client.get_client_response_links(req, record.instance_id) \
+        if services.settings.expose_durable_urls else None
+    return _respond(api.accepted_response(turn, record.message_id, _turn_links(req, turn), management))
+
+
+def _turn_links(req: func.HttpRequest, turn: api.TurnRef) -> api.TurnLinks:
+    # Echo a key only when the caller sent it as ?code= itself (a header key stays out of URLs).
+    return api.TurnLinks.for_request(req.url, turn.conversation_id, turn.turn, req.params.get("code"))
+
+
+async def get_turn_status(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """One turn's Durable status, scoped to its own instance (no management URL, no system key)."""
+    try:
+        services = await asyncio.to_thread(_services)
+        turn = await asyncio.to_thread(api.find_turn, services, req.route_params.get("conversationId", ""),
+                                       req.route_params.get("turn", ""))
+        status = api.TurnStatus.from_sdk(await client.get_status(turn.instance_id))
+        return _respond(api.turn_status_response(turn, status, _turn_links(req, turn)))
+    except api.ApiError as exc:
+        return _respond(exc.response())
+    except Exception as exc:
+        return _server_error(exc)
 
 
 async def _ensure_started(client: df.DurableOrchestrationClient, accepted: api.AcceptedMessage) -> None:
@@ -131,6 +149,64 @@ async def provider_webhook(req: func.HttpRequest, client: df.DurableOrchestratio
         return _respond(exc.response())
     except Exception as exc:
         return _server_error(exc)
+
+
+# Runtime statuses in which a turn can no longer act on an event.
+_ENDED = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
+
+
+async def cancel_turn(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Ask a running turn to stop: it cancels its run at the provider, records itself as cancelled and releases
+    the conversation. Asking twice is harmless."""
+    try:
+        services = await asyncio.to_thread(_services)
+        target = await asyncio.to_thread(api.find_turn, services, req.route_params.get("conversationId", ""),
+                                         req.route_params.get("turn", ""))
+        request = api.cancel_request(req.get_body(), req.headers)
+        status = await client.get_status(target.instance_id)
+        runtime = status.runtime_status.value if status is not None and status.runtime_status else None
+        if runtime is None:
+            raise api.ApiError(409, "turn_not_started", f"turn {target.turn} has not started; send its message "
+                               "again (same messageId) to start it, then cancel it")
+        if runtime in _ENDED:
+            output = status.output if status is not None and isinstance(status.output, dict) else {}
+            raise api.ApiError(409, "turn_finished", f"turn {target.turn} already ended ({runtime})",
+                               runtimeStatus=runtime, turnStatus=output.get("status"))
+        await client.raise_event(target.instance_id, CANCEL_EVENT, request.to_json())
+    except api.ApiError as exc:
+        return _respond(exc.response())
+    except Exception as exc:
+        return _server_error(exc)
+    return _respond(api.ApiResponse(202, {
+        "conversationId": target.conversation_id, "turn": target.turn, "instanceId": target.instance_id,
+        "status": "cancelling", "statusQueryGetUri": _turn_links(req, target).status}))
+
+
+def list_approvals(req: func.HttpRequest) -> func.HttpResponse:
+    try:
+        return _respond(api.list_approvals(_services(), req.route_params.get("conversationId", ""), req.params))
+    except api.ApiError as exc:
+        return _respond(exc.response())
+    except Exception as exc:
+        return _server_error(exc)
+
+
+async def decide_approval(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Approve or deny one waiting tool call; the decision is stored first, then the turn is woken."""
+    try:
+        services = await asyncio.to_thread(_services)
+        result, event = await asyncio.to_thread(
+            api.decide_approval, services, req.route_params.get("conversationId", ""),
+            req.route_params.get("approvalId", ""), req.get_body(), req.headers)
+        try:
+            await client.raise_event(event.instance_id, event.name, event.payload)
+        except Exception as exc:  # the turn ended meanwhile; its settle step reads the stored decision anyway
+            log.info("approval decided but %s could not be woken: %s", event.instance_id, exc)
+    except api.ApiError as exc:
+        return _respond(exc.response())
+    except Exception as exc:
+        return _server_error(exc)
+    return _respond(result)
 
 
 # -- conversation lifecycle: DELETE and the retention sweep (logic in durable_assistant.lifecycle) ---------------
@@ -181,8 +257,16 @@ app.route(route="conversations/{conversationId}", methods=["GET"])(
     app.function_name("get_conversation")(get_conversation))
 app.route(route="conversations/{conversationId}/messages", methods=["POST"])(
     app.durable_client_input(client_name="client")(app.function_name("post_message")(post_message)))
+app.route(route="conversations/{conversationId}/turns/{turn}", methods=["GET"])(
+    app.durable_client_input(client_name="client")(app.function_name("get_turn_status")(get_turn_status)))
 app.route(route="webhooks/openai", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)(
     app.durable_client_input(client_name="client")(app.function_name("provider_webhook")(provider_webhook)))
+app.route(route="conversations/{conversationId}/turns/{turn}/cancel", methods=["POST"])(
+    app.durable_client_input(client_name="client")(app.function_name("cancel_turn")(cancel_turn)))
+app.route(route="conversations/{conversationId}/approvals", methods=["GET"])(
+    app.function_name("list_approvals")(list_approvals))
+app.route(route="conversations/{conversationId}/approvals/{approvalId}", methods=["POST"])(
+    app.durable_client_input(client_name="client")(app.function_name("decide_approval")(decide_approval)))
 app.route(route="tools", methods=["GET"])(app.function_name("list_tools")(list_tools))
 app.route(route="tools/{name}", methods=["POST"])(app.function_name("run_tool_http")(run_tool))
 app.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)(

@@ -1,4 +1,4 @@
-"""HTTP client of the app's API (/api/...) and of the Durable status URLs a message's 202 hands back."""
+"""HTTP client of the app's API (/api/...), including the turn status route a message's 202 hands back."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ class AppClient:
         return f"{self.api}/monitor{path}{query}"
 
     def _headers(self, url: str) -> dict[str, str]:
-        # Status URLs from Azure carry their own ?code= (a system key): never override it with ours.
+        # A URL that carries its own ?code= (our key echoed back, or a Durable management URL) keeps it.
         if self.key and "code=" not in url:
             return {"x-functions-key": self.key}
         return {}
@@ -129,7 +129,7 @@ class AppClient:
         return accepted
 
     def status(self, status_url: str) -> dict[str, Any] | None:
-        """The orchestration status, or None while the instance is not visible yet (404 just after the start)."""
+        """The turn's status (the Durable status shape), or None while its instance is not visible (404)."""
         response = self.request("GET", status_url, attempts=3)
         if response.status_code in (401, 403):
             raise CliError(f"the status URL was refused ({response.status_code})", EXIT_UNAUTHORIZED)

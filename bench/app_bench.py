@@ -228,7 +228,7 @@ def durable_turn(http: HttpClient, content: str, model_turns: int, storage: Stor
     record = http.request("GET", f"/conversations/{cid}").body["turns"][0]
     reads = timeline.reads_of(set(record["providerIds"])) if timeline is not None else None
     return TurnMeasure(e2e, model_turns * latency_for(content), history(resp.body["id"]), ops,
-                       longest_activity(http, resp.body["statusQueryGetUri"]), reads)
+                       longest_activity(http, resp.body["durableManagement"]["statusQueryGetUri"]), reads)
 
 
 def polling_loop_turn(client: OpenAI, registry: Any, ctx: ToolContext, content: str) -> float:
@@ -306,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
                                               storage.hook_for(service)).start())
             counted = connection_string("127.0.0.1", proxy_ports)
             direct = connection_string("127.0.0.1", az_ports)
-            settings = {"ASSISTANT_STORAGE_PREFIX": prefix}
+            # The Durable management URLs in each 202: longest_activity reads the instance's history.
+            settings = {"ASSISTANT_STORAGE_PREFIX": prefix, "ASSISTANT_EXPOSE_DURABLE_URLS": "true"}
             with devmodel(work, scenario=scenario, webhook=webhook) as hooked_model, \
                     devmodel(work, scenario=scenario, seed=8) as plain_model:  # other ids than the first
                 urls = {}

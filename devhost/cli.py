@@ -138,6 +138,10 @@ async def serve(options: StartOptions, *, stop: asyncio.Event | None = None) -> 
     configure_logging(verbose=options.verbose, json_lines=options.json_logs, level=config.log_level)
     port = options.port if options.port is not None else (config.local_http_port or 7071)
     _check_port_free(options.host, port)
+    try:
+        keys = AuthKeys.from_settings(os.environ, enforce=options.enforce_keys)
+    except ValueError as exc:
+        raise StartupError(str(exc)) from None
 
     try:
         index = load_app(config.app_dir, config.script_file, change_cwd=True)
@@ -172,7 +176,6 @@ async def serve(options: StartOptions, *, stop: asyncio.Event | None = None) -> 
             max_concurrent_activities=config.max_concurrent_activity_functions,
             max_concurrent_orchestrations=config.max_concurrent_orchestrator_functions,
         ))
-        keys = AuthKeys.from_settings(os.environ, enforce=options.enforce_keys)
         try:
             server = HostServer(invoker, runtime.client, ServerOptions(
                 task_hub=config.hub_name, route_prefix=config.route_prefix, keys=keys,
@@ -253,7 +256,7 @@ def _print_banner(
                       markup=False)
     if keys.enforce:
         for which in keys.generated:
-            key = keys.function_key if which == "function" else keys.master_key
+            key = {"function": keys.function_key, "master": keys.master_key, "system": keys.system_key}[which]
             console.print(f"Generated {which} key (set DEVHOST_{which.upper()}_KEY to fix it): {key}", markup=False)
     else:
         console.print("Keys are not enforced (like func start); use --enforce-keys to require them.")

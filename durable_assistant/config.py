@@ -54,6 +54,7 @@ SETTING_NAMES: tuple[str, ...] = (
     "ASSISTANT_RUN_TOOLS",
     "ASSISTANT_TOOL_QUEUE_PREFIX",
     "ASSISTANT_TOOL_QUEUES",
+    "ASSISTANT_EXPOSE_DURABLE_URLS",
     # conversation lifecycle (durable_assistant/lifecycle)
     "ASSISTANT_RETENTION_DAYS",
     "ASSISTANT_RETENTION_SCHEDULE",
@@ -159,6 +160,9 @@ class Settings:
     approvers: tuple[str, ...] = ()
     """Principal names (App Service Authentication's X-MS-CLIENT-PRINCIPAL-NAME) allowed to decide; empty:
     any caller that holds the function key."""
+    expose_durable_urls: bool = False
+    """Add the Durable management URLs (they carry the extension's system key: control over every instance of
+    the task hub) to the 202 of a message, under ``durableManagement``. Only for a trusted front end/operator."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -203,6 +207,7 @@ class Settings:
             approval_tools=_approval_tools(e),
             approval_timeout_seconds=_positive_float(e, "ASSISTANT_APPROVAL_TIMEOUT_SECONDS", 600.0),
             approvers=tuple(a.strip() for a in (e.get("ASSISTANT_APPROVERS") or "").split(",") if a.strip()),
+            expose_durable_urls=_flag(e, "ASSISTANT_EXPOSE_DURABLE_URLS"),
         )
 
 
@@ -221,6 +226,13 @@ def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default
     if value not in allowed:
         raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
     return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = (env.get(name) or "false").strip().lower()
+    if value not in ("true", "false", "1", "0"):
+        raise ConfigError(f"{name} must be true or false, got {env[name]!r}")
+    return value in ("true", "1")
 
 
 def _number(env: Mapping[str, str], name: str) -> float | None:

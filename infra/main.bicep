@@ -104,6 +104,7 @@ param storageTableNames array = [
   'weather'
   'lamps'
   'toolqueuecalls'
+  'approvals'
 ]
 
 @description('Blob containers the app uses, without the prefix.')
@@ -238,6 +239,21 @@ param webhookSecret string = ''
 @description('ASSISTANT_TOOL_MODULES: comma-separated Python modules (deployed with the app) that register custom tools.')
 param toolModules string = ''
 
+@description('ASSISTANT_EXPOSE_DURABLE_URLS: true adds the Durable management URLs (carrying the extension\'s system key, which controls every instance of the task hub) to the 202 of POST .../messages. Only for a trusted front end or operator; API callers get the scoped /api/conversations/{id}/turns/{turn} status route either way.')
+@allowed([
+  'true'
+  'false'
+])
+param exposeDurableUrls string = 'false'
+
+@description('ASSISTANT_APPROVAL_REQUIRED: which model tool calls wait for a person: side_effects (the tools registered with side effects, e.g. the lamps), all, none, or comma-separated tool names.')
+param approvalRequired string = 'side_effects'
+
+@description('ASSISTANT_APPROVAL_TIMEOUT_SECONDS: a call nobody approved or denied this long after it was requested is denied. Foundry classic (threads) expires a run that waits for tool outputs after 10 minutes.')
+param approvalTimeoutSeconds string = '600'
+
+@description('ASSISTANT_APPROVERS: comma-separated principal names (App Service Authentication) allowed to decide; empty lets any caller holding the function key decide.')
+param approvers string = ''
 @description('ASSISTANT_RETENTION_DAYS: conversations idle longer than this many days (fractions allowed) are deleted by the retention sweep; 0 keeps them forever.')
 param retentionDays string = '0'
 
@@ -571,6 +587,10 @@ module functionApp 'modules/function-app.bicep' = {
     toolModules: toolModules
     toolQueuePrefix: toolQueuePrefix
     assistantRunTools: assistantRunTools
+    exposeDurableUrls: exposeDurableUrls
+    approvalRequired: approvalRequired
+    approvalTimeoutSeconds: approvalTimeoutSeconds
+    approvers: approvers
     retentionDays: retentionDays
     retentionSchedule: retentionSchedule
   }

@@ -155,6 +155,8 @@ class _Turn(TurnState):
             use_deadline=False, cancellable=False)
         if cancelled.status == "cancelled":
             return f"; run {run_id} cancelled at the provider"
+        if cancelled.status == "requires_action":
+            return f"; run {run_id} was waiting for tool outputs (nothing was running at the provider)"
         if cancelled.status == "error":
             return f"; cancelling run {run_id} at the provider did not confirm: {cancelled.error}"
         return f"; run {run_id} had already ended ({cancelled.status})"

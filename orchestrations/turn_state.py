@@ -4,6 +4,7 @@ their retries on durable timers."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Generator
 from datetime import datetime, timedelta
@@ -72,8 +73,7 @@ class TurnState:
         self.run_created_at = datetime.fromisoformat(resume.run_created_at) if resume else self.now
         self.paused_seconds = resume.paused_seconds if resume else 0.0
         """Time spent waiting for a person (approvals): it does not count against the deadline."""
-        # One task for the whole execution: every wait races it, and it stays completed once the event came.
-        self.cancel_event = context.wait_for_external_event(CANCEL_EVENT)
+        self._cancel_waits: list[Any] = []
 
     @property
     def now(self) -> datetime:
@@ -88,10 +88,15 @@ class TurnState:
         return max(0.0, (self.deadline - self.now).total_seconds())
 
     def cancel_request(self) -> CancelRequest | None:
-        """The cancel request, once CANCEL_EVENT has arrived (a deterministic point in history)."""
-        if not self.cancel_event.is_completed:
+        """The cancel request, once CANCEL_EVENT has reached one of the turn's waits (a deterministic point in
+        history: the event went to the newest open wait, as both the SDK and the host's shim deliver it)."""
+        done = next((t for t in self._cancel_waits if t.is_completed), None)
+        if done is None:
             return None
-        payload = self.cancel_event.result
+        payload = done.result
+        if isinstance(payload, str):  # the SDK's client sends event data JSON-encoded twice
+            with contextlib.suppress(ValueError):
+                payload = json.loads(payload)
         return CancelRequest.from_json(payload) if isinstance(payload, dict) else CancelRequest()
 
     def cancelled(self) -> Ended:
@@ -100,12 +105,21 @@ class TurnState:
         return "cancelled", f"cancelled by {request.by or 'a caller'}{reason}"
 
     def race(self, *tasks: Any) -> Step:
-        """Wait for the first of ``tasks`` or a cancel request; returns the winner."""
-        winner = yield self.context.task_any([*tasks, self.cancel_event])
+        """Wait for the first of ``tasks`` or a cancel request; returns the winner.
+
+        Every task passed must be new (never yielded before). The host's out-of-process shim replays the SDK's
+        actions one after another and completes a WhenAny only through the children listed in its action; a
+        task scheduled by an earlier action is left out of later ones, so it could complete the SDK's WhenAny
+        while the shim still waits, and every later action would stall behind it."""
+        cancel = self.context.wait_for_external_event(CANCEL_EVENT)
+        self._cancel_waits.append(cancel)
+        winner = yield self.context.task_any([*tasks, cancel])
         return winner
 
     def sleep(self, seconds: float) -> Step:
         """A durable timer that a cancel request ends early."""
+        if self.cancel_request() is not None:
+            return
         timer = self.context.create_timer(self.now + timedelta(seconds=seconds))
         winner = yield from self.race(timer)
         if winner is not timer:
@@ -119,8 +133,8 @@ class TurnState:
         attempt = 0
         while True:
             task = self.context.call_activity(name, payload.to_json())
-            if cancellable and not self.cancel_event.is_completed:
-                yield from self.race(task)
+            if cancellable and self.cancel_request() is None:
+                yield from self.race(task)  # a cancel request does not stop the step: it may be creating a run
             try:
                 result = StepResult.from_json((yield task))
             except Exception as exc:  # the host failed the activity (steps report their own errors as values)

@@ -53,7 +53,7 @@ Or with curl (in another terminal):
   status=\$(curl -s -X POST $api/conversations/\$conv/messages -H 'Content-Type: application/json' \\
       -d '{"content": "Turn living room lamp and kitchen lamp on. Set both lamps to half brightness."}' \\
       | python3 -c 'import json,sys; print(json.load(sys.stdin)["statusQueryGetUri"])')
-  curl -s "\$status"            # repeat: customStatus shows the phase; output holds the answer
+  curl -s "\$status"            # the turn's status route; repeat: customStatus shows the phase, output the answer
   curl -s $api/conversations/\$conv   # the transcript, from Blob Storage
 
 EOT

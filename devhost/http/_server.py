@@ -28,7 +28,7 @@ class ServerOptions:
     task_hub: str
     route_prefix: str = "api"
     connection: str = "Storage"
-    keys: AuthKeys = field(default_factory=lambda: AuthKeys("", "", enforce=False))
+    keys: AuthKeys = field(default_factory=lambda: AuthKeys("", "", "", enforce=False))
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,8 @@ class HostServer:
         self.app.router.add_route("*", WEBHOOK_PATH + "/{tail:.*}", self._management_public)
         self.app.router.add_route("*", RPC_PATH + "/{tail:.*}", self._management_rpc)
         self.app.router.add_route("GET", "/admin/host/status", self._host_status)
+        self.app.router.add_route("GET", "/admin/host/systemkeys", self._system_keys)
+        self.app.router.add_route("GET", "/admin/host/systemkeys/{name}", self._system_keys)
         self.app.router.add_route("POST", "/admin/functions/{name}", self._run_function)
         self._admin_runs: set[asyncio.Task[None]] = set()
         self.app.router.add_route("*", "/{tail:.*}", self._dispatch_function)
@@ -116,7 +118,9 @@ class HostServer:
             self.origin,
             self._options.task_hub,
             connection=self._options.connection,
-            code=keys.master_key if keys.enforce else None,
+            # The host hands the extension URLs with its own system key (durabletask_extension), never the
+            # master key: a holder of these URLs controls the task hub's instances, not the host.
+            code=keys.system_key if keys.enforce else None,
             # With keys enforced the SDK talks to the unauthenticated loopback RPC path, like the real extension.
             rpc_base_url=f"{self.origin}{RPC_PATH}/" if keys.enforce else None,
         )
@@ -132,7 +136,7 @@ class HostServer:
     # -- management -------------------------------------------------------------------------------------------
     async def _management_public(self, request: web.Request) -> web.StreamResponse:
         keys = self._options.keys
-        if keys.enforce and not keys.allows("admin", _presented_key(request)):
+        if keys.enforce and not keys.allows("system", _presented_key(request)):
             return web.Response(status=401)
         return await self._management.handle(request)
 
@@ -151,6 +155,20 @@ class HostServer:
         if keys.enforce and not keys.allows("admin", _presented_key(request)):
             return web.Response(status=401)
         return web.json_response({"state": "Running", "version": "devhost", "functions": len(self._routes)})
+
+    async def _system_keys(self, request: web.Request) -> web.StreamResponse:
+        """The host's ``KeysController`` system-key routes (master key only): how an operator or a test learns
+        the Durable extension's key."""
+        keys = self._options.keys
+        if keys.enforce and not keys.allows("admin", _presented_key(request)):
+            return web.Response(status=401)
+        found = keys.system_keys()
+        name = request.match_info.get("name")
+        if name is None:
+            return web.json_response({"keys": [{"name": n, "value": v} for n, v in found.items()]})
+        if name.lower() not in found:
+            return _json_error(404, f"no system key named {name!r}")
+        return web.json_response({"name": name.lower(), "value": found[name.lower()]})
 
     async def _run_function(self, request: web.Request) -> web.StreamResponse:
         """``POST /admin/functions/{name}`` with ``{"input": ...}``: run a non-HTTP function now, as the host's
@@ -230,7 +248,8 @@ class HostServer:
 
 
 def _presented_key(request: web.Request) -> str | None:
-    return request.query.get("code") or request.headers.get("x-functions-key")
+    # The header wins over ?code= (the host's AuthenticationLevelHandler).
+    return request.headers.get("x-functions-key") or request.query.get("code")
 
 
 def to_aiohttp_response(response: func.HttpResponse) -> web.Response:

@@ -9,8 +9,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from durable_assistant.config import Settings
-from durable_assistant.contracts import PollSchedule, TurnInput
+from durable_assistant.config import ConfigError, Settings
+from durable_assistant.contracts import ApprovalPolicy, PollSchedule, TurnInput
 from durable_assistant.services import Services
 from durable_assistant.store import (
     ConversationDeletingError,
@@ -18,7 +18,7 @@ from durable_assistant.store import (
     UnknownConversationError,
     valid_message_id,
 )
-from durable_assistant.tools import ToolContext, azure_function_tool, tool_queue_layout
+from durable_assistant.tools import ToolContext, ToolRegistry, azure_function_tool, tool_queue_layout
 
 # Text that Storage (UTF-8) cannot hold or that has no place in a chat message: lone surrogates, C0 controls
 # other than tab/newline/carriage return, and the noncharacters U+FFFE/U+FFFF.
@@ -109,10 +109,28 @@ def accept_message(services: Services, conversation_id: str, body: bytes) -> Acc
     if not record.created and record.content != content:
         raise ApiError(409, "message_id_reused",
                        f"messageId {message_id!r} was already used for a different message in this conversation")
-    return AcceptedMessage(record, turn_input(services.settings, conversation_id, record.seq, message_id))
+    return AcceptedMessage(record, turn_input(services.settings, conversation_id, record.seq, message_id,
+                                              approval_policy(services.settings, services.tools)))
 
 
-def turn_input(settings: Settings, conversation_id: str, turn: int, message_id: str) -> TurnInput:
+def approval_policy(settings: Settings, tools: ToolRegistry) -> ApprovalPolicy:
+    """Which tools wait for a person: ASSISTANT_APPROVAL_REQUIRED applied to the registry."""
+    names = tools.names()
+    if settings.approval_mode == "listed":
+        unknown = sorted(set(settings.approval_tools) - set(names))
+        if unknown:
+            raise ConfigError(f"ASSISTANT_APPROVAL_REQUIRED names tools that do not exist: {', '.join(unknown)}; "
+                              f"tools: {', '.join(names)}")
+        gated = list(settings.approval_tools)
+    else:
+        gated = {"all": names, "none": [],
+                 "side_effects": [n for n in names if (t := tools.get(n)) is not None and t.side_effects]
+                 }[settings.approval_mode]
+    return ApprovalPolicy(tuple(sorted(gated)), settings.approval_timeout_seconds, settings.approvers)
+
+
+def turn_input(settings: Settings, conversation_id: str, turn: int, message_id: str,
+               approval: ApprovalPolicy | None = None) -> TurnInput:
     """The orchestration's input: the turn plus the settings that shape its waits (fixed for the turn)."""
     webhook_interval = settings.webhook_poll_seconds
     return TurnInput(
@@ -121,7 +139,7 @@ def turn_input(settings: Settings, conversation_id: str, turn: int, message_id: 
         schedule=PollSchedule(settings.poll_first_seconds, settings.poll_growth, settings.poll_max_seconds),
         webhooks=settings.webhook_secret is not None and settings.provider == "responses",
         webhook_schedule=PollSchedule(webhook_interval, 2.0, max(webhook_interval, 60.0)),
-        first_look_seconds=settings.first_look_seconds)
+        first_look_seconds=settings.first_look_seconds, approval=approval or ApprovalPolicy())
 
 
 def get_conversation(services: Services, conversation_id: str) -> ApiResponse:

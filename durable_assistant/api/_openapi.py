@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from durable_assistant.api._openapi_control import control_paths, control_schemas
+from durable_assistant.api._openapi_lifecycle import delete_operation, lifecycle_schemas
 from durable_assistant.tools import ToolSpec
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -48,12 +50,9 @@ def openapi_document(tools: list[ToolSpec], max_message_chars: int) -> dict[str,
                                           "description": "set while a deletion is unfinished"}}}},
                     "continuationToken": {"type": ["string", "null"],
                                           "description": "null on the last page"}}},
-                "CheckStatus": {"type": "object", "properties": {
-                    k: {"type": "string"} for k in ("id", "statusQueryGetUri", "sendEventPostUri",
-                                                    "terminatePostUri", "purgeHistoryDeleteUri", "rewindPostUri",
-                                                    "restartPostUri", "suspendPostUri", "resumePostUri",
-                                                    "conversationId", "messageId")} | {"turn": {"type": "integer"}}},
-                **_lifecycle_schemas(),
+                **_turn_schemas(),
+                **control_schemas(),
+                **lifecycle_schemas(),
                 **{f"tool_{t.name}": t.parameters for t in tools},
             },
         },
@@ -77,22 +76,25 @@ def openapi_document(tools: list[ToolSpec], max_message_chars: int) -> dict[str,
                 "summary": "Conversation transcript (turn records from Blob Storage)", "parameters": [conv_id],
                 "responses": {"200": _json({"type": "object"}, "Transcript"),
                               "404": _err("Unknown conversation")}},
-                "delete": _delete_operation(conv_id)},
+                "delete": delete_operation(conv_id)},
             "/conversations/{conversationId}/messages": {"post": {
                 "summary": "Send a message: starts (or finds) the turn's orchestration",
                 "parameters": [conv_id],
                 "requestBody": {"required": True, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/MessageRequest"}}}},
                 "responses": {
-                    "202": {"description": "Accepted; poll statusQueryGetUri (customStatus.phase shows progress, "
-                                           "output.answer holds the reply)",
-                            "headers": {"Location": {"schema": {"type": "string"}}},
+                    "202": {"description": "Accepted; poll statusQueryGetUri, the turn's own status route "
+                                           "(customStatus.phase shows progress, output.answer holds the reply)",
+                            "headers": {"Location": {"schema": {"type": "string"}},
+                                        "Retry-After": {"schema": {"type": "string"}}},
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CheckStatus"}}}},
                     "400": _err("Invalid JSON, missing/empty content or bad messageId"),
                     "404": _err("Unknown conversation"),
                     "409": _err("messageId reused for different content (message_id_reused), or the "
                                 "conversation is being deleted (conversation_deleting)"),
                     "413": _err(f"content longer than {max_message_chars} characters")}}},
+            **_turn_paths(conv_id),
+            **control_paths(conv_id),
             "/tools": {"get": {"summary": "List tools with their JSON schemas, queues and azure_function definitions",
                                "responses": {"200": _json({"type": "object"}, "Tools")}}},
             "/tools/{name}": {"post": {
@@ -111,45 +113,55 @@ def openapi_document(tools: list[ToolSpec], max_message_chars: int) -> dict[str,
     }
 
 
-def _lifecycle_schemas() -> dict[str, Any]:
-    count = {"type": "integer", "minimum": 0}
+def _turn_schemas() -> dict[str, Any]:
+    url = {"type": "string", "format": "uri"}
+    management = ("id", "statusQueryGetUri", "sendEventPostUri", "terminatePostUri", "purgeHistoryDeleteUri",
+                  "rewindPostUri", "restartPostUri", "suspendPostUri", "resumePostUri")
     return {
-        "DeletionSummary": {"type": "object", "required": ["conversationId", "deleted", "cancelledTurns", "removed"],
-                            "properties": {
-            "conversationId": {"type": "string"}, "deleted": {"const": True},
-            "cancelledTurns": {"type": "array", "items": {"type": "integer"}},
-            "removed": {"type": "object", "properties": {
-                **{k: count for k in ("turnRecords", "workBlobs", "chatStateBlobs", "conversationRows",
-                                      "runOwnerRows", "toolRecords", "approvalRequests", "instancesPurged")},
-                "providerObjects": {"type": "object", "properties": {
-                    "deleted": {"type": "array", "items": {"type": "string"}},
-                    "missing": {"type": "array", "items": {"type": "string"},
-                                "description": "already gone at the provider"},
-                    "refused": {"type": "array", "items": {"type": "object", "properties": {
-                        "id": {"type": "string"}, "reason": {"type": "string"}}}}}}}}}},
-        "TurnsBusyError": {"type": "object", "required": ["error"], "properties": {"error": {
-            "type": "object", "required": ["code", "message", "turns"], "properties": {
-                "code": {"enum": ["turn_running", "turn_still_running"]}, "message": {"type": "string"},
-                "turns": {"type": "array", "items": {"type": "object", "properties": {
-                    "turn": {"type": "integer"}, "instanceId": {"type": "string"},
-                    "runtimeStatus": {"type": "string", "description": "NotStarted: accepted, not started yet"}}}},
-                "cancelledTurns": {"type": "array", "items": {"type": "integer"}}}}}},
+        "CheckStatus": {
+            "type": "object",
+            "required": ["id", "statusQueryGetUri", "cancelPostUri", "conversationId", "turn", "messageId"],
+            "properties": {
+                "id": {"type": "string", "description": "The turn's orchestration instance id"},
+                "statusQueryGetUri": url | {"description": "GET /conversations/{id}/turns/{turn}: this turn only; "
+                                                          "carries ?code= only if the request did"},
+                "cancelPostUri": url | {"description": "POST /conversations/{id}/turns/{turn}/cancel"},
+                "conversationId": {"type": "string"}, "turn": {"type": "integer"}, "messageId": {"type": "string"},
+                "durableManagement": {
+                    "type": "object", "properties": {k: {"type": "string"} for k in management},
+                    "description": "Only with ASSISTANT_EXPOSE_DURABLE_URLS=true: the Durable Functions "
+                                   "management URLs, carrying the extension's system key (control over every "
+                                   "instance of the task hub). For a trusted front end or operator."}}},
+        "TurnStatus": {
+            "type": "object",
+            "required": ["name", "instanceId", "runtimeStatus", "customStatus", "output", "createdTime",
+                         "lastUpdatedTime"],
+            "description": "The Durable Functions status query's shape (without input) for the turn's instance",
+            "properties": {
+                "name": {"type": "string"}, "instanceId": {"type": "string"},
+                "runtimeStatus": {"enum": ["Pending", "Running", "ContinuedAsNew", "Suspended", "Completed",
+                                           "Failed", "Terminated", "Canceled"]},
+                "customStatus": {"description": "The turn's phase while it runs"},
+                "output": {"description": "The turn's result once Completed (output.answer)"},
+                "createdTime": {"type": "string", "description": "yyyy-MM-ddTHH:mm:ssZ"},
+                "lastUpdatedTime": {"type": "string", "description": "yyyy-MM-ddTHH:mm:ssZ"}}},
     }
 
 
-def _delete_operation(conv_id: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "summary": "Delete the conversation and everything of it (turn records, working blobs, table rows, "
-                   "orchestration histories, provider objects); idempotent",
-        "parameters": [conv_id, {"name": "cancel", "in": "query", "schema": {"type": "boolean", "default": False},
-                                 "description": "cancel running turns first (CANCEL_EVENT), waiting up to 30 s"}],
+def _turn_paths(conv_id: dict[str, Any]) -> dict[str, Any]:
+    turn = {"name": "turn", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1,
+                                                                       "maximum": 999999}}
+    status = {"$ref": "#/components/schemas/TurnStatus"}
+    return {"/conversations/{conversationId}/turns/{turn}": {"get": {
+        "summary": "One turn's status (the Durable status query's codes: 202 while it runs, 200 once it ended)",
+        "parameters": [conv_id, turn],
         "responses": {
-            "200": _json({"$ref": "#/components/schemas/DeletionSummary"}, "Deleted; what was removed"),
-            "204": {"description": "Unknown or already deleted conversation (a retried DELETE succeeds)"},
-            "400": _err("Invalid conversation id (invalid_conversation_id) or cancel (invalid_cancel)"),
-            "409": _json({"$ref": "#/components/schemas/TurnsBusyError"},
-                         "A turn is running (turn_running), or cancelled turns did not end in time "
-                         "(turn_still_running: the deletion stays marked, retry)"),
-            "503": _err("The provider could not be reached (provider_unavailable, Retry-After): nothing lost, "
-                        "retry")}}
-
+            "200": _json(status, "The turn's instance ended (Completed, Failed, Terminated or Canceled)"),
+            "202": {"description": "The turn's instance is Pending, Running, ContinuedAsNew or Suspended; poll "
+                                   "Location again",
+                    "headers": {"Location": {"schema": {"type": "string"}},
+                                "Retry-After": {"schema": {"type": "string"}}},
+                    "content": {"application/json": {"schema": status}}},
+            "400": _err("turn is not a whole number from 1 to 999999"),
+            "404": _err("Unknown conversation, a turn it has not accepted, or an instance that does not exist "
+                        "(not started yet, or purged)")}}}}

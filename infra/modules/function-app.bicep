@@ -151,6 +151,22 @@ param toolQueuePrefix string = 'tool'
 ])
 param assistantRunTools string = 'app'
 
+@description('ASSISTANT_EXPOSE_DURABLE_URLS: true or false (the Durable management URLs in the 202 of a message).')
+@allowed([
+  'true'
+  'false'
+])
+param exposeDurableUrls string = 'false'
+
+@description('ASSISTANT_APPROVAL_REQUIRED: side_effects, all, none, or comma-separated tool names.')
+param approvalRequired string = 'side_effects'
+
+@description('ASSISTANT_APPROVAL_TIMEOUT_SECONDS: a call nobody decided on this long is denied.')
+param approvalTimeoutSeconds string = '600'
+
+@description('ASSISTANT_APPROVERS: comma-separated principal names allowed to decide (empty: any caller with the key).')
+param approvers string = ''
+
 var serviceTag = {
   'azd-service-name': azdServiceName
 }
@@ -211,6 +227,10 @@ var assistantSettings = {
   ASSISTANT_TOOL_MODULES: toolModules
   ASSISTANT_TOOL_QUEUE_PREFIX: toolQueuePrefix
   ASSISTANT_RUN_TOOLS: assistantRunTools
+  ASSISTANT_EXPOSE_DURABLE_URLS: exposeDurableUrls
+  ASSISTANT_APPROVAL_REQUIRED: approvalRequired
+  ASSISTANT_APPROVAL_TIMEOUT_SECONDS: approvalTimeoutSeconds
+  ASSISTANT_APPROVERS: approvers
   ASSISTANT_RETENTION_DAYS: retentionDays
   ASSISTANT_RETENTION_SCHEDULE: retentionSchedule
 }

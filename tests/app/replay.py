@@ -44,7 +44,9 @@ class Episode:
     def done(self) -> bool:
         return bool(self.state.get("isDone"))
 
-    def names(self) -> list[str]:
+    def names(self, *, cancel_waits: bool = False) -> list[str]:
+        """What this episode scheduled; the cancel request's wait that comes with every wait of the turn is left
+        out unless ``cancel_waits``."""
         def name(a: dict[str, Any]) -> str:
             if a["actionType"] == 5:
                 return "timer"
@@ -52,7 +54,8 @@ class Episode:
                 return "event:" + str(a["externalEventName"])
             return str(a.get("functionName") or a["actionType"])
 
-        return [name(a) for _, a in self.new_actions]
+        names = [name(a) for _, a in self.new_actions]
+        return names if cancel_waits else [n for n in names if n != "event:cancel_turn"]
 
 
 @dataclass
@@ -151,6 +154,11 @@ class Replay:
         self.seen_leaves = len(leaves)
         self.history.append({"EventType": 13, "EventId": -1, "IsPlayed": False, "Timestamp": _ts(self.now)})
         return Episode(state, new)
+
+    def task_id(self, episode: Episode, name: str, index: int = 0) -> int:
+        """The id of the ``index``-th activity (or "timer") called ``name`` that ``episode`` scheduled."""
+        return [task_id for task_id, a in episode.new_actions
+                if (a.get("functionName") or ("timer" if a["actionType"] == 5 else None)) == name][index]
 
     def activity_input(self, episode: Episode, index: int = 0) -> Any:
         return json.loads(episode.new_actions[index][1]["input"])

@@ -143,6 +143,9 @@ def devhost_app(connection_string: str, log_dir: Path, model: DevModel, provider
         "ASSISTANT_BASE_URL": model_base_url or model.base_url,
         "ASSISTANT_STORAGE_PREFIX": "a" + uuid.uuid4().hex[:10],
         "PYTHONUNBUFFERED": "1",
+        # Tests and benchmarks of the turn engine run without a person in the loop; the approval tests set the
+        # policy they exercise (the product's default is side_effects).
+        "ASSISTANT_APPROVAL_REQUIRED": "none",
     })
     if provider == "threads" and "ASSISTANT_AGENT_ID" not in (settings or {}):
         env["ASSISTANT_AGENT_ID"] = threads_agent(model.base_url)
@@ -180,11 +183,17 @@ class Response:
 @dataclass
 class HttpClient:
     base: str
+    key: str | None = None
+    """Sent as x-functions-key (where keys are enforced), except to a URL that carries its own ?code=."""
 
-    def request(self, method: str, path_or_url: str, body: Any = None, raw: bytes | None = None) -> Response:
+    def request(self, method: str, path_or_url: str, body: Any = None, raw: bytes | None = None,
+                headers: dict[str, str] | None = None) -> Response:
         url = path_or_url if path_or_url.startswith("http") else self.base + path_or_url
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        if self.key and "code=" not in url:
+            sent["x-functions-key"] = self.key
+        req = urllib.request.Request(url, data=data, method=method, headers=sent)
         try:
             with urllib.request.urlopen(req, timeout=60) as resp:
                 return Response(resp.status, dict(resp.headers), _decode(resp.read()))

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from durable_assistant import api
+from durable_assistant.config import ConfigError, Settings
 from durable_assistant.services import Services
 
 
@@ -23,7 +24,9 @@ def test_accepting_messages_validates_and_is_idempotent(services: Services) -> N
     assert accepted.turn_input.to_json() == {
         "conversation_id": cid, "turn": 1, "message_id": "a-1", "deadline_seconds": 300.0,
         "schedule": {"first": 2.0, "growth": 2.0, "cap": 15.0}, "webhooks": False,
-        "webhook_schedule": {"first": 30.0, "growth": 2.0, "cap": 60.0}, "first_look_seconds": 1.0, "resume": None}
+        "webhook_schedule": {"first": 30.0, "growth": 2.0, "cap": 60.0}, "first_look_seconds": 1.0, "resume": None,
+        # The default policy: the tools registered with side effects wait for a person.
+        "approval": {"tools": ("set_lamp", "set_lamp_brightness"), "timeout_seconds": 600.0, "approvers": ()}}
     again = api.accept_message(services, cid, json.dumps({"content": "hi", "messageId": "a-1"}).encode())
     assert not again.record.created and again.record.instance_id == accepted.record.instance_id
     generated = api.accept_message(services, cid, b'{"content": "second"}')
@@ -57,3 +60,21 @@ def test_transcript_and_tools(services: Services) -> None:
     names = [t["name"] for t in api.list_tools(services).body["tools"]]
     doc = api.openapi_document(services.tools.specs(), 8000)
     assert doc["paths"]["/tools/{name}"]["post"]["parameters"][0]["schema"]["enum"] == names
+
+
+def test_the_approval_policy_applies_the_setting_to_the_registry(services: Services) -> None:
+    def policy(value: str, **extra: str) -> tuple[str, ...]:
+        env = {"AzureWebJobsStorage": "UseDevelopmentStorage=true", "ASSISTANT_APPROVAL_REQUIRED": value, **extra}
+        return api.approval_policy(Settings.from_env(env), services.tools).tools
+
+    assert policy("none") == ()
+    assert policy("all") == tuple(services.tools.names())
+    assert policy("get_weather, set_lamp") == ("get_weather", "set_lamp")
+    with pytest.raises(ConfigError, match="launch_rockets"):
+        policy("launch_rockets")
+    with pytest.raises(ConfigError, match="ASSISTANT_APPROVAL_REQUIRED"):
+        policy("set lamp!")
+    full = api.approval_policy(Settings.from_env({
+        "AzureWebJobsStorage": "UseDevelopmentStorage=true", "ASSISTANT_APPROVAL_TIMEOUT_SECONDS": "30",
+        "ASSISTANT_APPROVERS": "alice@contoso.com, bob@contoso.com"}), services.tools)
+    assert full.timeout_seconds == 30.0 and full.approvers == ("alice@contoso.com", "bob@contoso.com")

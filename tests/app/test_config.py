@@ -22,6 +22,12 @@ def test_defaults_point_at_the_local_devmodel() -> None:
     assert s.webhook_secret is None and s.webhook_poll_seconds == 30.0 and s.tool_modules == ()
 
 
+def test_durable_management_urls_are_hidden_unless_a_setting_allows_them() -> None:
+    assert Settings.from_env(CONN).expose_durable_urls is False
+    for value, expected in (("true", True), (" TRUE ", True), ("1", True), ("false", False), ("0", False)):
+        assert Settings.from_env({**CONN, "ASSISTANT_EXPOSE_DURABLE_URLS": value}).expose_durable_urls is expected
+
+
 def test_custom_tool_modules_are_loaded_or_named_in_the_error() -> None:
     from durable_assistant.tools import default_registry
 
@@ -43,6 +49,7 @@ def test_custom_tool_modules_are_loaded_or_named_in_the_error() -> None:
     ({"ASSISTANT_POLL_GROWTH": "0.5"}, "ASSISTANT_POLL_GROWTH must be at least 1"),
     ({"ASSISTANT_FIRST_LOOK_SECONDS": "30"}, "ASSISTANT_FIRST_LOOK_SECONDS must be between 0 and 5"),
     ({"ASSISTANT_WEBHOOK_SECRET": "hunter2"}, "ASSISTANT_WEBHOOK_SECRET must be the endpoint's signing secret"),
+    ({"ASSISTANT_EXPOSE_DURABLE_URLS": "yes please"}, "ASSISTANT_EXPOSE_DURABLE_URLS must be true or false"),
 ])
 def test_invalid_values_name_the_setting(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):

@@ -32,9 +32,11 @@ SEED_002 = "Turn living room lamp and kitchen lamp on. Set both lamps to half br
 @pytest.fixture(scope="module")
 def stack(azurite: AzuriteProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The local stack as scripts/run.sh runs it: Responses with signed webhooks from devmodel; plus the test
-    tool module (ASSISTANT_TOOL_MODULES) and a short safety read so that a lost webhook costs little time."""
+    tool module (ASSISTANT_TOOL_MODULES), a short safety read so that a lost webhook costs little time, and the
+    Durable management URLs in each 202 (an operator's front end: the tests terminate, purge and read history)."""
     logs = Path(tmp_path_factory.mktemp("stack"))
-    settings = {"ASSISTANT_TOOL_MODULES": "tests.app.fault_tools", "ASSISTANT_WEBHOOK_POLL_SECONDS": "4"}
+    settings = {"ASSISTANT_TOOL_MODULES": "tests.app.fault_tools", "ASSISTANT_WEBHOOK_POLL_SECONDS": "4",
+                "ASSISTANT_EXPOSE_DURABLE_URLS": "true"}
     with app_stack(azurite.connection_string, logs, scenario=write_scenarios(logs), settings=settings,
                    webhooks=True) as s:
         yield s
@@ -182,7 +184,7 @@ def test_a_turn_terminated_by_an_operator_does_not_block_the_conversation(stack:
             break
         time.sleep(0.1)
     assert custom.get("phase") == "waiting_for_turn", custom
-    terminate = stuck.body["terminatePostUri"].replace("{text}", "operator")
+    terminate = stuck.body["durableManagement"]["terminatePostUri"].replace("{text}", "operator")
     assert stack.http.request("POST", terminate).status == 202
     first, _ = stack.http.wait(stuck.body["statusQueryGetUri"])
     assert first["runtimeStatus"] == "Terminated"
@@ -214,7 +216,7 @@ def test_retried_posts_are_idempotent(stack: Stack) -> None:
     status, _ = stack.http.wait(burst[0].body["statusQueryGetUri"])
     assert "in Tokyo" in answer(status)
     # Even after the instance's history is purged, re-sending the message does not run the turn again.
-    purged = stack.http.request("DELETE", first.body["purgeHistoryDeleteUri"])
+    purged = stack.http.request("DELETE", first.body["durableManagement"]["purgeHistoryDeleteUri"])
     assert purged.status == 200, purged
     rerun = stack.http.send(cid, "What is the weather in London?", "msg-1")
     assert rerun.status == 202 and rerun.body["id"] == first.body["id"]
@@ -321,7 +323,7 @@ def test_webhooks_wake_the_turn_the_moment_a_run_ends(stack: Stack) -> None:
     resp = stack.http.send(cid, "slowly tell me the weather in Amsterdam")
     status, _ = stack.http.wait(resp.body["statusQueryGetUri"])
     assert "in Amsterdam" in answer(status)
-    history = instance_history(stack, resp.body["statusQueryGetUri"])
+    history = instance_history(stack, resp.body["durableManagement"]["statusQueryGetUri"])
     raised = [stamp(e["Timestamp"]) for e in history if e["EventType"] == "EventRaised" and e["Name"] == "run_ended"]
     reads = [stamp(e["ScheduledTime"]) for e in reads_of(history)]
     assert len(raised) == 2 and len(reads) == 2, history
@@ -342,7 +344,7 @@ def test_a_lost_webhook_is_covered_by_the_safety_read(stack: Stack) -> None:
     resp = stack.http.send(cid, "What is the weather in Tokyo [webhook:lost]?")
     status, _ = stack.http.wait(resp.body["statusQueryGetUri"])
     assert "in Tokyo" in answer(status)
-    history = instance_history(stack, resp.body["statusQueryGetUri"])
+    history = instance_history(stack, resp.body["durableManagement"]["statusQueryGetUri"])
     assert [e["Name"] for e in history if e["EventType"] == "EventRaised"] == []
     assert len([e for e in history if e["EventType"] == "TimerFired"]) >= 2 and len(reads_of(history)) >= 2
 
@@ -353,7 +355,7 @@ def test_a_duplicated_webhook_wakes_the_turn_once(stack: Stack) -> None:
     status, _ = stack.http.wait(resp.body["statusQueryGetUri"])
     assert "in London" in answer(status)
     time.sleep(1.0)  # let the second copies arrive
-    history = instance_history(stack, resp.body["statusQueryGetUri"])
+    history = instance_history(stack, resp.body["durableManagement"]["statusQueryGetUri"])
     raised = [e for e in history if e["EventType"] == "EventRaised"]
     assert len(raised) == 2 and len(reads_of(history)) == 2, history  # one per run: the copies were dropped
 

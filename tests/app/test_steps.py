@@ -187,3 +187,35 @@ def test_a_checkpoint_that_cannot_write_its_record_still_releases_the_conversati
     assert body["turns"] == [{"conversationId": cid, "turn": 1, "status": "failed", "answer": None,
                               "error": "the turn could not be checkpointed: OSError: the blob service refused "
                                        "the write", "toolCalls": [], "recorded": False}]
+
+
+def test_approval_steps_store_a_clear_refusal_and_the_record_keeps_every_decision(svc: Services) -> None:
+    cid, seq = new_turn(svc)
+    svc.turns.record_run(cid, seq, RunState("requires_action", "run_7", tool_calls=list(LAMP_CALLS) + [
+        ToolCall("call_c", "set_lamp", json.dumps({"lamp": "living room", "state": True})),
+        ToolCall("call_d", "set_lamp", json.dumps({"lamp": "desk", "state": True}))]))
+    request = contracts.RequestApprovalsInput(cid, seq, "turn-x", [1, 3, 4], "2099-01-01T00:00:00+00:00", ["alice"])
+    opened = steps.request_approvals(svc, request)
+    assert opened.error is None and [v.status for v in opened.approvals] == ["pending"] * 3
+    assert opened.approvals[0].arguments_preview == '{"lamp": "kitchen", "state": true}'
+    assert steps.request_approvals(svc, request) == opened  # a redelivered activity opens nothing new
+    svc.approvals.decide(cid, seq, 1, "deny", "alice", "not now")
+    svc.approvals.decide(cid, seq, 3, "approve", "alice", None)
+    settled = steps.settle_approvals(svc, contracts.SettleApprovalsInput(cid, seq, [1, 3]))
+    assert [(v.number, v.status, v.decided_by) for v in settled.approvals] == [(1, "denied", "alice"),
+                                                                               (3, "approved", "alice")]
+    _, denied = svc.turns.load_call(cid, seq, 1)
+    refusal = json.loads(denied["output"])
+    assert refusal["approved"] is False and refusal["status"] == "denied"
+    assert refusal["error"].startswith("set_lamp was not run: denied by alice: not now")
+    _, approved = svc.turns.load_call(cid, seq, 3)
+    assert "output" not in approved  # runs as usual
+    ck = contracts.CheckpointInput(cid, seq, accepted_message_id(svc, cid, seq), "turn-x", status="cancelled",
+                                   cancel=contracts.CancelRequest("bob", "enough"), approvals=True)
+    assert steps.checkpoint(svc, ck).error is None
+    record = api.get_conversation(svc, cid).body["turns"][0]
+    assert record["status"] == "cancelled" and (record["cancelledBy"], record["cancelReason"]) == ("bob", "enough")
+    decisions = {c["callId"]: c.get("approval", {}).get("status") for c in record["toolCalls"]}
+    # call_d was still pending when the turn ended: its request is closed as cancelled.
+    assert decisions == {"call_a": "denied", "call_b": None, "call_c": "approved", "call_d": "cancelled"}
+    assert svc.approvals.pending(cid) == []

@@ -8,7 +8,7 @@ import pytest
 
 from durable_assistant.providers import RunState, ToolCall
 from durable_assistant.services import Services
-from durable_assistant.store import UnknownConversationError
+from durable_assistant.store import ApprovalClosedError, UnknownConversationError
 from durable_assistant.tools import ToolResult
 
 
@@ -35,6 +35,71 @@ def test_turns_are_released_in_order(services: Services) -> None:
     conv = services.conversations.get(cid)
     assert conv.completed_seq == 1 and conv.provider_ref == "resp_1"
     assert services.conversations.is_turn_ready(cid, 2) and not services.conversations.is_turn_ready(cid, 3)
+
+
+def test_a_skipped_turn_is_stepped_over_whichever_finishes_last(services: Services) -> None:
+    conversations = services.conversations
+    cid = conversations.create().conversation_id
+    for i in range(5):
+        conversations.accept_message(cid, f"m{i}", "x")
+    # Turn 2 is cancelled while turn 1 runs: it gives up its place but cannot release anything yet.
+    release = conversations.complete_turn(cid, 2, None, skipped=True)
+    assert release.completed_seq == 0 and release.next_turn_after(2) is None
+    # Turn 1 finishes: the conversation moves over turn 2, and turn 3 is the one to wake.
+    release = conversations.complete_turn(cid, 1, "resp_1")
+    assert release.completed_seq == 2 and release.next_turn_after(1) == 3
+    assert conversations.get(cid).provider_ref == "resp_1"
+    # Turn 3 is cancelled while it is the head: it releases at once; turn 4 goes next.
+    release = conversations.complete_turn(cid, 3, None, skipped=True)
+    assert release.completed_seq == 3 and release.next_turn_after(3) == 4
+    assert conversations.skipped_turns(cid) == {2, 3}
+    assert conversations.get(cid).provider_ref == "resp_1"  # a skipped turn leaves the provider handle alone
+
+
+def test_concurrent_skip_and_completion_never_strand_the_conversation(services: Services) -> None:
+    conversations = services.conversations
+    for _ in range(8):
+        cid = conversations.create().conversation_id
+        for i in range(4):
+            conversations.accept_message(cid, f"m{i}", "x")
+        with ThreadPoolExecutor(3) as pool:
+            done = [pool.submit(conversations.complete_turn, cid, 1, "r"),
+                    pool.submit(conversations.complete_turn, cid, 2, None, skipped=True),
+                    pool.submit(conversations.complete_turn, cid, 3, None, skipped=True)]
+            [f.result() for f in done]
+        assert conversations.get(cid).completed_seq == 3
+
+
+def test_approval_requests_keep_the_first_expiry_and_the_first_decision(services: Services) -> None:
+    approvals = services.approvals
+    cid = services.conversations.create().conversation_id
+    calls = [(1, "call_a", "set_lamp", '{"lamp": "kitchen", "state": true}'), (2, "call_b", "set_lamp", "{}")]
+    first = approvals.request(cid, 1, "inst", calls, "2099-01-01T00:00:00+00:00", ("alice",))
+    again = approvals.request(cid, 1, "inst", calls, "2099-12-31T00:00:00+00:00", ("alice",))
+    assert [r.expires_at for r in again] == [r.expires_at for r in first] == ["2099-01-01T00:00:00+00:00"] * 2
+    assert [r.approval_id for r in approvals.pending(cid)] == ["1.1", "1.2"]
+    record, changed = approvals.decide(cid, 1, 1, "approve", "alice", "ok")
+    assert changed and record.status == "approved" and record.decided_by == "alice"
+    assert approvals.decide(cid, 1, 1, "approve", "alice", None)[1] is False  # the same decision again
+    with pytest.raises(ApprovalClosedError):
+        approvals.decide(cid, 1, 1, "deny", "bob", None)
+    # The timer fired: call 2 (still pending) expires; call 1 keeps its decision.
+    settled = approvals.settle(cid, 1, [1, 2], close_as="expired")
+    assert [r.status for r in settled] == ["approved", "expired"]
+    with pytest.raises(ApprovalClosedError):
+        approvals.decide(cid, 1, 2, "approve", "alice", None)
+    assert approvals.pending(cid) == []
+
+
+def test_a_request_past_its_expiry_cannot_be_decided_even_before_the_timer_closes_it(services: Services) -> None:
+    approvals = services.approvals
+    cid = services.conversations.create().conversation_id
+    approvals.request(cid, 3, "inst", [(1, "c", "set_lamp", "{}")], "2000-01-01T00:00:00+00:00", ())
+    assert approvals.pending(cid) == []
+    with pytest.raises(ApprovalClosedError):
+        approvals.decide(cid, 3, 1, "approve", "alice", None)
+    closed = approvals.close_turn(cid, 3)
+    assert [r.status for r in closed] == ["cancelled"]
 
 
 def test_unknown_conversation(services: Services) -> None:

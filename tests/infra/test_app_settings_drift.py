@@ -32,6 +32,9 @@ KNOBS: dict[str, tuple[str, str]] = {
     "webhookPollSeconds": ("ASSISTANT_WEBHOOK_POLL_SECONDS", "webhook_poll_seconds"),
     "toolQueuePrefix": ("ASSISTANT_TOOL_QUEUE_PREFIX", "tool_queue_prefix"),
     "assistantRunTools": ("ASSISTANT_RUN_TOOLS", "run_tools"),
+    "exposeDurableUrls": ("ASSISTANT_EXPOSE_DURABLE_URLS", "expose_durable_urls"),
+    "approvalRequired": ("ASSISTANT_APPROVAL_REQUIRED", "approval_mode"),
+    "approvalTimeoutSeconds": ("ASSISTANT_APPROVAL_TIMEOUT_SECONDS", "approval_timeout_seconds"),
     "retentionDays": ("ASSISTANT_RETENTION_DAYS", "retention_days"),
     "retentionSchedule": ("ASSISTANT_RETENTION_SCHEDULE", "retention_schedule"),
 }
@@ -96,9 +99,12 @@ def test_deployed_defaults_equal_the_app_defaults(templates: dict[str, Template]
         assert passed[param] == param, f"main.bicep does not pass its {param} parameter on"
         deployed = main.parameters[param]["default"]
         expected = getattr(app_defaults, attribute)
-        same = (
-            float(deployed) == float(expected) if isinstance(expected, (int, float)) else deployed == expected
-        )
+        if isinstance(expected, bool):  # a flag is deployed as the text 'true' / 'false'
+            same = deployed == str(expected).lower()
+        elif isinstance(expected, (int, float)):
+            same = float(deployed) == float(expected)
+        else:
+            same = deployed == expected
         if not same:
             drift.append(f"{param}: main.bicep {deployed!r} vs app {expected!r}")
     assert not drift, "\n".join(drift)

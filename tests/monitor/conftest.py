@@ -60,6 +60,7 @@ def keyed_stack(azurite: AzuriteProcess, tmp_path_factory: pytest.TempPathFactor
                 "DEVHOST_MASTER_KEY": secrets.token_urlsafe(16)}
     with devmodel(logs, scenario=write_scenarios(logs)) as model, \
             devhost_app(azurite.connection_string, logs, model, settings=settings) as stack:
+        stack.http.key = key  # the turn's status URL carries no key: the caller sends its own
         yield KeyedStack(stack, key)
 
 

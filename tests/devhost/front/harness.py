@@ -48,7 +48,7 @@ async def running_host(
     invoker = FunctionInvoker(index, function_directory=str(APPS / app))
     backend = backend or FakeBackend(orchestrators=orchestrator_names(index))
     server = HostServer(invoker, backend, ServerOptions(
-        task_hub=HUB, route_prefix=route_prefix, keys=keys or AuthKeys("function-key", "master-key", enforce=False),
+        task_hub=HUB, route_prefix=route_prefix, keys=keys or AuthKeys("function-key", "master-key", "system-key", enforce=False),
     ))
     await server.start("127.0.0.1", 0)
     try:

@@ -80,6 +80,13 @@ def test_unreachable_storage_exits_1() -> None:
     assert "storage is unreachable" in out
 
 
+def test_a_system_key_equal_to_another_key_exits_1() -> None:
+    code, out = _finish(_start("--app", str(APPS / "full"), "--port", str(free_port()), "--enforce-keys",
+                               env={"DEVHOST_FUNCTION_KEY": "same", "DEVHOST_SYSTEM_KEY": "same"}))
+    assert code == 1
+    assert "DEVHOST_FUNCTION_KEY, DEVHOST_MASTER_KEY and DEVHOST_SYSTEM_KEY must differ" in out
+
+
 def test_missing_app_folder_exits_1(tmp_path: Path) -> None:
     code, out = _finish(_start("--app", str(tmp_path / "nowhere"), "--port", str(free_port())))
     assert code == 1

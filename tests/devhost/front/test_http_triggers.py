@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+
+import pytest
 
 from devhost.http import AuthKeys
 
@@ -81,7 +84,7 @@ def test_keys_are_not_enforced_by_default_like_func_start() -> None:
 
 
 def test_enforced_keys_follow_auth_levels() -> None:
-    keys = AuthKeys("fn-secret", "master-secret", enforce=True)
+    keys = AuthKeys("fn-secret", "master-secret", "system-secret", enforce=True)
 
     async def scenario() -> None:
         async with running_host(keys=keys) as host:
@@ -101,17 +104,34 @@ def test_enforced_keys_follow_auth_levels() -> None:
                 assert response.status == 401
             async with get("/api/admin-only?code=master-secret") as response:
                 assert response.status == 200
-            # The management API needs the master (system) key too when keys are enforced.
+            # The management API takes the extension's system key or the master key, never the function key.
             async with get("/runtime/webhooks/durabletask/instances/x") as response:
                 assert response.status == 401
-            async with get("/runtime/webhooks/durabletask/instances/x?code=master-secret") as response:
+            async with get("/runtime/webhooks/durabletask/instances/x?code=fn-secret") as response:
+                assert response.status == 401
+            for key in ("master-secret", "system-secret"):
+                async with get(f"/runtime/webhooks/durabletask/instances/x?code={key}") as response:
+                    assert response.status == 404
+            # The system key opens nothing but the extension's routes: no function, no admin route.
+            for path in ("/api/items/1", "/api/admin-only", "/admin/host/status", "/admin/host/systemkeys"):
+                async with get(path, headers={"x-functions-key": "system-secret"}) as response:
+                    assert response.status == 401, path
+            # The master key reads the system keys, as on the host's /admin/host/systemkeys routes.
+            async with get("/admin/host/systemkeys/durabletask_extension?code=master-secret") as response:
+                assert await response.json() == {"name": "durabletask_extension", "value": "system-secret"}
+            async with get("/admin/host/systemkeys/other_extension?code=master-secret") as response:
                 assert response.status == 404
+            # The header wins over ?code= (as in the host).
+            async with get("/api/items/1?code=fn-secret", headers={"x-functions-key": "wrong"}) as response:
+                assert response.status == 401
             # The SDK inside a function uses the loopback RPC path (no key needed, like the extension's local
-            # listener); the URLs it hands out carry the system key.
+            # listener); the URLs it hands out carry the system key, not the master key.
             async with host.session.post("/api/orchestrators/hello_orchestrator/keyed", json=1) as response:
                 assert response.status == 202
-                status_url = (await response.json())["statusQueryGetUri"]
-            assert status_url.endswith("&code=master-secret")
+                body = await response.json()
+            status_url = body["statusQueryGetUri"]
+            assert status_url.endswith("&code=system-secret")
+            assert "master-secret" not in json.dumps(body)
             async with get(status_url) as response:
                 assert response.status == 202
 
@@ -120,11 +140,15 @@ def test_enforced_keys_follow_auth_levels() -> None:
 
 def test_keys_from_settings_or_generated() -> None:
     given = AuthKeys.from_settings({"DEVHOST_FUNCTION_KEY": "f", "DEVHOST_MASTER_KEY": "m",
-                                    "DEVHOST_ENFORCE_KEYS": "1"})
-    assert (given.function_key, given.master_key, given.enforce, given.generated) == ("f", "m", True, ())
+                                    "DEVHOST_SYSTEM_KEY": "s", "DEVHOST_ENFORCE_KEYS": "1"})
+    assert (given.function_key, given.master_key, given.system_key, given.enforce, given.generated) == (
+        "f", "m", "s", True, ())
     generated = AuthKeys.from_settings({})
-    assert not generated.enforce and set(generated.generated) == {"function", "master"}
-    assert len(generated.function_key) >= 32 and generated.function_key != generated.master_key
+    assert not generated.enforce and set(generated.generated) == {"function", "master", "system"}
+    assert len(generated.function_key) >= 32
+    assert len({generated.function_key, generated.master_key, generated.system_key}) == 3
+    with pytest.raises(ValueError, match="must differ"):
+        AuthKeys.from_settings({"DEVHOST_FUNCTION_KEY": "same", "DEVHOST_SYSTEM_KEY": "same"})
 
 
 def test_empty_route_prefix() -> None:

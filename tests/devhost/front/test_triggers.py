@@ -108,14 +108,15 @@ def test_admin_api_runs_a_timer_function_on_demand() -> None:
     """``POST /admin/functions/{name}`` (the host's admin API, master key) runs a non-HTTP function now: 202 at
     once, the function in the background. Missing body 400, unknown function 404, no master key 401."""
     async def scenario() -> None:
-        keys = AuthKeys("function-key", "master-key", enforce=True)
+        keys = AuthKeys("function-key", "master-key", "system-key", enforce=True)
         async with running_host(keys=keys) as host:
             calls: list[dict[str, Any]] = sys.modules["function_app"].TIMER_CALLS
             calls.clear()
             master = {"x-functions-key": "master-key"}
-            async with host.session.post("/admin/functions/every_second", json={"input": ""},
-                                         headers={"x-functions-key": "function-key"}) as response:
-                assert response.status == 401
+            for key in ("function-key", "system-key"):
+                async with host.session.post("/admin/functions/every_second", json={"input": ""},
+                                             headers={"x-functions-key": key}) as response:
+                    assert response.status == 401
             async with host.session.post("/admin/functions/every_second", headers=master) as response:
                 assert response.status == 400
             async with host.session.post("/admin/functions/no_such_function", json={}, headers=master) as response:
