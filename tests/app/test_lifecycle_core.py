@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -101,6 +101,10 @@ def full_turn(services: Services, fake: FakeProvider, cid: str) -> None:
     for call in polled.tool_calls:
         assert steps.run_tool(services, contracts.RunToolInput(cid, seq, call.number)).ok
     numbers = [c.number for c in polled.tool_calls]
+    # The lamp call asked a person first (its approval request stays as the turn's record of the decision).
+    requested = steps.request_approvals(services, contracts.RequestApprovalsInput(
+        cid, seq, instance, [numbers[0]], (datetime.now(UTC) + timedelta(minutes=10)).isoformat()))
+    assert requested.error is None and [a.tool for a in requested.approvals] == ["set_lamp"]
     submitted = run(steps.submit_outputs(services, contracts.SubmitOutputsInput(
         cid, seq, created.run_id, None, numbers, instance, look_seconds=0)))
     fake.finish(submitted.run_id)
@@ -122,6 +126,8 @@ def leftovers(services: Services, cid: str) -> dict[str, list[str]]:
     found["rows"] = [r["RowKey"] for r in table.query_entities("PartitionKey eq @pk", parameters={"pk": cid})]
     found["listing"] = [r["RowKey"] for r in table.query_entities(
         "PartitionKey eq 'list|newest-first' and conversationId eq @cid", parameters={"cid": cid})]
+    found["approvals"] = [r["RowKey"] for r in storage.table("approvals").query_entities(
+        "PartitionKey eq @pk", parameters={"pk": cid})]
     with contextlib.suppress(ResourceNotFoundError):  # no lamp tool ran in this storage yet
         found["lamp records"] = [r["RowKey"] for r in storage.table("lamps").query_entities(
             "PartitionKey eq 'lamps'") if r["RowKey"].startswith(f"op|{cid}:")]
@@ -135,7 +141,7 @@ def test_deleting_a_finished_conversation_removes_everything_once(svc: Services,
     full_turn(svc, fake, other)
     instances = FakeTurnInstances({instance_id_for(cid, 1): "Completed", instance_id_for(other, 1): "Completed"})
     before = leftovers(svc, cid)
-    assert set(before) == {TRANSCRIPTS_CONTAINER, WORK_CONTAINER, "rows", "listing", "lamp records"}, before
+    assert set(before) == {TRANSCRIPTS_CONTAINER, WORK_CONTAINER, "rows", "listing", "lamp records", "approvals"}
     assert svc.storage.table("runowners").get_entity("run_1", "owner")["instanceId"] == instance_id_for(cid, 1)
 
     result = run(lifecycle.delete_conversation(svc, instances, cid))
@@ -145,7 +151,8 @@ def test_deleting_a_finished_conversation_removes_everything_once(svc: Services,
     assert result.removed.provider.deleted == ("run_1", "run_2") and "run_1" not in fake.runs
     assert not list(svc.storage.table("runowners").query_entities("PartitionKey eq 'run_1' or PartitionKey eq 'run_2'"))
     assert instances.purged == [instance_id_for(cid, 1)] and result.removed.instances_purged == 1
-    assert (result.removed.turn_records, result.removed.tool_records, result.removed.conversation_rows) == (1, 1, 4)
+    removed = result.removed
+    assert (removed.turn_records, removed.tool_records, removed.approvals, removed.conversation_rows) == (1, 1, 1, 4)
     assert lamp_states(ToolContext(svc.storage, "read"))["kitchen"]["on"] is True  # the lamp itself stays switched
     # The other conversation is untouched; a second DELETE finds nothing.
     assert set(leftovers(svc, other)) == set(before) and "run_3" in fake.runs
