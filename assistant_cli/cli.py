@@ -330,22 +330,39 @@ def cmd_history(client: AppClient, ui: Ui, args: argparse.Namespace) -> int:
         ui.out.print(Text("you › ", style="bold cyan") + Text(str(turn.get("userMessage") or "")))
         calls = turn.get("toolCalls") or []
         if calls:
+            decided = any(isinstance(call.get("approval"), dict) for call in calls)
             table = Table(show_header=True, header_style="dim", box=None, padding=(0, 1))
-            for column in ("round", "tool", "arguments", "output", "ms"):
+            for column in ("round", "tool", "arguments", "output", "ms") + (("approval",) if decided else ()):
                 table.add_column(column, overflow="fold")
             for call in calls:
                 duration = call.get("durationMs")
-                table.add_row(str(call.get("round") or ""), str(call.get("name")), _clip(call.get("arguments")),
-                              _clip(call.get("output")), f"{duration:.0f}" if isinstance(duration, int | float) else "")
+                cells = [str(call.get("round") or ""), str(call.get("name")), _clip(call.get("arguments")),
+                         _clip(call.get("output")), f"{duration:.0f}" if isinstance(duration, int | float) else ""]
+                table.add_row(*cells, *((approval_text(call.get("approval")),) if decided else ()))
             ui.out.print(table)
         if turn.get("answer"):
             ui.out.print(Text("assistant › ", style="bold green") + Text(str(turn["answer"])))
-        if turn.get("error"):
+        if turn.get("status") == "cancelled":
+            ui.out.print(Text("cancelled by ", style="bold yellow") + Text(str(turn.get("cancelledBy") or "?"))
+                         + Text(f": {turn['cancelReason']}" if turn.get("cancelReason") else ""))
+        elif turn.get("error"):
             ui.out.print(Text("error: ", style="bold red") + Text(str(turn["error"])))
     pending = int(body.get("turnsAccepted", 0)) - len(body.get("turns", []))
     if pending > 0:
         ui.out.print(f"[dim]{pending} turn(s) still running[/]")
     return 0
+
+
+def approval_text(approval: Any) -> str:
+    """A call's approval as the transcript records it: `approved by alice at 12:03:10: fine`."""
+    if not isinstance(approval, dict):
+        return ""
+    status = str(approval.get("status") or "?")
+    if approval.get("decidedBy"):
+        status += f" by {approval['decidedBy']}"
+    if approval.get("decidedAt"):
+        status += f" at {str(approval['decidedAt'])[11:19]}"
+    return status + (f": {approval['reason']}" if approval.get("reason") else "")
 
 
 def cmd_conversations(client: AppClient, ui: Ui, args: argparse.Namespace) -> int:
