@@ -77,12 +77,12 @@ def keyed_stack(azurite: AzuriteProcess, tmp_path_factory: pytest.TempPathFactor
 
 @pytest.fixture(scope="package")
 def approval_stack(azurite: AzuriteProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeyedStack]:
-    """Like keyed_stack, but set_lamp waits for a person (any caller with the function key may decide, within
-    300 s), and the slow test tool is loaded (``echo slowly: X`` runs 10 s)."""
+    """Like keyed_stack, but set_lamp and the slow test tool (``echo slowly: X``, loaded from
+    tests.app.fault_tools) wait for a person: any caller with the function key may decide, within 300 s."""
     logs = Path(tmp_path_factory.mktemp("approval-stack"))
     key = secrets.token_urlsafe(16)
     settings = {"DEVHOST_ENFORCE_KEYS": "1", "DEVHOST_FUNCTION_KEY": key,
-                "DEVHOST_MASTER_KEY": secrets.token_urlsafe(16), "ASSISTANT_APPROVAL_REQUIRED": "set_lamp",
+                "DEVHOST_MASTER_KEY": secrets.token_urlsafe(16), "ASSISTANT_APPROVAL_REQUIRED": "set_lamp,slow_echo",
                 "ASSISTANT_APPROVAL_TIMEOUT_SECONDS": "300", "ASSISTANT_TOOL_MODULES": "tests.app.fault_tools"}
     with devmodel(logs, scenario=write_scenarios(logs)) as model, \
             devhost_app(azurite.connection_string, logs, model, settings=settings) as stack:

@@ -126,31 +126,36 @@ def test_approvals_approve_and_deny_subcommands_with_their_exit_codes(approval_s
 
 def test_cancel_subcommand_waits_for_the_cancelled_turn(approval_stack: KeyedStack) -> None:
     conversation_id = approval_stack.new_conversation()
-    status_url = approval_stack.start_turn(conversation_id, "think hard about lighthouses")
-    http = approval_stack.stack.http
-    eventually(lambda: (http.request("GET", status_url).body.get("customStatus") or {}).get("phase")
-               == "waiting_for_run", "the model to be working")
-    cancelled = run(approval_stack, "cancel", conversation_id, "1", "--reason", "too slow", "--wait")
+    approval_stack.start_turn(conversation_id, "Turn the living room lamp on and tell me the weather")
+    eventually(lambda: approvals(approval_stack, conversation_id), "the turn to wait for approval")
+    cancelled = run(approval_stack, "cancel", conversation_id, "1", "--reason", "wrong room", "--wait")
     assert cancelled.returncode == 0, cancelled.stderr
-    assert f"turn 1 cancelled: cancelled by {CLI_USER}: too slow" in " ".join(plain(cancelled.stderr).split())
+    assert f"turn 1 cancelled: cancelled by {CLI_USER}: wrong room" in " ".join(plain(cancelled.stderr).split())
     record = approval_stack.turn_record(conversation_id, 1)
     assert record is not None and record["status"] == "cancelled"
-    assert (record["cancelledBy"], record["cancelReason"]) == (CLI_USER, "too slow")
+    assert (record["cancelledBy"], record["cancelReason"]) == (CLI_USER, "wrong room")
+    assert call(record, "set_lamp")["approval"]["status"] == "cancelled"
     again = run(approval_stack, "cancel", conversation_id, "1")
     assert again.returncode == 6 and "turn_finished" in plain(again.stderr)
     unknown = run(approval_stack, "cancel", conversation_id, "7")
     assert unknown.returncode == 5 and "unknown_turn" in plain(unknown.stderr)
+    history = plain(run(approval_stack, "history", conversation_id).stdout)
+    assert f"cancelled by {CLI_USER}: wrong room" in history
 
 
 def test_ctrl_c_during_a_turn_offers_to_cancel_it(approval_stack: KeyedStack) -> None:
-    with terminal(approval_stack, "chat", "-m", "echo slowly: are you there") as term:
+    with terminal(approval_stack, "chat", "-m", "Turn the kitchen lamp on and tell me the weather") as term:
         conversation_id = term.expect(r"conversation (\w+) \(new\)").group(1)
-        term.expect("running tools: slow_echo")  # a 10 s tool
+        term.expect(r"approval needed: 1\.1 set_lamp(?s:.*)\[a/d/s\]")
+        mark = term.mark()
+        term.type("s")  # skip: the turn keeps waiting for someone else
+        term.expect(f"left pending: assistant approve\\|deny {conversation_id} 1.1", after=mark)
+        term.expect("turn 1: ", after=mark)  # the spinner is back: it follows the turn again
         term.interrupt()
-        term.expect(r"cancel turn 1\?.*\[y/n\]")
+        term.expect(r"cancel turn 1\?.*\[y/n\]", after=mark)
         mark = term.mark()
         term.type("n")  # no: keep following it
-        term.expect("turn 1: ", after=mark)  # the spinner is back: it follows the turn again
+        term.expect("turn 1: ", after=mark)
         mark = term.mark()
         term.interrupt()
         term.expect(r"cancel turn 1\?.*\[y/n\]", after=mark)
@@ -162,4 +167,4 @@ def test_ctrl_c_during_a_turn_offers_to_cancel_it(approval_stack: KeyedStack) ->
         assert term.wait() == 1, term.output
     record = eventually(lambda: approval_stack.turn_record(conversation_id, 1), "the turn record")
     assert record["status"] == "cancelled" and record["cancelReason"] == "changed my mind"
-    assert record["cancelledBy"] == CLI_USER
+    assert record["cancelledBy"] == CLI_USER and call(record, "set_lamp")["approval"]["status"] == "cancelled"
