@@ -110,4 +110,3 @@ def test_live_status_shows_any_phase_and_its_fields_and_pending_approvals() -> N
     assert status.pending_approvals == [{"name": "set_lamp", "arguments": {}}]
     assert not live_status("Failed", "oops").running
     assert live_status("Failed", "oops").fields == [("value", "oops")]
-
