@@ -6,6 +6,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -14,6 +15,8 @@ EXIT_TURN_FAILED = 1
 EXIT_UNREACHABLE = 3
 EXIT_UNAUTHORIZED = 4
 EXIT_NOT_FOUND = 5
+EXIT_REFUSED = 6
+"""The app refused an approval or cancel: already decided or expired, turn already ended, not an approver."""
 
 TERMINAL = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
 
@@ -86,10 +89,12 @@ class AppClient:
         response = self.request(method, self.api + path, body, attempts)
         payload = _json_or_none(response)
         status = response.status_code
+        error = payload.get("error") if isinstance(payload, dict) else None
+        if status in refusals and isinstance(error, dict) and error.get("code") == "not_an_approver":
+            raise ApiRefused(status, "not_an_approver", str(error.get("message", "")))  # a 403 that is not the key
         if status in (401, 403):
             raise CliError(f"the app refused the key ({status} for {method} /api{path}): pass the "
                            "function key with --key or DURABLE_ASSISTANT_KEY", EXIT_UNAUTHORIZED)
-        error = payload.get("error") if isinstance(payload, dict) else None
         if status in refusals and isinstance(error, dict):
             raise ApiRefused(status, str(error.get("code", "")), str(error.get("message", "")))
         if 200 <= status < 300 and payload is not None:
@@ -128,6 +133,34 @@ class AppClient:
                                                   attempts=3, refusals=frozenset({400, 404, 409, 413}))
         return accepted
 
+    def approvals(self, conversation_id: str, everything: bool = False) -> list[dict[str, Any]]:
+        """The conversation's approval requests: pending ones (that can still be decided), or all of them."""
+        path = f"/conversations/{_segment(conversation_id)}/approvals" + ("?status=all" if everything else "")
+        try:
+            body = self._api_json("GET", path, attempts=3, refusals=frozenset({404}))
+        except ApiRefused:
+            raise CliError(f"conversation {conversation_id!r} does not exist at {self.api}", EXIT_NOT_FOUND) from None
+        return list(body.get("approvals") or [])
+
+    def decide(self, conversation_id: str, approval_id: str, decision: str, reason: str | None = None,
+               by: str | None = None) -> dict[str, Any]:
+        """Approve or deny one waiting call. Retried on connection failures: the app accepts the same decision
+        again unchanged. Raises ApiRefused (400, 403 not_an_approver, 404, 409 approval_closed)."""
+        body = {"decision": decision, **_optional(reason=reason, by=by)}
+        path = f"/conversations/{_segment(conversation_id)}/approvals/{_segment(approval_id)}"
+        decided: dict[str, Any] = self._api_json("POST", path, body, attempts=3,
+                                                 refusals=frozenset({400, 403, 404, 409}))
+        return decided
+
+    def cancel(self, conversation_id: str, turn: int, reason: str | None = None,
+               by: str | None = None) -> dict[str, Any]:
+        """Ask a running turn to stop (202); asking twice is harmless, so connection failures are retried.
+        Raises ApiRefused (400, 404 unknown turn, 409 turn_finished / turn_not_started)."""
+        path = f"/conversations/{_segment(conversation_id)}/turns/{turn}/cancel"
+        accepted: dict[str, Any] = self._api_json("POST", path, _optional(reason=reason, by=by), attempts=3,
+                                                  refusals=frozenset({400, 404, 409}))
+        return accepted
+
     def status(self, status_url: str) -> dict[str, Any] | None:
         """The turn's status (the Durable status shape), or None while its instance is not visible (404)."""
         response = self.request("GET", status_url, attempts=3)
@@ -140,6 +173,21 @@ class AppClient:
             raise CliError(f"unexpected answer from the status URL ({response.status_code}): {_snippet(response)}",
                            EXIT_UNREACHABLE)
         return payload
+
+
+def refusal_error(exc: ApiRefused, what: str) -> CliError:
+    """An approval or cancel the app refused, as the CLI reports it (exit code by kind)."""
+    code = {400: 2, 404: EXIT_NOT_FOUND}.get(exc.status, EXIT_REFUSED)
+    return CliError(f"{what}: the app refused it ({exc.status} {exc.code}): {exc}", code)
+
+
+def _segment(value: str) -> str:
+    """A route segment as typed by a person: quoted, so '/' or '?' cannot reach another route."""
+    return quote(value, safe="")
+
+
+def _optional(**fields: str | None) -> dict[str, str]:
+    return {k: v for k, v in fields.items() if v}
 
 
 def _json_or_none(response: requests.Response) -> Any:

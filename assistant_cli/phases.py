@@ -19,7 +19,7 @@ _PHASE_TEXT = {
     "retrying": "retrying",
     "cancelling": "cancelling the run",
     "checkpointing": "saving the turn",
-    "waiting_for_approval": "waiting for approval",
+    "awaiting_approval": "waiting for approval",
     "completed": "completed",
     "failed": "failed",
     "cancelled": "cancelled",
@@ -56,6 +56,13 @@ def describe(custom: Any) -> str:
         detail = ", ".join(x for x in (f"run {status}" if status else "", f"{reads} status reads" if reads else "",
                                        f"next read in {next_read:g} s{woken}" if next_read is not None else "") if x)
         return head + (f" ({detail})" if detail else "") + _rest(extras, skip={"runId"})
+    if phase == "awaiting_approval":
+        names = [str(a.get("tool")) for a in pending_approvals(custom) if a.get("tool")]
+        approvers = extras.pop("approvers", None)
+        running = extras.pop("tools", None)
+        return (head + (f" of {', '.join(names)}" if names else "")
+                + (f" (approvers: {_value(approvers)})" if approvers else "")
+                + (f"; running meanwhile: {_value(running)}" if running else "") + _rest(extras, skip={"runId"}))
     return head + _rest(extras, skip={"reads", "runId"})
 
 

@@ -77,14 +77,14 @@ async def monitor_conversation(req: func.HttpRequest, client: df.DurableOrchestr
     conversation_id = req.route_params.get("conversationId", "")
     try:
         services = await asyncio.to_thread(_services)
-        conv, turns = await reads.conversation(services, client, conversation_id)
+        view = await reads.conversation(services, client, conversation_id)
     except reads.NotFound as exc:
         return _error_page(links, 404, "Not found", str(exc))
     except Exception:
         log.exception("monitor: reading conversation %s failed", conversation_id)
         return _error_page(links, 500, "Monitor error", "reading the conversation failed; see the app's log")
-    context: dict[str, Any] = {"title": f"Conversation {conversation_id}", "conv": conv, "turns": turns,
-                               "live": any(not t.finished for t in turns)}
+    context: dict[str, Any] = {"title": f"Conversation {conversation_id}", "conv": view.conv, "turns": view.turns,
+                               "approvals": view.approvals, "live": any(not t.finished for t in view.turns)}
     fragment = req.params.get("fragment") == "1"
     return _html(render("_conversation_live.html" if fragment else "conversation.html", links, **context))
 

@@ -21,7 +21,17 @@ from durable_assistant.store import (
     turn_record_key,
 )
 from monitor.timeline import build_timeline
-from monitor.views import LiveStatus, TurnSummary, TurnView, gantt, live_status, short, tool_calls
+from monitor.views import (
+    ApprovalView,
+    LiveStatus,
+    TurnSummary,
+    TurnView,
+    approval_views,
+    gantt,
+    live_status,
+    short,
+    tool_calls,
+)
 
 
 class NotFound(LookupError):
@@ -66,10 +76,21 @@ def list_page(services: Services, top: int, token: str | None) -> ListedConversa
     return ListedConversations(page, {cid: short(m, 90) for cid, m in zip(ids, firsts, strict=True) if m})
 
 
+@dataclass(frozen=True)
+class ConversationView:
+    conv: Conversation
+    turns: list[TurnSummary]
+    approvals: list[ApprovalView]
+    """Requests that can still be decided."""
+
+
 async def conversation(services: Services, client: df.DurableOrchestrationClient,
-                       conversation_id: str) -> tuple[Conversation, list[TurnSummary]]:
+                       conversation_id: str) -> ConversationView:
     conv = await _conversation(services, conversation_id)
-    records = {int(r["turn"]): r for r in await asyncio.to_thread(services.turns.transcript, conversation_id)}
+    transcript, pending_approvals = await asyncio.gather(
+        asyncio.to_thread(services.turns.transcript, conversation_id),
+        asyncio.to_thread(services.approvals.pending, conversation_id))
+    records = {int(r["turn"]): r for r in transcript}
     pending = [seq for seq in range(1, conv.next_seq) if seq not in records]
     states = await asyncio.gather(*(orchestration_state(client, instance_id_for(conversation_id, seq))
                                     for seq in pending))
@@ -83,7 +104,8 @@ async def conversation(services: Services, client: df.DurableOrchestrationClient
             status = state.status.runtime_status + (f" · {state.status.phase}" if state.status.phase else "")
         summaries.append(TurnSummary(turn=seq, message=short(message), status=status, answer="", tool_names=[],
                                      finished=state is not None and not state.status.running))
-    return conv, sorted(summaries, key=lambda s: s.turn)
+    return ConversationView(conv, sorted(summaries, key=lambda s: s.turn),
+                            approval_views(pending_approvals, datetime.now(UTC)))
 
 
 def _finished_summary(record: dict[str, Any]) -> TurnSummary:
@@ -99,16 +121,19 @@ async def turn(services: Services, client: df.DurableOrchestrationClient, conver
         raise NotFound(f"conversation {conversation_id} has no turn {seq}")
     record = await asyncio.to_thread(services.turns.transcripts.load, turn_record_key(conversation_id, seq))
     instance_id = str((record or {}).get("instanceId") or instance_id_for(conversation_id, seq))
-    state = await orchestration_state(client, instance_id, history=True)
+    state, approvals = await asyncio.gather(
+        orchestration_state(client, instance_id, history=True),
+        asyncio.to_thread(services.approvals.for_turn, conversation_id, seq))
     if record is not None:
-        calls, message = tool_calls(record.get("toolCalls") or []), record.get("userMessage")
+        calls, message = tool_calls(record.get("toolCalls") or [], approvals), record.get("userMessage")
     else:
         docs, message = await asyncio.gather(
             asyncio.to_thread(services.turns.calls, conversation_id, seq),
             asyncio.to_thread(services.conversations.message_content_for_turn, conversation_id, seq))
-        calls = tool_calls(docs)
+        calls = tool_calls(docs, approvals)
     view = TurnView(conversation_id=conversation_id, turn=seq, instance_id=instance_id, user_message=message,
-                    record=record, status=state.status if state else None, calls=calls)
+                    record=record, status=state.status if state else None, calls=calls,
+                    approvals=approval_views(approvals, datetime.now(UTC)))
     if state is not None and state.history:
         view.chart = gantt(build_timeline(state.history, datetime.now(UTC)), calls)
     return view

@@ -34,10 +34,18 @@ class Links:
         self.code = params.get("code")
 
     def __call__(self, path: str = "", **query: Any) -> str:
+        return self._with_query(self.base + path, query)
+
+    def api(self, path: str) -> str:
+        """An API route (``/conversations/...``) under the same prefix, with the page's key: what the page's
+        buttons post to."""
+        return self._with_query(self.base.removesuffix("/monitor") + path, {})
+
+    def _with_query(self, url: str, query: dict[str, Any]) -> str:
         params = {k: v for k, v in query.items() if v is not None}
         if self.code:
             params["code"] = self.code
-        return self.base + path + ("?" + urlencode(params) if params else "")
+        return url + ("?" + urlencode(params) if params else "")
 
 
 def render(template: str, links: Links, **context: Any) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from durable_assistant.store import ApprovalRecord
 from monitor.timeline import Span, Timeline
 
 TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
@@ -47,6 +48,23 @@ def seconds_text(seconds: float) -> str:
 
 
 @dataclass(frozen=True)
+class Decision:
+    """What the transcript keeps of a call's approval (the turn record's ``toolCalls[].approval``)."""
+
+    status: str
+    decided_by: str | None
+    reason: str | None
+    decided_at: str | None
+
+    @staticmethod
+    def of(value: Any) -> Decision | None:
+        if not isinstance(value, dict):
+            return None
+        return Decision(str(value.get("status") or "?"), value.get("decidedBy"), value.get("reason"),
+                        value.get("decidedAt"))
+
+
+@dataclass(frozen=True)
 class ToolCallView:
     number: int
     round: int | None
@@ -57,17 +75,59 @@ class ToolCallView:
     """None while the call has not run yet."""
     error: str | None
     duration_ms: float | None
+    approval: Decision | None = None
 
 
-def tool_calls(docs: list[dict[str, Any]]) -> list[ToolCallView]:
-    """From a turn record's ``toolCalls`` (numbered by position) or the working documents (with ``number``)."""
+def tool_calls(docs: list[dict[str, Any]], approvals: list[ApprovalRecord] | None = None) -> list[ToolCallView]:
+    """From a turn record's ``toolCalls`` (numbered by position) or the working documents (with ``number``).
+    A call's approval comes from the record, else (while the turn runs) from its approval request."""
+    requests = {a.number: a.transcript() for a in approvals or []}
     views = []
     for index, doc in enumerate(docs, start=1):
         number = doc.get("number")
+        number = number if isinstance(number, int) else index
         views.append(ToolCallView(
-            number=number if isinstance(number, int) else index, round=doc.get("round"),
+            number=number, round=doc.get("round"),
             name=str(doc.get("name", "?")), arguments=pretty(doc.get("arguments")), output=pretty(doc.get("output")),
-            ok=doc.get("ok"), error=doc.get("error"), duration_ms=doc.get("durationMs")))
+            ok=doc.get("ok"), error=doc.get("error"), duration_ms=doc.get("durationMs"),
+            approval=Decision.of(doc.get("approval") or requests.get(number))))
+    return views
+
+
+@dataclass(frozen=True)
+class ApprovalView:
+    """One approval request as the pages show it; ``open`` ones get Approve / Deny buttons."""
+
+    approval_id: str
+    conversation_id: str
+    turn: int
+    tool: str
+    arguments: str
+    status: str
+    requested_at: str
+    expires_at: str
+    approvers: tuple[str, ...]
+    decided_by: str | None
+    reason: str | None
+    decided_at: str | None
+    open: bool
+
+    @property
+    def decide_path(self) -> str:
+        """The approval route, under the API's base (see Links.api)."""
+        return f"/conversations/{self.conversation_id}/approvals/{self.approval_id}"
+
+
+def approval_views(records: list[ApprovalRecord], now: datetime) -> list[ApprovalView]:
+    """A request past its expiry is shown as expired even before the turn's timer has closed it."""
+    views = []
+    for r in records:
+        expired = r.status == "pending" and r.expired_at(now)
+        views.append(ApprovalView(
+            approval_id=r.approval_id, conversation_id=r.conversation_id, turn=r.turn, tool=r.tool,
+            arguments=pretty(r.arguments), status="expired" if expired else r.status, requested_at=r.requested_at,
+            expires_at=r.expires_at, approvers=r.approvers, decided_by=r.decided_by, reason=r.reason,
+            decided_at=r.decided_at, open=r.status == "pending" and not expired))
     return views
 
 
@@ -209,6 +269,13 @@ class TurnView:
     status: LiveStatus | None
     calls: list[ToolCallView] = field(default_factory=list)
     chart: Gantt | None = None
+    approvals: list[ApprovalView] = field(default_factory=list)
+    """The turn's approval requests (open and decided), from the approvals table."""
+
+    @property
+    def cancellable(self) -> bool:
+        """The cancel route takes it: its orchestration runs and it is not recorded as ended."""
+        return self.status is not None and self.status.running and self.record is None
 
     @property
     def live(self) -> bool:

@@ -46,7 +46,9 @@ cat <<EOT
 
 Monitor (conversations, turn timelines):  $api/monitor
 Chat in another terminal:                 .venv/bin/assistant --url http://127.0.0.1:$host_port chat
-                                          (.venv/bin/assistant history <conversationId> prints a transcript)
+                                          (it asks you to approve each side-effect tool call; Ctrl-C offers to
+                                          cancel a turn; .venv/bin/assistant history <conversationId> prints a
+                                          transcript)
 
 Or with curl (in another terminal):
   conv=\$(curl -s -X POST $api/conversations | python3 -c 'import json,sys; print(json.load(sys.stdin)["conversationId"])')
@@ -54,6 +56,9 @@ Or with curl (in another terminal):
       -d '{"content": "Turn living room lamp and kitchen lamp on. Set both lamps to half brightness."}' \\
       | python3 -c 'import json,sys; print(json.load(sys.stdin)["statusQueryGetUri"])')
   curl -s "\$status"            # the turn's status route; repeat: customStatus shows the phase, output the answer
+  curl -s $api/conversations/\$conv/approvals    # the four lamp calls (1.1-1.4) wait for a person
+  for id in 1.1 1.2 1.3; do curl -s -X POST $api/conversations/\$conv/approvals/\$id -d '{"decision": "approve"}'; done
+  curl -s -X POST $api/conversations/\$conv/approvals/1.4 -d '{"decision": "deny", "reason": "not now"}'
   curl -s $api/conversations/\$conv   # the transcript, from Blob Storage
 
 EOT

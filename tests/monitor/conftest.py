@@ -44,6 +44,17 @@ class KeyedStack:
         assert response.status_code == 201, response.text
         return str(response.json()["conversationId"])
 
+    def start_turn(self, conversation_id: str, content: str) -> str:
+        """Send a message; returns the turn's status URL."""
+        response = self.post(f"/conversations/{conversation_id}/messages", {"content": content})
+        assert response.status_code == 202, response.text
+        return str(response.json()["statusQueryGetUri"])
+
+    def turn_record(self, conversation_id: str, turn: int) -> dict[str, Any] | None:
+        """The turn's record in the transcript (None until it is checkpointed)."""
+        turns = self.get(f"/conversations/{conversation_id}").json()["turns"]
+        return next((t for t in turns if t["turn"] == turn), None)
+
     def run_turn(self, conversation_id: str, content: str) -> dict[str, Any]:
         response = self.post(f"/conversations/{conversation_id}/messages", {"content": content})
         assert response.status_code == 202, response.text
@@ -61,6 +72,21 @@ def keyed_stack(azurite: AzuriteProcess, tmp_path_factory: pytest.TempPathFactor
     with devmodel(logs, scenario=write_scenarios(logs)) as model, \
             devhost_app(azurite.connection_string, logs, model, settings=settings) as stack:
         stack.http.key = key  # the turn's status URL carries no key: the caller sends its own
+        yield KeyedStack(stack, key)
+
+
+@pytest.fixture(scope="package")
+def approval_stack(azurite: AzuriteProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeyedStack]:
+    """Like keyed_stack, but set_lamp and the slow test tool (``echo slowly: X``, loaded from
+    tests.app.fault_tools) wait for a person: any caller with the function key may decide, within 300 s."""
+    logs = Path(tmp_path_factory.mktemp("approval-stack"))
+    key = secrets.token_urlsafe(16)
+    settings = {"DEVHOST_ENFORCE_KEYS": "1", "DEVHOST_FUNCTION_KEY": key,
+                "DEVHOST_MASTER_KEY": secrets.token_urlsafe(16), "ASSISTANT_APPROVAL_REQUIRED": "set_lamp,slow_echo",
+                "ASSISTANT_APPROVAL_TIMEOUT_SECONDS": "300", "ASSISTANT_TOOL_MODULES": "tests.app.fault_tools"}
+    with devmodel(logs, scenario=write_scenarios(logs)) as model, \
+            devhost_app(azurite.connection_string, logs, model, settings=settings) as stack:
+        stack.http.key = key
         yield KeyedStack(stack, key)
 
 

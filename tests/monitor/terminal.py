@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import select
+import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -46,18 +47,27 @@ class Terminal:
         self.output = plain(b"".join(self._chunks).decode(errors="replace"))
         return True
 
-    def expect(self, pattern: str, timeout: float = 60.0) -> re.Match[str]:
+    def expect(self, pattern: str, timeout: float = 60.0, after: int = 0) -> re.Match[str]:
+        """Wait for ``pattern`` in the output (from position ``after``: see mark)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            found = re.search(pattern, self.output)
+            found = re.search(pattern, self.output[after:])
             if found:
                 return found
-            if not self._pump(0.1) and not re.search(pattern, self.output):
+            if not self._pump(0.1) and not re.search(pattern, self.output[after:]):
                 break
         raise AssertionError(f"{pattern!r} did not appear; screen so far:\n{self.output}")
 
+    def mark(self) -> int:
+        """Where the output ends now: ``expect(..., after=mark)`` ignores what came before."""
+        return len(self.output)
+
     def type(self, line: str) -> None:
         os.write(self._master, line.encode() + b"\r")
+
+    def interrupt(self) -> None:
+        """Ctrl-C: SIGINT to the program's process group, as a terminal sends it to its foreground job."""
+        os.killpg(self.proc.pid, signal.SIGINT)
 
     def wait(self, timeout: float = 60.0) -> int:
         deadline = time.monotonic() + timeout

@@ -5,39 +5,15 @@ devmodel): interactive chat with live phases, one-shot and --json runs, history,
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from devhost.azurite import free_port
-from tests.app.stack import REPO_ROOT
+from tests.monitor.cli import INSTALLED, run, terminal
 from tests.monitor.conftest import LAMPS, LAMPS_ANSWER, SLOW_WEATHER, KeyedStack
-from tests.monitor.terminal import Terminal, plain
+from tests.monitor.terminal import plain
 
 pytestmark = pytest.mark.slow
-
-INSTALLED = Path(sys.executable).parent / "assistant"
-
-
-def cli_env(stack: KeyedStack, key: str | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DURABLE_ASSISTANT_")}
-    env.update({"DURABLE_ASSISTANT_URL": stack.base_url, "DURABLE_ASSISTANT_KEY": key or stack.key,
-                # this checkout's code, whichever checkout the shared venv's editable install points at
-                "PYTHONPATH": str(REPO_ROOT)})
-    return env
-
-
-def terminal(stack: KeyedStack, *args: str, key: str | None = None) -> Terminal:
-    return Terminal([str(INSTALLED), *args], cli_env(stack, key), str(REPO_ROOT))
-
-
-def run(stack: KeyedStack, *args: str, key: str | None = None, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    """Without a terminal, as a script would call it."""
-    return subprocess.run([str(INSTALLED), *args], env=cli_env(stack, key), cwd=REPO_ROOT, input=stdin,
-                          capture_output=True, text=True, timeout=120)
 
 
 def test_the_console_script_is_installed() -> None:

@@ -21,6 +21,16 @@ def test_known_phases() -> None:
                      "error": "429"}) == "retrying create_run in 1 s  · attempt=2 · error=429"
 
 
+def test_awaiting_approval_names_the_calls_who_decides_and_what_runs_meanwhile() -> None:
+    custom = {**BASE, "phase": "awaiting_approval", "runId": "r1", "approvers": "any caller with the function key",
+              "tools": ["get_weather"], "pendingApprovals": [
+                  {"approvalId": "1.1", "tool": "set_lamp", "arguments": '{"lamp": "kitchen"}', "expiresAt": "x"}]}
+    assert describe(custom) == ("waiting for approval of set_lamp (approvers: any caller with the function key); "
+                                "running meanwhile: get_weather")
+    assert describe({**custom, "approvers": ["alice", "bob"], "tools": []}) == (
+        "waiting for approval of set_lamp (approvers: alice, bob)")
+
+
 def test_unknown_phase_shows_its_name_and_fields_and_approvals_are_found() -> None:
     custom = {**BASE, "phase": "waiting_for_webhook", "since": "12:00", "pending": [1, 2],
               "pendingApprovals": [{"name": "set_lamp", "arguments": {"lamp": "kitchen"}}, "call_7"]}
