@@ -58,7 +58,9 @@ def _server_error(exc: Exception) -> func.HttpResponse:
 
 def create_conversation(req: func.HttpRequest) -> func.HttpResponse:
     try:
-        return _respond(api.create_conversation(_services()))
+        return _respond(api.create_conversation(_services(), req.get_body()))
+    except api.ApiError as exc:
+        return _respond(exc.response())
     except Exception as exc:
         return _server_error(exc)
 
