@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import azure.functions as func
 from aiohttp import web
@@ -14,6 +15,7 @@ from devhost.functions import WEBHOOK_PATH, FunctionInfo, FunctionInvoker, Manag
 
 from ._backend import DurableBackend
 from ._keys import AuthKeys
+from ._limits import JsonErrorAppRunner, RequestLimits, json_error
 from ._management import ManagementApi
 from ._routes import RouteTemplate
 
@@ -27,6 +29,7 @@ class ServerOptions:
     route_prefix: str = "api"
     connection: str = "Storage"
     keys: AuthKeys = field(default_factory=lambda: AuthKeys("", "", enforce=False))
+    limits: RequestLimits = field(default_factory=RequestLimits)
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class HttpFunctionRoute:
 
 
 def _json_error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+    return json_error(status, {401: "unauthorized", 404: "not_found"}.get(status, "error"), message)
 
 
 class HostServer:
@@ -67,15 +70,17 @@ class HostServer:
             key=lambda r: r.template.precedence,
         )
         self._management = ManagementApi(backend, self.management_endpoint)
-        self.app = web.Application(client_max_size=100 * 1024 * 1024)  # the host's default request size limit
-        self.app.router.add_route("*", WEBHOOK_PATH + "/{tail:.*}", self._management_public)
-        self.app.router.add_route("*", RPC_PATH + "/{tail:.*}", self._management_rpc)
+        self.app = web.Application(client_max_size=100 * 1024 * 1024,  # the host's default request size limit
+                                   middlewares=[self._limits_and_json_errors])
+        # [\s\S]: a route parameter may hold an encoded newline (%0A), which '.' would not match.
+        self.app.router.add_route("*", WEBHOOK_PATH + r"/{tail:[\s\S]*}", self._management_public)
+        self.app.router.add_route("*", RPC_PATH + r"/{tail:[\s\S]*}", self._management_rpc)
         self.app.router.add_route("GET", "/admin/host/status", self._host_status)
-        self.app.router.add_route("*", "/{tail:.*}", self._dispatch_function)
+        self.app.router.add_route("*", r"/{tail:[\s\S]*}", self._dispatch_function)
 
     # -- lifecycle --------------------------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        runner = JsonErrorAppRunner(self.app, limits=self._options.limits, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         try:
@@ -122,6 +127,21 @@ class HostServer:
             (r.info.name, tuple(sorted(r.methods)), f"{self.origin}{prefix}/{r.template.template}")
             for r in self._routes
         ]
+
+    @web.middleware
+    async def _limits_and_json_errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Kestrel's request line and header totals first; aiohttp's own HTTP errors (a body over
+        client_max_size, a method the management routes lack) as JSON like devhost's other answers."""
+        refused = self._options.limits.check(request)
+        if refused is not None:
+            return refused
+        try:
+            response: web.StreamResponse = await handler(request)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return json_error(exc.status, "http_error", exc.text or exc.reason)
+        return response
 
     # -- management -------------------------------------------------------------------------------------------
     async def _management_public(self, request: web.Request) -> web.StreamResponse:
