@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 import azure.functions as func
 from aiohttp import web
@@ -180,7 +182,7 @@ class HostServer:
         return None
 
     async def _dispatch_function(self, request: web.Request) -> web.StreamResponse:
-        relative = self._relative_path(request.path)
+        relative = self._relative_path(_routing_path(request))
         if relative is None:
             return _json_error(404, f"no function handles {request.path}")
         for route in self._routes:
@@ -213,6 +215,13 @@ class HostServer:
             log.exception("function %s failed", route.info.name)
             return web.Response(status=500)
         return to_aiohttp_response(response)
+
+
+def _routing_path(request: web.Request) -> str:
+    """The path routes match against, decoded like ASP.NET Core's: every escape except %2F, so an encoded slash
+    stays inside its segment (a route parameter's value) instead of splitting it."""
+    raw = request.raw_path.split("?", 1)[0]
+    return "/".join(unquote(re.sub("%2[fF]", "%252F", segment)) for segment in raw.split("/"))
 
 
 def _presented_key(request: web.Request) -> str | None:

@@ -47,10 +47,14 @@ class ApiError(Exception):
         return ApiResponse(self.status, {"error": {"code": self.code, "message": str(self), **self.details}})
 
 
+def body_limit_for(max_message_chars: int) -> int:
+    """Largest request body a JSON route reads: 256 KiB, or room for a message of ``max_message_chars``
+    characters each written as a 12-byte surrogate-pair escape when ASSISTANT_MAX_MESSAGE_CHARS is raised."""
+    return max(json_limits.DEFAULT_MAX_BYTES, 12 * max_message_chars + 4096)
+
+
 def body_limit(settings: Settings) -> int:
-    """Largest request body a JSON route reads: 256 KiB, or room for a message of ASSISTANT_MAX_MESSAGE_CHARS
-    characters each written as a 12-byte surrogate-pair escape when that setting is raised."""
-    return max(json_limits.DEFAULT_MAX_BYTES, 12 * settings.max_message_chars + 4096)
+    return body_limit_for(settings.max_message_chars)
 
 
 def limit_error(exc: json_limits.JsonLimitError) -> ApiError:

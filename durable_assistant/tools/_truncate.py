@@ -1,7 +1,7 @@
 """Fit a tool's JSON output under a character cap and keep it valid JSON.
 
-Cutting the serialized text would hand the model half an object. Instead the largest parts are shortened: the
-longest strings lose their tail, the longest lists lose their last items, and the output says what was cut:
+Cutting the serialized text would hand the model half an object. Instead the largest parts are shortened, one
+at a time: a long string loses its tail, a list its last items, and the output says what was cut:
 ``"truncated": true`` and ``"truncatedFields": [{"path", "originalLength", "keptLength"}]`` (JSON Pointer paths;
 lengths in characters for strings, in items for lists). If that cannot make it fit (thousands of small fields),
 the payload's value becomes a string: its JSON text cut to fit, noted the same way.
@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 _MAX_STEPS = 64
+_MIN_CUT = 64
 
 
 def _dumps(value: Any) -> str:
@@ -25,18 +26,31 @@ def _pointer(path: tuple[str | int, ...]) -> str:
 
 
 def _nodes(value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], Any]]:
-    """Every string and every list of two or more items under ``value`` (a one-item list is shortened inside)."""
+    """Every string long enough to be worth cutting (a note costs more than a short string saves) and every
+    non-empty list under ``value``."""
     if isinstance(value, str):
-        if value:
+        if len(value) >= _MIN_CUT:
             yield path, value
     elif isinstance(value, list):
-        if len(value) > 1:
+        if value:
             yield path, value
         for i, item in enumerate(value):
             yield from _nodes(item, (*path, i))
     elif isinstance(value, dict):
         for key, item in value.items():
             yield from _nodes(item, (*path, key))
+
+
+def _pick(candidates: list[tuple[int, tuple[str | int, ...], Any]]) -> tuple[int, tuple[str | int, ...], Any]:
+    """The largest part; but rather than drop a list's items, shorten what fills most of it (one long text in a
+    list keeps its start instead of disappearing with its item)."""
+    size, path, node = max(candidates, key=lambda c: c[0])
+    while isinstance(node, list):
+        inner = [c for c in candidates if len(c[1]) > len(path) and c[1][:len(path)] == path and 2 * c[0] >= size]
+        if not inner:
+            break
+        size, path, node = max(inner, key=lambda c: c[0])
+    return size, path, node
 
 
 def _replace(root: dict[str, Any], path: tuple[str | int, ...], new: Any) -> None:
@@ -64,20 +78,16 @@ def cap_output(payload: dict[str, Any], max_chars: int) -> str:
         candidates = [(len(_dumps(node)), path, node) for path, node in _nodes(work[body_key], (body_key,))]
         if not candidates:
             break
-        size, path, node = max(candidates, key=lambda c: c[0])
+        size, path, node = _pick(candidates)
         note_cost = 0 if any(n["path"] == _pointer(path) for n in notes) else 80
         if isinstance(node, str):
             keep = max(0, len(node) - excess - note_cost)
-            _replace(work, path, node[:keep])
-            kept = keep
         else:
-            keep = len(node) - 1
-            budget = size - excess - note_cost
-            while keep > 1 and len(_dumps(node[:keep])) > budget:
+            keep, budget = len(node) - 1, size - excess - note_cost
+            while keep > 0 and len(_dumps(node[:keep])) > budget:
                 keep = keep * 3 // 4 if keep > 8 else keep - 1
-            _replace(work, path, node[:keep])
-            kept = keep
-        _note(notes, path, node, kept)
+        _replace(work, path, node[:keep])
+        _note(notes, path, node, keep)
     return _as_cut_text(payload, body_key, text, max_chars)
 
 

@@ -57,7 +57,9 @@ def test_transcript_and_tools(services: Services) -> None:
     assert api.run_tool_directly(services, "get_weather", b'{"location": "Mars"}').status == 422
     names = [t["name"] for t in api.list_tools(services).body["tools"]]
     doc = api.openapi_document(services.tools.specs(), 8000)
-    assert doc["paths"]["/tools/{name}"]["post"]["parameters"][0]["schema"]["enum"] == names
+    assert [p.removeprefix("/tools/") for p in doc["paths"] if p.startswith("/tools/")] == [*names, "{name}"]
+    weather = doc["paths"]["/tools/get_weather"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert doc["components"]["schemas"][weather["$ref"].split("/")[-1]]["properties"]["location"]["maxLength"] == 128
 
 
 DEEP = b'{"content": ' + b"[" * 3000 + b"]" * 3000 + b"}"
