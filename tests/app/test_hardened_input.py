@@ -80,6 +80,7 @@ def _recorded(ndjson: Path) -> tuple[set[str], Counter[int]]:
     return labels, statuses
 
 
+@pytest.mark.timeout(max(300, int(CASES * 0.25)))  # a larger FUZZ_CASES gets the time it needs
 def test_fuzz_every_operation_of_the_openapi_document(keyed_stack: tuple[Stack, str],
                                                                       tmp_path: Path) -> None:
     stack, key = keyed_stack
