@@ -88,8 +88,8 @@ def test_fuzz_every_operation_of_the_openapi_document(keyed_stack: tuple[Stack, 
     # Loaded from its URL, the document's own operation is left out by schemathesis.
     operations = {f"{method.upper()} {path}" for path, item in doc["paths"].items() for method in item
                   if method in METHODS} - {"GET /openapi.json"}
-    # The coverage and stateful phases add about 0.7 cases per fuzzed example.
-    per_operation = max(10, math.ceil(CASES / len(operations) / 1.6))
+    # The coverage and stateful phases add 0.5 to 0.7 cases per fuzzed example.
+    per_operation = max(10, math.ceil(CASES / len(operations) / 1.4))
     report, ndjson, config = tmp_path / "report.json", tmp_path / "events.ndjson", tmp_path / "schemathesis.toml"
     config.write_text(CONFIG)
     args = [sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run",
