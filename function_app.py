@@ -61,7 +61,9 @@ def _server_error(exc: Exception) -> func.HttpResponse:
 
 def create_conversation(req: func.HttpRequest) -> func.HttpResponse:
     try:
-        return _respond(api.create_conversation(_services()))
+        return _respond(api.create_conversation(_services(), req.get_body()))
+    except api.ApiError as exc:
+        return _respond(exc.response())
     except Exception as exc:
         return _server_error(exc)
 
@@ -160,9 +162,9 @@ async def cancel_turn(req: func.HttpRequest, client: df.DurableOrchestrationClie
     the conversation. Asking twice is harmless."""
     try:
         services = await asyncio.to_thread(_services)
+        request = api.cancel_request(services, req.get_body(), req.headers)
         target = await asyncio.to_thread(api.find_turn, services, req.route_params.get("conversationId", ""),
                                          req.route_params.get("turn", ""))
-        request = api.cancel_request(req.get_body(), req.headers)
         status = await client.get_status(target.instance_id)
         runtime = status.runtime_status.value if status is not None and status.runtime_status else None
         if runtime is None:

@@ -6,7 +6,10 @@ import asyncio
 import ipaddress
 import json
 import logging
+import re
 from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
 
 import azure.functions as func
 from aiohttp import web
@@ -16,6 +19,7 @@ from devhost.functions import WEBHOOK_PATH, FunctionInfo, FunctionInvoker, Funct
 
 from ._backend import DurableBackend
 from ._keys import AuthKeys
+from ._limits import JsonErrorAppRunner, RequestLimits, json_error
 from ._management import ManagementApi
 from ._routes import RouteTemplate
 
@@ -29,6 +33,7 @@ class ServerOptions:
     route_prefix: str = "api"
     connection: str = "Storage"
     keys: AuthKeys = field(default_factory=lambda: AuthKeys("", "", "", enforce=False))
+    limits: RequestLimits = field(default_factory=RequestLimits)
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,7 @@ class HttpFunctionRoute:
 
 
 def _json_error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+    return json_error(status, {401: "unauthorized", 404: "not_found"}.get(status, "error"), message)
 
 
 class HostServer:
@@ -69,19 +74,21 @@ class HostServer:
             key=lambda r: r.template.precedence,
         )
         self._management = ManagementApi(backend, self.management_endpoint)
-        self.app = web.Application(client_max_size=100 * 1024 * 1024)  # the host's default request size limit
-        self.app.router.add_route("*", WEBHOOK_PATH + "/{tail:.*}", self._management_public)
-        self.app.router.add_route("*", RPC_PATH + "/{tail:.*}", self._management_rpc)
+        self.app = web.Application(client_max_size=100 * 1024 * 1024,  # the host's default request size limit
+                                   middlewares=[self._limits_and_json_errors])
+        # [\s\S]: a route parameter may hold an encoded newline (%0A), which '.' would not match.
+        self.app.router.add_route("*", WEBHOOK_PATH + r"/{tail:[\s\S]*}", self._management_public)
+        self.app.router.add_route("*", RPC_PATH + r"/{tail:[\s\S]*}", self._management_rpc)
         self.app.router.add_route("GET", "/admin/host/status", self._host_status)
         self.app.router.add_route("GET", "/admin/host/systemkeys", self._system_keys)
         self.app.router.add_route("GET", "/admin/host/systemkeys/{name}", self._system_keys)
         self.app.router.add_route("POST", "/admin/functions/{name}", self._run_function)
         self._admin_runs: set[asyncio.Task[None]] = set()
-        self.app.router.add_route("*", "/{tail:.*}", self._dispatch_function)
+        self.app.router.add_route("*", r"/{tail:[\s\S]*}", self._dispatch_function)
 
     # -- lifecycle --------------------------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        runner = JsonErrorAppRunner(self.app, limits=self._options.limits, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         try:
@@ -132,6 +139,21 @@ class HostServer:
             (r.info.name, tuple(sorted(r.methods)), f"{self.origin}{prefix}/{r.template.template}")
             for r in self._routes
         ]
+
+    @web.middleware
+    async def _limits_and_json_errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Kestrel's request line and header totals first; aiohttp's own HTTP errors (a body over
+        client_max_size, a method the management routes lack) as JSON like devhost's other answers."""
+        refused = self._options.limits.check(request)
+        if refused is not None:
+            return refused
+        try:
+            response: web.StreamResponse = await handler(request)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return json_error(exc.status, "http_error", exc.text or exc.reason)
+        return response
 
     # -- management -------------------------------------------------------------------------------------------
     async def _management_public(self, request: web.Request) -> web.StreamResponse:
@@ -212,7 +234,7 @@ class HostServer:
         return None
 
     async def _dispatch_function(self, request: web.Request) -> web.StreamResponse:
-        relative = self._relative_path(request.path)
+        relative = self._relative_path(_routing_path(request))
         if relative is None:
             return _json_error(404, f"no function handles {request.path}")
         for route in self._routes:
@@ -245,6 +267,13 @@ class HostServer:
             log.exception("function %s failed", route.info.name)
             return web.Response(status=500)
         return to_aiohttp_response(response)
+
+
+def _routing_path(request: web.Request) -> str:
+    """The path routes match against, decoded like ASP.NET Core's: every escape except %2F, so an encoded slash
+    stays inside its segment (a route parameter's value) instead of splitting it."""
+    raw = request.raw_path.split("?", 1)[0]
+    return "/".join(unquote(re.sub("%2[fF]", "%252F", segment)) for segment in raw.split("/"))
 
 
 def _presented_key(request: web.Request) -> str | None:

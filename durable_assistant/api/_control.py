@@ -15,7 +15,7 @@ from typing import Any
 
 import jsonschema
 
-from durable_assistant.api._http import ApiError, ApiResponse, parse_json_object
+from durable_assistant.api._http import ApiError, ApiResponse, body_limit, parse_json_object
 from durable_assistant.contracts import CancelRequest, approval_event
 from durable_assistant.services import Services
 from durable_assistant.store import (
@@ -55,8 +55,8 @@ class EventToRaise:
     payload: dict[str, Any]
 
 
-def cancel_request(body: bytes, headers: Mapping[str, str]) -> CancelRequest:
-    data = _validated(body, CANCEL_REQUEST_SCHEMA, allow_empty=True)
+def cancel_request(services: Services, body: bytes, headers: Mapping[str, str]) -> CancelRequest:
+    data = _validated(services, body, CANCEL_REQUEST_SCHEMA, allow_empty=True)
     return CancelRequest(by=_actor(headers, data), reason=data.get("reason"),
                          requested_at=datetime.now(UTC).isoformat())
 
@@ -81,7 +81,7 @@ def decide_approval(services: Services, conversation_id: str, approval_id: str, 
     parsed = parse_approval_id(approval_id)
     if parsed is None:
         raise ApiError(404, "unknown_approval", f"{approval_id[:40]!r} is not an approval id (turn.call, e.g. 3.1)")
-    data = _validated(body, DECISION_SCHEMA)
+    data = _validated(services, body, DECISION_SCHEMA)
     turn, number = parsed
     try:
         record = services.approvals.get(conversation_id, turn, number)
@@ -122,8 +122,9 @@ def _conversation(services: Services, conversation_id: str) -> Any:
         raise ApiError(404, "unknown_conversation", f"conversation {conversation_id!r} does not exist") from None
 
 
-def _validated(body: bytes, schema: dict[str, Any], *, allow_empty: bool = False) -> dict[str, Any]:
-    data = parse_json_object(body, allow_empty=allow_empty)
+def _validated(services: Services, body: bytes, schema: dict[str, Any], *,
+               allow_empty: bool = False) -> dict[str, Any]:
+    data = parse_json_object(body, max_bytes=body_limit(services.settings), allow_empty=allow_empty)
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "body"

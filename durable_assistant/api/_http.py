@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from durable_assistant import json_limits
 from durable_assistant.config import ConfigError, Settings
 from durable_assistant.contracts import ApprovalPolicy, PollSchedule, TurnInput
 from durable_assistant.services import Services
@@ -16,6 +17,7 @@ from durable_assistant.store import (
     ConversationDeletingError,
     MessageRecord,
     UnknownConversationError,
+    valid_conversation_id,
     valid_message_id,
 )
 from durable_assistant.tools import ToolContext, ToolRegistry, azure_function_tool, tool_queue_layout
@@ -46,14 +48,36 @@ class ApiError(Exception):
         return ApiResponse(self.status, {"error": {"code": self.code, "message": str(self), **self.details}})
 
 
-def parse_json_object(body: bytes, *, allow_empty: bool = False) -> dict[str, Any]:
-    if not body.strip():
+def body_limit_for(max_message_chars: int) -> int:
+    """Largest request body a JSON route reads: 256 KiB, or room for a message of ``max_message_chars``
+    characters each written as a 12-byte surrogate-pair escape when ASSISTANT_MAX_MESSAGE_CHARS is raised."""
+    return max(json_limits.DEFAULT_MAX_BYTES, 12 * max_message_chars + 4096)
+
+
+def body_limit(settings: Settings) -> int:
+    return body_limit_for(settings.max_message_chars)
+
+
+def limit_error(exc: json_limits.JsonLimitError) -> ApiError:
+    """413 ``body_too_large`` or 400 ``json_too_deep``, each with the ``limit`` that was broken."""
+    if isinstance(exc, json_limits.JsonTooLarge):
+        return ApiError(413, "body_too_large", f"request body has {exc.size} bytes; the limit is {exc.limit}",
+                        limit=exc.limit)
+    return ApiError(400, "json_too_deep", f"request body nests arrays/objects deeper than {exc.limit} levels",
+                    limit=exc.limit)
+
+
+def parse_json_object(body: bytes, *, max_bytes: int, allow_empty: bool = False) -> dict[str, Any]:
+    """The body as a JSON object, within ``max_bytes`` and json_limits.MAX_DEPTH levels of nesting."""
+    if len(body) <= max_bytes and not body.strip():
         if allow_empty:
             return {}
         raise ApiError(400, "invalid_json", "request body must be a JSON object")
     try:
-        value = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        value = json_limits.loads(body, max_bytes=max_bytes)
+    except json_limits.JsonLimitError as exc:
+        raise limit_error(exc) from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer beyond Python's digit limit
         raise ApiError(400, "invalid_json", f"request body is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise ApiError(400, "invalid_json", "request body must be a JSON object")
@@ -66,7 +90,9 @@ class AcceptedMessage:
     turn_input: TurnInput
 
 
-def create_conversation(services: Services) -> ApiResponse:
+def create_conversation(services: Services, body: bytes = b"") -> ApiResponse:
+    """The body is optional; when given it must be a JSON object (no fields are read yet)."""
+    parse_json_object(body, max_bytes=body_limit(services.settings), allow_empty=True)
     conv = services.conversations.create()
     return ApiResponse(201, {"conversationId": conv.conversation_id, "createdAt": conv.created_at,
                              "messagesUrl": f"/api/conversations/{conv.conversation_id}/messages"})
@@ -74,7 +100,9 @@ def create_conversation(services: Services) -> ApiResponse:
 
 def accept_message(services: Services, conversation_id: str, body: bytes) -> AcceptedMessage:
     """Validate and record a user message (idempotent on messageId). Raises ApiError for bad input."""
-    data = parse_json_object(body)
+    if not valid_conversation_id(conversation_id):
+        raise ApiError(404, "unknown_conversation", f"conversation {conversation_id!r} does not exist")
+    data = parse_json_object(body, max_bytes=body_limit(services.settings))
     content = data.get("content")
     if content is None:
         raise ApiError(400, "missing_content", "'content' is required")
@@ -178,7 +206,7 @@ def run_tool_directly(services: Services, name: str, body: bytes) -> ApiResponse
     tool = services.tools.get(name)
     if tool is None:
         raise ApiError(404, "unknown_tool", f"tool {name!r} does not exist", tools=services.tools.names())
-    args = parse_json_object(body, allow_empty=True)
+    args = parse_json_object(body, max_bytes=body_limit(services.settings), allow_empty=True)
     problem = services.tools.validation_error(name, args)
     if problem is not None:
         raise ApiError(400, "invalid_arguments", problem, schema=tool.spec.parameters)

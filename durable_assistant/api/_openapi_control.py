@@ -5,14 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from durable_assistant.api._control import CANCEL_REQUEST_SCHEMA, DECISION_SCHEMA
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _err(description: str) -> dict[str, Any]:
-    return _json({"$ref": "#/components/schemas/Error"}, description)
+from durable_assistant.api._openapi_parts import error_response as _err
+from durable_assistant.api._openapi_parts import json_response as _json
+from durable_assistant.api._openapi_parts import keyed, limits
 
 
 def control_schemas() -> dict[str, Any]:
@@ -39,7 +34,7 @@ def control_schemas() -> dict[str, Any]:
     }
 
 
-def control_paths(conv_id: dict[str, Any]) -> dict[str, Any]:
+def control_paths(conv_id: dict[str, Any], body_bytes: int) -> dict[str, Any]:
     turn = {"name": "turn", "in": "path", "required": True,
             "schema": {"type": "integer", "minimum": 1, "maximum": 999999}}
     approval_id = {"name": "approvalId", "in": "path", "required": True,
@@ -54,30 +49,28 @@ def control_paths(conv_id: dict[str, Any]) -> dict[str, Any]:
             "parameters": [conv_id, turn, principal],
             "requestBody": {"required": False, "content": {"application/json": {
                 "schema": {"$ref": "#/components/schemas/CancelRequest"}}}},
-            "responses": {
+            "responses": keyed(limits(body_bytes) | {
                 "202": _json({"$ref": "#/components/schemas/Cancelling"}, "The turn was asked to stop"),
-                "400": _err("Invalid JSON, body or turn number"),
-                "404": _err("Unknown conversation or turn"),
-                "409": _err("The turn already ended (turn_finished) or has not started (turn_not_started)"),
-                "413": _err("Body too large")}}},
+                "400": _err("`invalid_json`, `json_too_deep`, `invalid_request` (body) or `invalid_turn`"),
+                "404": _err("`unknown_conversation` or `unknown_turn`"),
+                "409": _err("The turn already ended (`turn_finished`) or has not started (`turn_not_started`)")})}},
         "/conversations/{conversationId}/approvals": {"get": {
             "summary": "Tool calls of the conversation that wait for a person (or all requests, with status=all)",
             "parameters": [conv_id, {"name": "status", "in": "query", "required": False,
                                      "schema": {"enum": ["pending", "all"], "default": "pending"}}],
-            "responses": {
+            "responses": keyed({
                 "200": _json({"$ref": "#/components/schemas/ApprovalList"}, "Approval requests, oldest first"),
-                "400": _err("Bad status"),
-                "404": _err("Unknown conversation")}}},
+                "400": _err("`invalid_status`"),
+                "404": _err("`unknown_conversation`")})}},
         "/conversations/{conversationId}/approvals/{approvalId}": {"post": {
             "summary": "Approve or deny one waiting tool call (the first decision wins; repeating it is harmless)",
             "parameters": [conv_id, approval_id, principal],
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": {"$ref": "#/components/schemas/Decision"}}}},
-            "responses": {
+            "responses": keyed(limits(body_bytes) | {
                 "200": _json({"$ref": "#/components/schemas/Approval"}, "The decision is recorded; the turn goes on"),
-                "400": _err("Invalid JSON or body"),
-                "403": _err("The caller is not one of the call's approvers"),
-                "404": _err("Unknown conversation or approval"),
-                "409": _err("Already decided otherwise, expired, or its turn ended"),
-                "413": _err("Body too large")}}},
+                "400": _err("`invalid_json`, `json_too_deep` or `invalid_request` (body)"),
+                "403": _err("`not_an_approver`: the caller is not one of the call's approvers"),
+                "404": _err("`unknown_conversation` or `unknown_approval`"),
+                "409": _err("`approval_closed`: decided otherwise, expired, or its turn ended")})}},
     }

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-_ERROR = {"$ref": "#/components/schemas/Error"}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _err(description: str) -> dict[str, Any]:
-    return _json(_ERROR, description)
+from durable_assistant.api._openapi_parts import error_response as _err
+from durable_assistant.api._openapi_parts import json_response as _json
+from durable_assistant.api._openapi_parts import keyed
 
 
 def lifecycle_schemas() -> dict[str, Any]:
@@ -47,7 +41,7 @@ def delete_operation(conv_id: dict[str, Any]) -> dict[str, Any]:
                    "orchestration histories, provider objects); idempotent",
         "parameters": [conv_id, {"name": "cancel", "in": "query", "schema": {"type": "boolean", "default": False},
                                  "description": "cancel running turns first (CANCEL_EVENT), waiting up to 30 s"}],
-        "responses": {
+        "responses": keyed({
             "200": _json({"$ref": "#/components/schemas/DeletionSummary"}, "Deleted; what was removed"),
             "204": {"description": "Unknown or already deleted conversation (a retried DELETE succeeds)"},
             "400": _err("Invalid conversation id (invalid_conversation_id) or cancel (invalid_cancel)"),
@@ -55,5 +49,5 @@ def delete_operation(conv_id: dict[str, Any]) -> dict[str, Any]:
                          "A turn is running (turn_running), or cancelled turns did not end in time "
                          "(turn_still_running: the deletion stays marked, retry)"),
             "503": _err("The provider could not be reached (provider_unavailable, Retry-After): nothing lost, "
-                        "retry")}}
+                        "retry")})}
 

@@ -11,10 +11,13 @@ from typing import Literal
 import openai
 from openai import OpenAI
 
-from durable_assistant.api._http import ApiError, ApiResponse
+from durable_assistant import json_limits
+from durable_assistant.api._http import ApiError, ApiResponse, limit_error
 from durable_assistant.services import Services
 
 RUN_END_EVENTS = frozenset({"response.completed", "response.failed", "response.cancelled", "response.incomplete"})
+WEBHOOK_MAX_BYTES = 64 * 1024
+"""A run-end event carries ids only: a few hundred bytes."""
 OWNER_WAIT_SECONDS = 1.6
 """A run that ends within create_run's first look may be reported before the step has routed it: wait a little."""
 
@@ -37,10 +40,16 @@ def _verifier() -> OpenAI:
 
 
 def accept_webhook(services: Services, body: bytes, headers: dict[str, str]) -> WebhookOutcome:
-    """Raises ApiError 404 when webhooks are not configured and 400 for a forged, unsigned or stale call."""
+    """Raises ApiError 404 when webhooks are not configured, 413/400 for a body past the JSON limits and 400 for
+    a forged, unsigned or stale call."""
     secret = services.settings.webhook_secret
     if secret is None:
         raise ApiError(404, "webhooks_disabled", "provider webhooks are not configured (ASSISTANT_WEBHOOK_SECRET)")
+    try:
+        # Before the signature: the SDK parses the body with json.loads once the signature holds.
+        json_limits.check(body, max_bytes=WEBHOOK_MAX_BYTES)
+    except json_limits.JsonLimitError as exc:
+        raise limit_error(exc) from None
     try:
         event = _verifier().webhooks.unwrap(body, {k.lower(): v for k, v in headers.items()}, secret=secret)
     except (openai.InvalidWebhookSignatureError, ValueError, KeyError) as exc:

@@ -25,6 +25,13 @@ from durable_assistant.tools._seed_data import (
 
 _ROWKEY_FORBIDDEN = str.maketrans({"/": "_", "\\": "_", "#": "_", "?": "_"})
 
+# Bounds on the seed tools' arguments: far above any real value, far below what a storage key or query takes.
+ID_CHARS = 64
+NAME_CHARS = 64
+PLACE_CHARS = 128
+MAX_FILTERS = 8
+FilterValue = Annotated[str, Param(max_length=256)] | float | bool
+
 
 def register_builtin_tools(registry: ToolRegistry) -> ToolRegistry:
     """Add the five seed tools to ``registry``."""
@@ -36,7 +43,7 @@ def register_builtin_tools(registry: ToolRegistry) -> ToolRegistry:
 
 def get_customer_info(
     ctx: ToolContext,
-    customerId: Annotated[str, Param("The unique customer identifier, e.g. CUST001")],
+    customerId: Annotated[str, Param("The unique customer identifier, e.g. CUST001", max_length=ID_CHARS)],
     includeHistory: Annotated[bool, Param("Whether to include recent activity history")] = False,
 ) -> dict[str, Any]:
     """Retrieve customer information and order history."""
@@ -57,9 +64,12 @@ def get_customer_info(
 
 def analyze_metrics(
     ctx: ToolContext,
-    metric: Annotated[str, Param("The metric to analyze: sales, traffic, conversion, revenue or orders")],
-    timeframe: Annotated[str, Param("Time period: last_week, last_month, last_quarter or last_year")],
-    filters: Annotated[dict[str, Any], Param("Optional filters, e.g. {\"region\": \"EU\"}")] | None = None,
+    metric: Annotated[str, Param("The metric to analyze: sales, traffic, conversion, revenue or orders",
+                                 max_length=NAME_CHARS)],
+    timeframe: Annotated[str, Param("Time period: last_week, last_month, last_quarter or last_year",
+                                    max_length=NAME_CHARS)],
+    filters: Annotated[dict[Annotated[str, Param(max_length=NAME_CHARS)], FilterValue],
+                       Param("Optional filters, e.g. {\"region\": \"EU\"}", max_properties=MAX_FILTERS)] | None = None,
 ) -> dict[str, Any]:
     """Analyze business metrics and provide insights."""
     ensure_seeded(ctx.storage)
@@ -95,18 +105,48 @@ def analyze_metrics(
 
 def get_weather(
     ctx: ToolContext,
-    location: Annotated[str, Param("City and region, e.g. 'Seattle, WA'")],
+    location: Annotated[str, Param("City, with or without its region, e.g. 'Seattle' or 'Seattle, WA'",
+                                   max_length=PLACE_CHARS)],
 ) -> dict[str, Any]:
     """Get the weather in a location."""
     ensure_seeded(ctx.storage)
-    key = " ".join(location.strip().lower().split())
-    try:
-        row = ctx.storage.table(WEATHER_TABLE).get_entity(WEATHER_PARTITION, key.translate(_ROWKEY_FORBIDDEN))
-    except ResourceNotFoundError:
-        raise ToolError(f"no weather data for {location!r}") from None
-    return {"location": location, "temperatureF": row["temperatureF"], "condition": row["condition"],
+    rows = ctx.storage.table(WEATHER_TABLE).query_entities("PartitionKey eq @pk",
+                                                            parameters={"pk": WEATHER_PARTITION})
+    places = {str(r["RowKey"]): r for r in rows}
+    key = _find_place(location, sorted(places))
+    row = places[key]
+    name = _place_name(key)
+    return {"location": name, "temperatureF": row["temperatureF"], "condition": row["condition"],
             "humidity": row["humidity"],
-            "summary": f"Weather is {row['temperatureF']} degrees and {row['condition']} in {location}"}
+            "summary": f"Weather is {row['temperatureF']} degrees and {row['condition']} in {name}"}
+
+
+def _place_key(text: str) -> str:
+    """'  Seattle ,WA? ' -> 'seattle, wa': the form the weather rows are keyed by."""
+    parts = [" ".join(p.split()) for p in text.strip().strip(".?!'\"").lower().split(",")]
+    return ", ".join(p for p in parts if p)
+
+
+def _place_name(key: str) -> str:
+    city, _, region = key.partition(", ")
+    return f"{city.title()}, {region.upper()}" if region else city.title()
+
+
+def _find_place(location: str, keys: list[str]) -> str:
+    """The row key for ``location``: the exact place, else the one place with that city (case-insensitive, the
+    region optional). Raises ToolError naming the candidates or, for an unknown place, the places there are."""
+    wanted = _place_key(location)
+    if wanted in keys:
+        return wanted
+    city, _, region = wanted.partition(", ")
+    matches = [k for k in keys if k.partition(", ")[0] == city and (not region or k.partition(", ")[2] == region)]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise ToolError(f"{location!r} is ambiguous: it could be {' or '.join(_place_name(k) for k in matches)}; "
+                        "give the region too")
+    raise ToolError(f"no weather data for {location!r}; places with weather data: "
+                    f"{'; '.join(_place_name(k) for k in keys)}")
 
 
 _LAMP_UPDATE_ATTEMPTS = 8
@@ -114,7 +154,7 @@ _LAMP_UPDATE_ATTEMPTS = 8
 
 def set_lamp(
     ctx: ToolContext,
-    lamp: Annotated[str, Param("Name of the lamp, e.g. 'living room'")],
+    lamp: Annotated[str, Param("Name of the lamp, e.g. 'living room'", max_length=NAME_CHARS)],
     state: Annotated[bool, Param("true to turn the lamp on, false to turn it off")],
 ) -> dict[str, Any]:
     """Turn lamp on or off."""
@@ -124,7 +164,7 @@ def set_lamp(
 
 def set_lamp_brightness(
     ctx: ToolContext,
-    lamp: Annotated[str, Param("Name of the lamp, e.g. 'kitchen'")],
+    lamp: Annotated[str, Param("Name of the lamp, e.g. 'kitchen'", max_length=NAME_CHARS)],
     brightness: Annotated[int, Param("Brightness in percent", minimum=0, maximum=100)],
 ) -> dict[str, Any]:
     """Set the brightness of a lamp (0-100)."""

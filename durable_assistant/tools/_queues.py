@@ -21,6 +21,7 @@ from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
+from durable_assistant import json_limits
 from durable_assistant.storage_clients import StorageClients
 from durable_assistant.tools._registry import ToolContext, ToolRegistry, ToolSpec
 
@@ -123,14 +124,19 @@ def parse_call(body: bytes | str) -> QueueCall:
     """Parse an input message. Raises UnanswerableMessage when no CorrelationId can be found."""
     text = message_text(body)
     try:
-        value: Any = json.loads(text)
-    except json.JSONDecodeError as exc:
+        value: Any = json_limits.loads(text)
+    except ValueError as exc:  # not JSON, or past the size/nesting limits
+        problem = f"{exc.msg} at position {exc.pos}" if isinstance(exc, json.JSONDecodeError) else str(exc)
         found = _CORRELATION_IN_TEXT.search(text)
         if found is None:
-            raise UnanswerableMessage(f"message is not JSON ({exc.msg} at position {exc.pos}) and has no "
+            raise UnanswerableMessage(f"message is not acceptable JSON ({problem}) and has no "
                                       f"{CORRELATION_KEY}") from None
-        correlation_id = json.loads(f'"{found.group(1)}"')
-        return QueueCall(correlation_id, {}, f"message is not valid JSON: {exc.msg} at position {exc.pos}")
+        try:
+            correlation_id = json.loads(f'"{found.group(1)}"')
+        except json.JSONDecodeError:
+            raise UnanswerableMessage(f"message is not acceptable JSON ({problem}) and its {CORRELATION_KEY} is "
+                                      "not a valid JSON string") from None
+        return QueueCall(correlation_id, {}, f"message is not valid JSON: {problem}")
     if not isinstance(value, dict):
         raise UnanswerableMessage(f"message is JSON but not an object (got {type(value).__name__}), so it has no "
                                   f"{CORRELATION_KEY}")

@@ -18,7 +18,9 @@ from typing import Any, Literal, Union
 
 import jsonschema
 
+from durable_assistant import json_limits
 from durable_assistant.storage_clients import StorageClients
+from durable_assistant.tools._truncate import cap_output
 
 
 class ToolError(Exception):
@@ -32,6 +34,10 @@ class Param:
     description: str = ""
     minimum: float | None = None
     maximum: float | None = None
+    max_length: int | None = None
+    """``maxLength`` of a string (also what keeps a 100 KB argument away from storage queries)."""
+    max_properties: int | None = None
+    """``maxProperties`` of an object."""
 
 
 @dataclass(frozen=True)
@@ -127,9 +133,11 @@ class ToolRegistry:
         started = time.perf_counter()
         if isinstance(arguments, str):
             try:
-                parsed: Any = json.loads(arguments) if arguments.strip() else {}
+                parsed: Any = json_limits.loads(arguments) if arguments.strip() else {}
             except json.JSONDecodeError as exc:
                 return self._error(f"arguments are not valid JSON: {exc.msg} at position {exc.pos}", started)
+            except ValueError as exc:  # past the size or nesting limit, or an integer of over 4300 digits
+                return self._error(f"arguments are not acceptable JSON: {exc}", started)
         else:
             parsed = arguments
         problem = self.validation_error(name, parsed)
@@ -141,7 +149,7 @@ class ToolRegistry:
             value = tool.func(ctx, **parsed)
         except ToolError as exc:
             return self._error(str(exc), started)
-        output = self._cap(json.dumps({"success": True, "data": value}, ensure_ascii=False, default=str))
+        output = cap_output({"success": True, "data": value}, self.max_output_chars)
         return ToolResult(output=output, ok=True, duration_ms=_elapsed_ms(started))
 
     def _error(self, message: str, started: float) -> ToolResult:
@@ -149,23 +157,27 @@ class ToolRegistry:
 
     def error_result(self, message: str, duration_ms: int = 0) -> ToolResult:
         """The output the model gets for a call that failed: ``{"success": false, "error": message}``."""
-        output = self._cap(json.dumps({"success": False, "error": message}, ensure_ascii=False))
+        output = cap_output({"success": False, "error": message}, self.max_output_chars)
         return ToolResult(output=output, ok=False, error=message, duration_ms=duration_ms)
-
-    def _cap(self, text: str) -> str:
-        if len(text) <= self.max_output_chars:
-            return text
-        cut = len(text) - self.max_output_chars
-        return text[: self.max_output_chars] + f"...[truncated {cut} characters]"
 
 
 def _elapsed_ms(started: float) -> int:
     return int((time.perf_counter() - started) * 1000)
 
 
+_MAX_MESSAGE_CHARS = 300
+
+
 def _describe(error: jsonschema.ValidationError) -> str:
     where = "/".join(str(p) for p in error.absolute_path)
-    return f"{where}: {error.message}" if where else error.message
+    message = error.message
+    if error.validator in ("maxLength", "maxProperties") and isinstance(error.instance, (str, dict)):
+        # jsonschema's own message repeats the whole (oversized) value
+        unit = "characters" if isinstance(error.instance, str) else "properties"
+        message = f"has {len(error.instance)} {unit}; the limit is {error.validator_value}"
+    elif len(message) > _MAX_MESSAGE_CHARS:
+        message = message[:_MAX_MESSAGE_CHARS] + "..."
+    return f"{where}: {message}" if where else message
 
 
 def schema_from_signature(fn: ToolFunction) -> dict[str, Any]:
@@ -199,6 +211,10 @@ def _schema_for(hint: Any) -> dict[str, Any]:
                     schema["minimum"] = extra.minimum
                 if extra.maximum is not None:
                     schema["maximum"] = extra.maximum
+                if extra.max_length is not None:
+                    schema["maxLength"] = extra.max_length
+                if extra.max_properties is not None:
+                    schema["maxProperties"] = extra.max_properties
         return schema
     if origin in (Union, types.UnionType):
         options = [a for a in typing.get_args(hint) if a is not type(None)]
@@ -212,7 +228,13 @@ def _schema_for(hint: Any) -> dict[str, Any]:
     if origin is Literal:
         return {"enum": list(typing.get_args(hint))}
     if origin is dict or hint is dict:
-        return {"type": "object"}
+        args = typing.get_args(hint)
+        if not args:
+            return {"type": "object"}
+        keys, values = _schema_for(args[0]), _schema_for(args[1])
+        schema = {"type": "object", "additionalProperties": values}
+        keys.pop("type", None)
+        return schema | ({"propertyNames": keys} if keys else {})
     if origin is list:
         (item,) = typing.get_args(hint) or (Any,)
         return {"type": "array", "items": _schema_for(item) if item is not Any else {}}

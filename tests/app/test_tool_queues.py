@@ -77,7 +77,23 @@ def test_bad_arguments_and_malformed_json_get_an_error_value_when_a_correlation_
     assert values["c-missing"] == {"success": False, "error": "invalid arguments: 'location' is a required property"}
     assert "Additional properties are not allowed ('unit' was unexpected)" in values["c-extra"]["error"]
     assert values["c-broken"]["error"].startswith("message is not valid JSON")
-    assert values["c-mars"] == {"success": False, "error": "no weather data for 'Mars'"}
+    assert values["c-mars"]["error"].startswith("no weather data for 'Mars'; places with weather data: Amsterdam")
+
+
+def test_queue_messages_get_the_json_limits_and_the_argument_bounds(ledger_services: Services) -> None:
+    svc = ledger_services
+    queues = _queues("get_customer_info")
+    deep = '{"CorrelationId": "c-deep", "customerId": ' + "[" * 3000 + "]" * 3000 + "}"
+    huge_id = json.dumps({"CorrelationId": "c-huge", "customerId": "C" * 60_000})
+    assert not serve_call(svc.tools, svc.storage, queues, deep).ok
+    assert not serve_call(svc.tools, svc.storage, queues, huge_id).ok
+    values = {a["CorrelationId"]: json.loads(a["Value"]) for a in _answers(svc, queues)}
+    assert values["c-deep"] == {"success": False, "error": "message is not valid JSON: JSON nests arrays/objects "
+                                                           "deeper than 32 levels"}
+    assert values["c-huge"] == {"success": False,
+                                "error": "invalid arguments: customerId: has 60000 characters; the limit is 64"}
+    with pytest.raises(UnanswerableMessage):  # no CorrelationId to be found in a message past the limits
+        serve_call(svc.tools, svc.storage, queues, "[" * 5000)
 
 
 @pytest.mark.parametrize("body", [b"not json at all", b"[1, 2]", json.dumps({"location": "Seattle"}).encode(),

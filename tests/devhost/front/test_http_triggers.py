@@ -34,7 +34,7 @@ def test_constraints_methods_and_unknown_routes_give_404() -> None:
         async with running_host() as host:
             async with host.session.get("/api/hello/tokyo42") as response:  # {name:alpha}
                 assert response.status == 404
-                assert "no function handles" in (await response.json())["error"]
+                assert "no function handles" in (await response.json())["error"]["message"]
             async with host.session.put("/api/items/7", data=b"payload") as response:
                 assert response.status == 200
                 assert await response.text() == "item 7 via PUT: payload"
@@ -93,7 +93,7 @@ def test_enforced_keys_follow_auth_levels() -> None:
                 assert response.status == 200
             async with get("/api/items/1") as response:
                 assert response.status == 401
-                assert "needs a function key" in (await response.json())["error"]
+                assert "needs a function key" in (await response.json())["error"]["message"]
             async with get("/api/items/1?code=wrong") as response:
                 assert response.status == 401
             async with get("/api/items/1?code=fn-secret") as response:
