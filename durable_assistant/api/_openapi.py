@@ -241,7 +241,7 @@ def _turn_paths(conv_id: dict[str, Any]) -> dict[str, Any]:
     return {"/conversations/{conversationId}/turns/{turn}": {"get": {
         "summary": "One turn's status (the Durable status query's codes: 202 while it runs, 200 once it ended)",
         "parameters": [conv_id, turn],
-        "responses": {
+        "responses": _keyed({
             "200": _json(status, "The turn's instance ended (Completed, Failed, Terminated or Canceled)"),
             "202": {"description": "The turn's instance is Pending, Running, ContinuedAsNew or Suspended; poll "
                                    "Location again",
@@ -250,4 +250,4 @@ def _turn_paths(conv_id: dict[str, Any]) -> dict[str, Any]:
                     "content": {"application/json": {"schema": status}}},
             "400": _err("turn is not a whole number from 1 to 999999"),
             "404": _err("Unknown conversation, a turn it has not accepted, or an instance that does not exist "
-                        "(not started yet, or purged)")}}}}
+                        "(not started yet, or purged)")})}}}

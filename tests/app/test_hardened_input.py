@@ -29,7 +29,7 @@ import pytest
 import requests
 
 from devhost.azurite import AzuriteProcess, free_port
-from tests.app.stack import Stack, Webhook, devhost_app, devmodel
+from tests.app.stack import HttpClient, Stack, Webhook, devhost_app, devmodel
 
 pytestmark = pytest.mark.slow
 
@@ -181,7 +181,7 @@ def test_the_readme_weather_prompt_and_capped_outputs_end_to_end(keyed_stack: tu
         accepted = _call(stack, key, "POST", f"/conversations/{conversation}/messages",
                          raw=json.dumps({"content": content}).encode())
         assert accepted.status_code == 202, accepted.text
-        status, _ = stack.http.wait(accepted.json()["statusQueryGetUri"])
+        status, _ = HttpClient(stack.api, key=key).wait(accepted.json()["statusQueryGetUri"])
         assert status["runtimeStatus"] == "Completed", status
     turns = _call(stack, key, "GET", f"/conversations/{conversation}").json()["turns"]
     assert "74 degrees and sunny in Seattle, WA" in turns[0]["answer"]

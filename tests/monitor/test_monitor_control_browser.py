@@ -13,7 +13,11 @@ from typing import Any, TypeVar
 import pytest
 import requests
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import (
+    ElementClickInterceptedException,
+    ElementNotInteractableException,
+    StaleElementReferenceException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
@@ -36,9 +40,11 @@ def browser() -> Iterator[webdriver.Chrome]:
 
 
 def until(browser: webdriver.Chrome, probe: Callable[[webdriver.Chrome], T], timeout: float = 60) -> T:
-    """Wait for a probe of a live page (its part is swapped every second, so elements go stale)."""
+    """Wait for a probe of a live page (its part is swapped every second, so elements go stale or are, for a
+    moment, not yet interactable)."""
     found: T = WebDriverWait(browser, timeout, poll_frequency=0.2,
-                             ignored_exceptions=(StaleElementReferenceException,)).until(probe)
+                             ignored_exceptions=(StaleElementReferenceException, ElementNotInteractableException,
+                                                 ElementClickInterceptedException)).until(probe)
     return found
 
 
