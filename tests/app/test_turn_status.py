@@ -221,7 +221,7 @@ def test_exposed_management_urls_carry_the_system_key_which_opens_nothing_else(e
 def test_openapi_describes_the_turn_status_route(scoped: KeyedApp) -> None:
     doc = requests.get(f"{scoped.stack.api}/openapi.json", timeout=30).json()
     route = doc["paths"]["/conversations/{conversationId}/turns/{turn}"]["get"]
-    assert set(route["responses"]) == {"200", "202", "400", "404"}
+    assert set(route["responses"]) == {"200", "202", "400", "401", "404", "500"}
     assert route["responses"]["404"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
     schemas = doc["components"]["schemas"]
     assert set(schemas["TurnStatus"]["required"]) == set(STATUS_FIELDS)

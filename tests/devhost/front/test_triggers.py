@@ -122,7 +122,7 @@ def test_admin_api_runs_a_timer_function_on_demand() -> None:
             async with host.session.post("/admin/functions/no_such_function", json={}, headers=master) as response:
                 assert response.status == 404
             async with host.session.post("/admin/functions/hello_http", json={}, headers=master) as response:
-                assert response.status == 400 and "timer" in (await response.json())["error"]
+                assert response.status == 400 and "timer" in (await response.json())["error"]["message"]
             assert calls == []
             async with host.session.post("/admin/functions/Every_Second", json={"input": ""},
                                          headers=master) as response:
