@@ -103,10 +103,12 @@ def _turn_links(req: func.HttpRequest, turn: api.TurnRef) -> api.TurnLinks:
 async def get_turn_status(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """One turn's Durable status, scoped to its own instance (no management URL, no system key)."""
     try:
-        services = await asyncio.to_thread(_services)
-        turn = await asyncio.to_thread(api.find_turn, services, req.route_params.get("conversationId", ""),
-                                       req.route_params.get("turn", ""))
+        conversation_id, raw_turn = req.route_params.get("conversationId", ""), req.route_params.get("turn", "")
+        turn = api.turn_ref(conversation_id, raw_turn)
         status = api.TurnStatus.from_sdk(await client.get_status(turn.instance_id))
+        if status is None:  # say why: unknown conversation, a turn it never accepted, or not started / purged
+            services = await asyncio.to_thread(_services)
+            turn = await asyncio.to_thread(api.find_turn, services, conversation_id, raw_turn)
         return _respond(api.turn_status_response(turn, status, _turn_links(req, turn)))
     except api.ApiError as exc:
         return _respond(exc.response())

@@ -28,6 +28,7 @@ from durable_assistant.api._turn_status import (
     TurnStatus,
     accepted_response,
     find_turn,
+    turn_ref,
     turn_status_response,
 )
 from durable_assistant.api._webhooks import WebhookOutcome, accept_webhook
@@ -54,6 +55,7 @@ __all__ = [
     "delete_conversation",
     "deletion_response",
     "find_turn",
+    "turn_ref",
     "get_conversation",
     "list_conversations",
     "list_tools",

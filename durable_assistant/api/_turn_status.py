@@ -19,7 +19,7 @@ from urllib.parse import quote, urlsplit
 
 from durable_assistant.api._http import ApiError, ApiResponse
 from durable_assistant.services import Services
-from durable_assistant.store import UnknownConversationError, instance_id_for
+from durable_assistant.store import UnknownConversationError, instance_id_for, valid_conversation_id
 
 RuntimeStatus = Literal["Pending", "Running", "ContinuedAsNew", "Suspended", "Completed", "Failed", "Terminated",
                         "Canceled"]
@@ -115,6 +115,16 @@ def parse_turn(raw: str) -> int:
     if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_TURN))) or not 1 <= int(raw) <= MAX_TURN:
         raise ApiError(400, "invalid_turn", f"'turn' must be a whole number from 1 to {MAX_TURN}", turn=raw[:32])
     return int(raw)
+
+
+def turn_ref(conversation_id: str, raw_turn: str) -> TurnRef:
+    """The turn a route names, checked for form only (no storage read): 400 for a malformed number, 404 for a
+    conversation id that cannot exist. A status poll reads the instance first and looks further only when there
+    is none (``find_turn`` then says why), so polling costs no read of the app's own tables."""
+    turn = parse_turn(raw_turn)
+    if not valid_conversation_id(conversation_id):
+        raise ApiError(404, "unknown_conversation", "conversation ids are 1-64 letters, digits, - or _")
+    return TurnRef(conversation_id, turn, instance_id_for(conversation_id, turn))
 
 
 def find_turn(services: Services, conversation_id: str, raw_turn: str) -> TurnRef:
