@@ -275,12 +275,6 @@ class ConversationStore:
             completed += 1
         return completed
 
-    def skipped_turns(self, conversation_id: str) -> set[int]:
-        rows = self._table().query_entities(
-            "PartitionKey eq @pk and RowKey ge 'seq|' and RowKey lt 'seq}'", parameters={"pk": conversation_id},
-            select=["RowKey", F_SKIPPED])
-        return {int(r["RowKey"][4:]) for r in rows if r.get(F_SKIPPED)}
-
     def note_turn_failure(self, conversation_id: str, seq: int, error: str) -> None:
         """Keep why a turn failed on its ``seq|`` row, for a turn whose record could not be written."""
         self._table().upsert_entity({"PartitionKey": conversation_id, "RowKey": f"seq|{seq:06d}",
