@@ -137,7 +137,7 @@ async def provider_webhook(req: func.HttpRequest, client: df.DurableOrchestratio
     instead of at its next durable-timer read. The signature is the authentication (anonymous route)."""
     try:
         services = await asyncio.to_thread(_services)
-        outcome = await asyncio.to_thread(api.accept_webhook, services, req.get_body(), dict(req.headers))
+        outcome = await api.accept_webhook(services, req.get_body(), dict(req.headers))
         if outcome.action == "unknown" and outcome.run_id is not None:
             # Created by a step that crashed before journaling it, or not ours at all.
             fate = await steps.adopt_orphan(services, outcome.run_id)

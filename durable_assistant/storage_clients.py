@@ -5,7 +5,8 @@ A module of its own (not in store/) because tools and stores both need it."""
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from azure.data.tables import TableClient, TableServiceClient
@@ -33,45 +34,59 @@ TABLE_RETRY_TOTAL = 2
 TABLE_RETRY_BACKOFF = 0.3
 
 
+def _use_env_settings() -> bool:
+    """The SDK's HTTP session reads proxy variables and ~/.netrc from the environment on every request, a third
+    of a small call's CPU: only do that where a proxy is configured."""
+    return any(os.environ.get(name) or os.environ.get(name.lower())
+               for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"))
+
+
 @dataclass
 class StorageClients:
     """Lazily built, cached service clients; ``prefix`` namespaces every table and container (tests, benches)."""
 
     settings: StorageSettings
     prefix: str = ""
+    # Table and container clients by name: building one (its generated operations client) costs as much CPU
+    # as a small call. The SDK's clients are safe to share between threads.
+    _tables_by_name: dict[str, TableClient] = field(default_factory=dict, init=False, repr=False)
+    _containers_by_name: dict[str, ContainerClient] = field(default_factory=dict, init=False, repr=False)
 
     @cached_property
     def tables(self) -> TableServiceClient:
         if self.settings.connection_string:
             return TableServiceClient.from_connection_string(
-                self.settings.connection_string, retry_total=TABLE_RETRY_TOTAL, retry_backoff_factor=TABLE_RETRY_BACKOFF)
+                self.settings.connection_string, retry_total=TABLE_RETRY_TOTAL, retry_backoff_factor=TABLE_RETRY_BACKOFF,
+                use_env_settings=_use_env_settings())
         from azure.identity import DefaultAzureCredential
 
         assert self.settings.table_service_uri is not None
         return TableServiceClient(self.settings.table_service_uri, credential=DefaultAzureCredential(),
-                                  retry_total=TABLE_RETRY_TOTAL, retry_backoff_factor=TABLE_RETRY_BACKOFF)
+                                  retry_total=TABLE_RETRY_TOTAL, retry_backoff_factor=TABLE_RETRY_BACKOFF,
+                                  use_env_settings=_use_env_settings())
 
     @cached_property
     def blobs(self) -> BlobServiceClient:
         if self.settings.connection_string:
             return BlobServiceClient.from_connection_string(self.settings.connection_string,
-                                                            retry_policy=_blob_retry())
+                                                            retry_policy=_blob_retry(), use_env_settings=_use_env_settings())
         from azure.identity import DefaultAzureCredential
 
         assert self.settings.blob_service_uri is not None
         return BlobServiceClient(self.settings.blob_service_uri, credential=DefaultAzureCredential(),
-                                 retry_policy=_blob_retry())
+                                 retry_policy=_blob_retry(), use_env_settings=_use_env_settings())
 
     @cached_property
     def queues(self) -> QueueServiceClient:
         """Queue service of the same account; queue names are NOT prefixed (tool queues are named by settings)."""
         if self.settings.connection_string:
-            return QueueServiceClient.from_connection_string(self.settings.connection_string)
+            return QueueServiceClient.from_connection_string(self.settings.connection_string, use_env_settings=_use_env_settings())
         from azure.identity import DefaultAzureCredential
 
         if self.settings.queue_service_uri is None:
             raise ConfigError("no queue endpoint configured: set AzureWebJobsStorage__queueServiceUri or __accountName")
-        return QueueServiceClient(self.settings.queue_service_uri, credential=DefaultAzureCredential())
+        return QueueServiceClient(self.settings.queue_service_uri, credential=DefaultAzureCredential(),
+                                  use_env_settings=_use_env_settings())
 
     @property
     def queue_service_uri(self) -> str:
@@ -88,14 +103,20 @@ class StorageClients:
 
     def table(self, name: str) -> TableClient:
         """A table client; the table itself is created by ``ensure_table`` (idempotent)."""
-        return self.tables.get_table_client(self.prefix + name)
+        client = self._tables_by_name.get(name)
+        if client is None:
+            client = self._tables_by_name.setdefault(name, self.tables.get_table_client(self.prefix + name))
+        return client
 
     def ensure_table(self, name: str) -> TableClient:
         self.tables.create_table_if_not_exists(self.prefix + name)
         return self.table(name)
 
     def container(self, name: str) -> ContainerClient:
-        return self.blobs.get_container_client(self.prefix + name)
+        client = self._containers_by_name.get(name)
+        if client is None:
+            client = self._containers_by_name.setdefault(name, self.blobs.get_container_client(self.prefix + name))
+        return client
 
     def ensure_container(self, name: str) -> ContainerClient:
         client = self.container(name)

@@ -18,6 +18,7 @@ from azure.storage.queue.aio import QueueClient
 from croniter import croniter
 
 from devhost.config import ConfigError, QueueOptions, parse_timespan, resolve_app_settings
+from devhost.storage import environment_has_proxy
 
 from ._index import FunctionInfo, FunctionKind
 from ._invoke import FunctionInvoker, QueueDelivery
@@ -131,7 +132,9 @@ class QueueTrigger:
         self.queue_name = _resolve(info.queue.queue_name, info.name).lower()
 
     async def run(self) -> None:
-        async with QueueClient.from_connection_string(self._connection_string, self.queue_name) as client:
+        async with QueueClient.from_connection_string(
+            self._connection_string, self.queue_name, use_env_settings=environment_has_proxy()
+        ) as client:
             with contextlib.suppress(ResourceExistsError):
                 await client.create_queue()
             delay = 0.1
@@ -182,7 +185,9 @@ class QueueTrigger:
     async def _poison(self, client: QueueClient, message: QueueMessage, delivery: QueueDelivery) -> None:
         poison_name = f"{self.queue_name}-poison"
         log.warning("message %s failed %d times; moving it to %s", delivery.id, delivery.dequeue_count, poison_name)
-        async with QueueClient.from_connection_string(self._connection_string, poison_name) as poison:
+        async with QueueClient.from_connection_string(
+            self._connection_string, poison_name, use_env_settings=environment_has_proxy()
+        ) as poison:
             with contextlib.suppress(ResourceExistsError):
                 await poison.create_queue()
             await poison.send_message(message.content)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -69,6 +71,12 @@ class OrchestrationDispatcher:
         self._options = ctx.options
         self._sessions: dict[str, _Session] = {}
         self._slots = asyncio.Semaphore(ctx.options.max_concurrent_orchestrations)
+        # Episodes (replay + the sync orchestrator function) get threads of their own, as the host's dispatcher
+        # and the worker's sync pool are not the app's: the loop's default executor is the app's (asyncio.to_thread
+        # of its activities and HTTP functions), and waiting behind its work stalled every orchestration under load.
+        self._episode_threads = ThreadPoolExecutor(
+            max_workers=ctx.options.max_concurrent_orchestrations, thread_name_prefix="devhost-orchestrator"
+        )
         # Like extended sessions: the history of recently active instances stays in memory. One devhost owns the
         # hub, so the cache is only invalidated by our own writes (or a conflict, which drops the entry).
         self._history_cache: dict[str, HistorySnapshot] = {}
@@ -179,6 +187,7 @@ class OrchestrationDispatcher:
         if tails:
             await asyncio.wait(tails, timeout=10)
         self.activities.abandon_pending()
+        self._episode_threads.shutdown(wait=False, cancel_futures=True)
 
     def _finish_commit(
         self,
@@ -278,7 +287,7 @@ class OrchestrationDispatcher:
             events.append(event)
 
         started = time.perf_counter()
-        outcome = await asyncio.to_thread(
+        outcome = await asyncio.get_running_loop().run_in_executor(self._episode_threads, functools.partial(
             engine.run_episode,
             instance=engine.EpisodeInput(
                 instance_id=instance_id,
@@ -294,7 +303,7 @@ class OrchestrationDispatcher:
             invoke=self._invoker(instance_id),
             function_exists=self._function_exists,
             new_execution_id=new_execution_id,
-        )
+        ))
         if outcome.failure or outcome.nondeterminism:
             log.warning("orchestration %s: %s", instance_id, outcome.nondeterminism or outcome.failure)
         for warning in outcome.warnings:

@@ -3,6 +3,7 @@ response id to the turn waiting for it, and say whether to wake it (the route ra
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from functools import cache
@@ -39,9 +40,10 @@ def _verifier() -> OpenAI:
     return OpenAI(api_key="webhook-verification-only", base_url="http://127.0.0.1:9/v1", max_retries=0)
 
 
-def accept_webhook(services: Services, body: bytes, headers: dict[str, str]) -> WebhookOutcome:
+async def accept_webhook(services: Services, body: bytes, headers: dict[str, str]) -> WebhookOutcome:
     """Raises ApiError 404 when webhooks are not configured, 413/400 for a body past the JSON limits and 400 for
-    a forged, unsigned or stale call."""
+    a forged, unsigned or stale call. Waiting for a run's owner holds no thread: under load many webhooks can
+    arrive before their runs are routed, and blocked threads would starve every other ``to_thread`` call."""
     secret = services.settings.webhook_secret
     if secret is None:
         raise ApiError(404, "webhooks_disabled", "provider webhooks are not configured (ASSISTANT_WEBHOOK_SECRET)")
@@ -60,9 +62,9 @@ def accept_webhook(services: Services, body: bytes, headers: dict[str, str]) -> 
     run_id = str(event.data.id)  # type: ignore[union-attr]
     deadline = time.monotonic() + OWNER_WAIT_SECONDS
     while True:
-        notice, instance_id = services.turns.take_run_end(run_id)
+        notice, instance_id = await asyncio.to_thread(services.turns.take_run_end, run_id)
         if notice != "unknown" or time.monotonic() >= deadline:
             break
-        time.sleep(0.2)
+        await asyncio.sleep(0.2)
     # "unknown": no turn claimed it (the route then asks steps.adopt_orphan whose it is)
     return WebhookOutcome(notice, event_type, run_id, instance_id)
