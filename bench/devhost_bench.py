@@ -12,7 +12,9 @@ sequential chain: replay + checkpoint + dispatch + activity + completion + next 
 not distort it. Fan-out time is client wall time from the start request to the first status poll that reports
 Completed (polled every 20 ms). CPU per activity is the CPU time (user + system) the devhost process and the
 Azurite process used during the concurrent-chains phase, divided by the activities it ran: on a shared machine it
-moves much less with the load of other processes than the latencies do.
+moves much less with the load of other processes than the latencies do. The "floor" rows time, one call at a time,
+what every chain step must do whatever the host (bench/devhost_floor.py): against them the round-trip target reads
+as what it is on this machine.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from azure.data.tables import TableServiceClient
 from rich.console import Console
 from rich.table import Table
 
+from bench import devhost_floor
 from bench.devhost_launcher import CONFORMANCE_APP_DIR, DevhostConfig, DevhostProcess
 from devhost.azurite import REPO_ROOT, AzuriteProcess, free_port
 
@@ -111,6 +114,7 @@ def percentile(values: list[float], fraction: float) -> float:
 class Bench:
     def __init__(self, devhost: DevhostProcess, storage: str, cfg: BenchConfig, azurite_pid: int | None) -> None:
         self.devhost = devhost
+        self.storage = storage
         self.cfg = cfg
         self.azurite_pid = azurite_pid
         service = TableServiceClient.from_connection_string(storage)
@@ -185,7 +189,17 @@ class Bench:
     def measure(self) -> list[Row]:
         self.run("chain_n", {"steps": 2})  # warm-up: first imports, table and queue clients
         self.run("fan_out", {"count": 10})
-        return self.sequential_chain() + self.chain_throughput() + self.fan_out()
+        return self.sequential_chain() + self.chain_throughput() + self.fan_out() + self.floor()
+
+    def floor(self) -> list[Row]:
+        """The parts of a chain step no host can skip, timed one call at a time (bench/devhost_floor.py)."""
+        parse, put, transaction = devhost_floor.measure(self.storage)
+        return [
+            Row("floor: SDK parses an orchestration context (chain of 10, mid-way) p50", parse, "ms"),
+            Row("floor: queue put (the work item) p50, Azure SDK on Azurite", put, "ms"),
+            Row("floor: entity-group transaction (4 history rows + sentinel) p50", transaction, "ms"),
+            Row("floor of a round trip (sum of the three)", parse + put + transaction, "ms"),
+        ]
 
 
 def render(columns: dict[str, list[list[Row]]], console: Console) -> bool:

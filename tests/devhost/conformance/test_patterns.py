@@ -560,3 +560,20 @@ def test_terminate_a_suspended_instance(conformance: Conformance) -> None:
     final = conformance.wait(instance_id)
     assert final["runtimeStatus"] == "Terminated" and final["output"] == "cancelled"
     assert_well_formed(conformance.tables, instance_id)
+
+
+def test_orchestrations_go_on_while_the_apps_default_executor_is_busy(conformance: Conformance) -> None:
+    """The host's dispatch is not the app's thread pool: with every thread of the app's default executor taken
+    (``asyncio.to_thread`` work that waits), a chain still runs to completion before any of them is released."""
+    released_log = conformance.state_dir / "default-executor-released.log"
+    released_log.unlink(missing_ok=True)
+    occupied = call("POST", f"{conformance.api}/app/occupy_default_executor/6")
+    assert occupied.status == 200, occupied.body
+    instance_id, status = conformance.run("chain_n", {"steps": 3})
+    assert status["runtimeStatus"] == "Completed" and status["output"] == 3
+    record, _ = assert_well_formed(conformance.tables, instance_id)
+    finished = record["CompletedTime"].timestamp()
+    # Leave the host as found: wait for the sleepers, then compare.
+    wait_until(released_log.exists, timeout=30, what="the default executor's sleepers to end")
+    released = min(float(line) for line in released_log.read_text().split())
+    assert finished < released, (finished, released)

@@ -9,6 +9,7 @@ crashes and thread-pool activities (retry attempt counters, the non-determinism 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -130,6 +131,26 @@ async def client_purge(req: func.HttpRequest, client: Any) -> func.HttpResponse:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Activities
+
+
+_occupied: list[Any] = []  # the sleepers' futures, kept referenced until they end
+
+
+@app.route(route="app/occupy_default_executor/{seconds}", methods=["POST"])
+async def occupy_default_executor(req: func.HttpRequest) -> func.HttpResponse:
+    """Take every thread of the event loop's default executor (the one ``asyncio.to_thread`` uses) for a while,
+    as an app whose threads wait on something does. Each sleeper appends its release time to a state file."""
+    seconds = float(req.route_params["seconds"])
+    threads = min(32, (os.cpu_count() or 1) + 4)  # ThreadPoolExecutor's default size
+
+    def sleeper() -> None:
+        time.sleep(seconds)
+        with (_state_dir() / "default-executor-released.log").open("a") as log:
+            log.write(f"{time.time()}\n")
+
+    loop = asyncio.get_running_loop()
+    _occupied[:] = [loop.run_in_executor(None, sleeper) for _ in range(threads)]
+    return _json_response({"threads": threads, "seconds": seconds})
 
 
 @app.activity_trigger(input_name="name")
