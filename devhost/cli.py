@@ -34,6 +34,7 @@ from devhost.functions import (
 )
 from devhost.http import AuthKeys, HostServer, RouteTemplateError, ServerOptions
 from devhost.logs import configure_logging
+from devhost.worker import WorkerInvoker, WorkerStartError
 
 log = logging.getLogger("devhost")
 DEVELOPMENT_STORAGE = "UseDevelopmentStorage=true"
@@ -54,6 +55,7 @@ class StartOptions:
     enforce_keys: bool | None = None  # None: DEVHOST_ENFORCE_KEYS
     json_logs: bool = False
     allow_shared_hub: bool = False  # run the deployed task hub on a real storage account anyway
+    in_process: bool = False  # run the app's functions in devhost's own process instead of a worker process
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--allow-shared-hub", action="store_true",
                        help="allow a real (non-emulator) storage account with the deployed app's task hub name "
                             "(refused by default: the real host cannot read devhost's queue messages)")
+    start.add_argument("--in-process", action="store_true",
+                       help="run the app's functions in devhost's own process (one process; by default they run "
+                            "in a worker process, as the Functions host runs them in a language worker)")
     start.add_argument("--verbose", action="store_true", help="debug logging")
     start.add_argument("--json-logs", action="store_true", help="log JSON lines instead of key=value")
     start.add_argument("--enforce-keys", "--enableAuth", dest="enforce_keys", action="store_const", const=True,
@@ -85,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = StartOptions(
         app_dir=args.app, host=args.host, port=args.port, storage=args.storage, hub=args.hub,
         verbose=args.verbose, enforce_keys=args.enforce_keys, json_logs=args.json_logs,
-        allow_shared_hub=args.allow_shared_hub,
+        allow_shared_hub=args.allow_shared_hub, in_process=args.in_process,
     )
     try:
         return asyncio.run(serve(options))
@@ -156,10 +161,15 @@ async def serve(options: StartOptions, *, stop: asyncio.Event | None = None) -> 
         raise StartupError(str(exc)) from None
     # The app's own code (and queue triggers) read AzureWebJobsStorage: point it at the storage actually used.
     os.environ[config.connection_name] = connection_string
-    executor = ThreadPoolExecutor(max_workers=max(config.max_concurrent_activity_functions, 4),
-                                  thread_name_prefix="devhost-fn")
+    threads = max(config.max_concurrent_activity_functions, 4)
+    executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="devhost-fn")
     storage = TaskHubStorage(connection_string, config.hub_name, partition_count=config.partition_count)
-    invoker = FunctionInvoker(index, executor=executor, function_directory=str(config.app_dir))
+    invoker = (
+        FunctionInvoker(index, executor=executor, function_directory=str(config.app_dir))
+        if options.in_process
+        else WorkerInvoker(index, app_dir=config.app_dir, script_file=config.script_file, threads=threads,
+                           log_args=_worker_log_args(options, config), function_directory=str(config.app_dir))
+    )
     runtime: DurableRuntime | None = None
     server: HostServer | None = None
     triggers: TriggerHost | None = None
@@ -168,6 +178,11 @@ async def serve(options: StartOptions, *, stop: asyncio.Event | None = None) -> 
             await asyncio.wait_for(storage.open(), timeout=60)
         except (StorageError, TimeoutError, OSError) as exc:
             raise StartupError(f"storage is unreachable: {exc}") from None
+        if isinstance(invoker, WorkerInvoker):
+            try:
+                await invoker.start()
+            except WorkerStartError as exc:
+                raise StartupError(f"the function app failed to load in the worker process:\n{exc}") from None
         runtime = DurableRuntime(storage, invoker, RuntimeOptions(
             partition_count=storage.partition_count,
             control_queue_visibility_timeout=config.control_queue_visibility_timeout,
@@ -207,11 +222,23 @@ async def serve(options: StartOptions, *, stop: asyncio.Event | None = None) -> 
             await server.stop()
         if runtime is not None:
             await runtime.stop()
+        if isinstance(invoker, WorkerInvoker):
+            await invoker.stop()
         await storage.close()
         await _close_sdk_session()
         executor.shutdown(wait=False, cancel_futures=True)
         if azurite_process is not None:
             azurite_process.stop()
+
+
+def _worker_log_args(options: StartOptions, config: HostConfig) -> list[str]:
+    """The worker logs like devhost: same format, same level."""
+    args = ["--log-level", str(config.log_level)]
+    if options.verbose:
+        args.append("--verbose")
+    if options.json_logs:
+        args.append("--json-logs")
+    return args
 
 
 async def _close_sdk_session() -> None:
