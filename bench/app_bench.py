@@ -35,6 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
 from azure.data.tables import TableClient
 from openai import OpenAI
 from rich.console import Console
@@ -255,6 +256,37 @@ def polling_loop_turn(client: OpenAI, registry: Any, ctx: ToolContext, content: 
     return time.monotonic() - start
 
 
+def cpu_of(marker: str) -> float:
+    """CPU seconds (user + system) so far of the processes whose command line contains ``marker``, with their
+    children (devhost's worker process)."""
+    total = 0.0
+    for process in psutil.process_iter(["cmdline"]):
+        if marker not in " ".join(process.info["cmdline"] or []):
+            continue
+        try:
+            for member in (process, *process.children(recursive=True)):
+                times = member.cpu_times()
+                total += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+@dataclass
+class LoadMeasure:
+    turns_per_second: float
+    devhost_cpu: float
+    """CPU seconds per turn of devhost and its worker process."""
+    azurite_cpu: float
+
+
+def measured_load(http: HttpClient, n: int, hub: str, azurite_port: int) -> LoadMeasure:
+    devhost_before, azurite_before = cpu_of(hub), cpu_of(f"--blobPort {azurite_port}")
+    rate = durable_load(http, n)
+    return LoadMeasure(rate, (cpu_of(hub) - devhost_before) / n,
+                       (cpu_of(f"--blobPort {azurite_port}") - azurite_before) / n)
+
+
 def durable_load(http: HttpClient, n: int) -> float:
     cids = [http.new_conversation() for _ in range(n)]
     start = time.monotonic()
@@ -326,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
                     history = functools.partial(history_rows, direct, stack.hub)
                     results["hooked"] = timed_pass("webhooks", stack.http, storage, timeline, args, console, history)
                     console.print(f"durable app (webhooks): {args.concurrency} concurrent conversations")
-                    results["durable_load"] = durable_load(stack.http, args.concurrency)
+                    results["durable_load"] = measured_load(stack.http, args.concurrency, stack.hub, az_ports[0])
                 with devhost_app(direct, work, plain_model, model_base_url=urls["plain"], settings=settings) as stack:
                     history = functools.partial(history_rows, direct, stack.hub)
                     results["plain"] = timed_pass("timers only", stack.http, storage, timeline, args, console,
@@ -452,8 +484,14 @@ def print_table(console: Console, results: dict[str, Any], args: argparse.Namesp
     table.add_row("storage ops per 5 s turn: host (devhost)", f"{host_ops:.0f}", "", "0", "<= 80")
     table.add_row("  of which queue polls (control, work items, tool-queue triggers)",
                   f"{ops['host:queue-poll'] / n:.0f}", "", "0", "")
+    load: LoadMeasure = results["durable_load"]
     table.add_row(f"turns/s, {args.concurrency} concurrent conversations (1 s + 1 s run)",
-                  f"{results['durable_load']:.2f}", "", f"{results['loop_load']:.2f}", "")
+                  f"{load.turns_per_second:.2f}", "", f"{results['loop_load']:.2f}", "")
+    table.add_row("  CPU per turn under that load: devhost with its worker / Azurite",
+                  f"{load.devhost_cpu * 1000:.0f} / {load.azurite_cpu * 1000:.0f} ms", "", "", "")
+    cores = psutil.cpu_count() or 1
+    table.add_row(f"  turns/s if those {cores} cores did nothing else", f"{cores / (load.devhost_cpu + load.azurite_cpu):.2f}",
+                  "", "", "")
     console.print(table)
     console.print(f"storage ops per turn by owner:service (webhooks): {detail}")
 

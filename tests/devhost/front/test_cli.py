@@ -101,13 +101,14 @@ class RunningDevhost:
     queue_log: Path
 
 
-@pytest.fixture
-def devhost_on_azurite(azurite: AzuriteProcess, tmp_path: Path) -> Iterator[RunningDevhost]:
+@pytest.fixture(params=["worker process", "--in-process"])
+def devhost_on_azurite(request: pytest.FixtureRequest, azurite: AzuriteProcess, tmp_path: Path) -> Iterator[RunningDevhost]:
     port = free_port()
     queue_log = tmp_path / "queue.jsonl"
     queue = f"frontq{uuid.uuid4().hex[:10]}"
+    mode = ["--in-process"] if request.param == "--in-process" else []
     proc = _start("--app", str(APPS / "full"), "--port", str(port), "--storage", azurite.connection_string,
-                  "--hub", f"Front{uuid.uuid4().hex[:12]}",
+                  "--hub", f"Front{uuid.uuid4().hex[:12]}", *mode,
                   env={"FRONT_TEST_QUEUE": queue, "FRONT_TEST_QUEUE_LOG": str(queue_log)})
     origin = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
