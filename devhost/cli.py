@@ -164,9 +164,12 @@ async def serve(options: StartOptions, *, stop: asyncio.Event | None = None) -> 
     threads = max(config.max_concurrent_activity_functions, 4)
     executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="devhost-fn")
     storage = TaskHubStorage(connection_string, config.hub_name, partition_count=config.partition_count)
+    in_process = options.in_process or not hasattr(asyncio, "start_unix_server")
+    if in_process and not options.in_process:
+        log.info("no Unix sockets on this platform: the app's functions run in devhost's process")
     invoker = (
         FunctionInvoker(index, executor=executor, function_directory=str(config.app_dir))
-        if options.in_process
+        if in_process
         else WorkerInvoker(index, app_dir=config.app_dir, script_file=config.script_file, threads=threads,
                            log_args=_worker_log_args(options, config), function_directory=str(config.app_dir))
     )
