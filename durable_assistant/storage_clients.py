@@ -36,9 +36,10 @@ TABLE_RETRY_BACKOFF = 0.3
 
 def _use_env_settings() -> bool:
     """The SDK's HTTP session reads proxy variables and ~/.netrc from the environment on every request, a third
-    of a small call's CPU: only do that where a proxy is configured."""
+    of a small call's CPU: only do that where a proxy or a CA bundle is configured."""
     return any(os.environ.get(name) or os.environ.get(name.lower())
-               for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"))
+               for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE",
+                            "CURL_CA_BUNDLE"))
 
 
 @dataclass

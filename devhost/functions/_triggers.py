@@ -18,7 +18,7 @@ from azure.storage.queue.aio import QueueClient
 from croniter import croniter
 
 from devhost.config import ConfigError, QueueOptions, parse_timespan, resolve_app_settings
-from devhost.storage import environment_has_proxy
+from devhost.storage import http_settings_in_environment
 
 from ._index import FunctionInfo, FunctionKind
 from ._invoke import FunctionInvoker, QueueDelivery
@@ -133,7 +133,7 @@ class QueueTrigger:
 
     async def run(self) -> None:
         async with QueueClient.from_connection_string(
-            self._connection_string, self.queue_name, use_env_settings=environment_has_proxy()
+            self._connection_string, self.queue_name, use_env_settings=http_settings_in_environment()
         ) as client:
             with contextlib.suppress(ResourceExistsError):
                 await client.create_queue()
@@ -186,7 +186,7 @@ class QueueTrigger:
         poison_name = f"{self.queue_name}-poison"
         log.warning("message %s failed %d times; moving it to %s", delivery.id, delivery.dequeue_count, poison_name)
         async with QueueClient.from_connection_string(
-            self._connection_string, poison_name, use_env_settings=environment_has_proxy()
+            self._connection_string, poison_name, use_env_settings=http_settings_in_environment()
         ) as poison:
             with contextlib.suppress(ResourceExistsError):
                 await poison.create_queue()

@@ -5,7 +5,7 @@ can read what devhost writes.
 Entry point: ``TaskHubStorage`` (async; ``await open()`` / ``close()`` or ``async with``).
 """
 
-from devhost.storage._clients import StorageOptions, environment_has_proxy
+from devhost.storage._clients import StorageOptions, http_settings_in_environment
 from devhost.storage._errors import (
     HistoryConflictError,
     InstanceAlreadyExistsError,
@@ -50,7 +50,7 @@ __all__ = [
     "TaskHubStorage",
     "decode_message",
     "encode_message",
-    "environment_has_proxy",
+    "http_settings_in_environment",
     "escape_partition_key",
     "fnv1a_32",
     "history_row_key",

@@ -54,18 +54,18 @@ def _retry_kwargs(options: StorageOptions, *, probe: bool) -> dict[str, Any]:
         "retry_backoff_max": 8.0,
         "connection_timeout": connect,
         "read_timeout": options.probe_timeout if probe else options.read_timeout,
-        "use_env_settings": environment_has_proxy(),
+        "use_env_settings": http_settings_in_environment(),
     }
 
 
-PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+HTTP_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
 
-def environment_has_proxy(environ: dict[str, str] | None = None) -> bool:
-    """True when the environment names a proxy. Only then do the clients read it: by default the SDK's HTTP
-    session looks up proxies and ~/.netrc on every request, about a third of a queue call's CPU here."""
+def http_settings_in_environment(environ: dict[str, str] | None = None) -> bool:
+    """True when the environment names a proxy or a CA bundle. Only then do the clients read it: by default the
+    SDK's HTTP session looks up proxies and ~/.netrc on every request, about a third of a queue call's CPU here."""
     env = os.environ if environ is None else environ
-    return any(env.get(name) or env.get(name.lower()) for name in PROXY_VARIABLES)
+    return any(env.get(name) or env.get(name.lower()) for name in HTTP_VARIABLES)
 
 
 def _storage_retry(options: StorageOptions, *, probe: bool) -> BlobRetry:

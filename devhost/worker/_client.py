@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import logging
 import os
+import shutil
 import sys
 import tempfile
 from datetime import datetime
@@ -28,6 +29,7 @@ from . import _protocol as wire
 log = logging.getLogger("devhost.worker")
 
 START_TIMEOUT = 120.0
+"""How long a worker may take to load the app, and how long an invocation waits for a worker being replaced."""
 DEVHOST_ROOT = str(Path(__file__).resolve().parents[2])
 RESTART_DELAY = 1.0
 
@@ -65,8 +67,9 @@ class WorkerInvoker(FunctionInvoker):
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._socket_dir = tempfile.mkdtemp(prefix="devhost-worker-")
-        self._socket_path = os.path.join(self._socket_dir, "worker.sock")
+        self._socket_dir: str | None = None
+        self._socket_path = ""
+        self._ready: asyncio.Event | None = None
         self._server: asyncio.AbstractServer | None = None
         self._connected: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]] | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -79,6 +82,9 @@ class WorkerInvoker(FunctionInvoker):
     async def start(self) -> None:
         """Start the worker and wait until it has loaded the app; raises WorkerStartError if it cannot."""
         self._loop = asyncio.get_running_loop()
+        self._ready = asyncio.Event()
+        self._socket_dir = tempfile.mkdtemp(prefix="devhost-worker-")
+        self._socket_path = os.path.join(self._socket_dir, "worker.sock")
         self._server = await asyncio.start_unix_server(self._accept, path=self._socket_path, limit=wire.MAX_FRAME)
         reader = await self._spawn()
         self._supervisor = asyncio.create_task(self._supervise(reader), name="devhost-worker")
@@ -90,12 +96,12 @@ class WorkerInvoker(FunctionInvoker):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._supervisor
         await self._end_process()
+        self._fail_pending("devhost is stopping")
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-        with contextlib.suppress(OSError):
-            os.unlink(self._socket_path)
-            os.rmdir(self._socket_dir)
+        if self._socket_dir is not None:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
 
     @property
     def pid(self) -> int | None:
@@ -108,7 +114,17 @@ class WorkerInvoker(FunctionInvoker):
             writer.close()  # not the worker we are waiting for
 
     async def _spawn(self) -> asyncio.StreamReader:
-        assert self._loop is not None
+        """Start a worker and wait for its hello; any failure ends it and raises WorkerStartError."""
+        try:
+            return await self._spawn_once()
+        except WorkerStartError:
+            raise
+        except (OSError, TimeoutError, ValueError, wire.ProtocolError) as exc:
+            await self._end_process()
+            raise WorkerStartError(f"the worker process did not start: {type(exc).__name__}: {exc}") from exc
+
+    async def _spawn_once(self) -> asyncio.StreamReader:
+        assert self._loop is not None and self._ready is not None
         self._connected = self._loop.create_future()
         # devhost's own package must be importable from the app's folder, where the worker runs.
         env = dict(os.environ)
@@ -134,9 +150,12 @@ class WorkerInvoker(FunctionInvoker):
             reason = (hello or {}).get("error") or "the worker process ended while loading the app"
             raise WorkerStartError(str(reason))
         self._writer = writer
+        self._ready.set()
         return reader
 
     async def _end_process(self) -> None:
+        if self._ready is not None:
+            self._ready.clear()
         if self._writer is not None:
             self._writer.close()
             self._writer = None
@@ -158,7 +177,7 @@ class WorkerInvoker(FunctionInvoker):
                     future = self._pending.pop(int(frame["id"]), None)
                     if future is not None and not future.done():
                         future.set_result(frame)
-            except (wire.ProtocolError, ValueError, ConnectionError) as exc:
+            except (wire.ProtocolError, ValueError, KeyError, TypeError, ConnectionError) as exc:
                 log.error("the worker process broke the protocol: %s", exc)
             if self._stopping:
                 return
@@ -171,7 +190,7 @@ class WorkerInvoker(FunctionInvoker):
                 try:
                     reader = await self._spawn()
                     break
-                except WorkerStartError as exc:
+                except Exception as exc:  # keep trying: a supervisor that gives up would fail every later call
                     log.error("could not restart the worker process: %s", exc)
 
     def _fail_pending(self, reason: str) -> None:
@@ -181,7 +200,15 @@ class WorkerInvoker(FunctionInvoker):
                 future.set_exception(WorkerFunctionError(f"WorkerExited: {reason}"))
 
     async def _request(self, op: str, **fields: Any) -> Any:
-        if self._writer is None or self._loop is None:
+        if self._loop is None or self._ready is None or self._stopping:
+            raise WorkerFunctionError("WorkerUnavailable: the worker process is not running")
+        if not self._ready.is_set():
+            # Being replaced: wait for the new one, as the host holds invocations until its worker is back.
+            try:
+                await asyncio.wait_for(self._ready.wait(), START_TIMEOUT)
+            except TimeoutError:
+                raise WorkerFunctionError("WorkerUnavailable: no worker process came up") from None
+        if self._writer is None:
             raise WorkerFunctionError("WorkerUnavailable: the worker process is not running")
         request_id = next(self._ids)
         future: asyncio.Future[Any] = self._loop.create_future()
@@ -210,13 +237,17 @@ class WorkerInvoker(FunctionInvoker):
         if "exception" in result:
             return RemoteOrchestratorError(result["exception"])
         value = result.get("value")
-        return value if value is not None else f"<{result['type']}>"
+        if value is not None:
+            return value
+        # Not a string: an instance of a stand-in class of the same name, so the engine's message names the type.
+        return type(str(result["type"]), (), {})()
 
     async def invoke_activity(self, name: str, input_text: str | None, *, instance_id: str) -> ActivityOutcome:
         if self.index.activity(name) is None:
             raise InvocationError(f"no activity function named '{name}'")
         try:
-            result = await self._request("activity", name=name, input=input_text, instance=instance_id)
+            result = await self._request("activity", name=name, input=input_text, instance=instance_id,
+                                         endpoint=self._endpoint())
         except WorkerFunctionError as exc:
             return ActivityOutcome(succeeded=False, error=str(exc))
         return wire.outcome_from_wire(result)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import signal
 import sys
 import traceback
 from concurrent.futures import ThreadPoolExecutor
@@ -45,14 +47,19 @@ class WorkerServer:
             task.add_done_callback(self._tasks.discard)
 
     async def _answer(self, frame: dict[str, Any]) -> None:
+        # Every request gets an answer, whatever the function raised (even a CancelledError of its own): an
+        # unanswered one would leave devhost waiting for ever.
+        answer: dict[str, Any] = {"id": frame["id"], "ok": False, "error": "WorkerStopping: the worker is stopping"}
         try:
-            result = await self._run(frame)
-            answer = {"id": frame["id"], "ok": True, "result": result}
-        except Exception as exc:
+            answer = {"id": frame["id"], "ok": True, "result": await self._run(frame)}
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:
             if not isinstance(exc, InvocationError):
                 log.error("function failed:\n%s", "".join(traceback.format_exception(exc)).rstrip())
             answer = {"id": frame["id"], "ok": False, "error": exception_text(exc)}
-        self._writer.write(wire.encode_frame(answer))
+        finally:
+            self._writer.write(wire.encode_frame(answer))
 
     async def _run(self, frame: dict[str, Any]) -> Any:
         op = frame["op"]
@@ -101,11 +108,11 @@ async def run(args: argparse.Namespace) -> int:
     executor = ThreadPoolExecutor(max_workers=args.threads, thread_name_prefix="worker-fn")
     invoker = FunctionInvoker(index, executor=executor, function_directory=args.app)
     writer.write(wire.encode_frame({"ready": True}))
-    try:
-        await WorkerServer(invoker, writer).serve(reader)
-    finally:
-        executor.shutdown(wait=False, cancel_futures=True)
-    return 0
+    await WorkerServer(invoker, writer).serve(reader)
+    # devhost closed the connection (it stops, or it died): nothing the worker still runs can be delivered, so
+    # end now rather than wait for sync functions that may never return.
+    logging.shutdown()
+    os._exit(0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.app = str(Path(args.app).resolve())  # before the app's load makes it the working directory
     configure_logging(verbose=args.verbose, json_lines=args.json_logs, level=args.log_level)
+    # Ctrl-C reaches the whole process group: devhost stops first and then closes the connection, which ends
+    # the worker; stopping on the signal itself would fail what devhost is still draining.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         return asyncio.run(run(args))
     except KeyboardInterrupt:

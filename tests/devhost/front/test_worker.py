@@ -13,7 +13,7 @@ import azure.functions as func
 import pytest
 
 from devhost import engine
-from devhost.functions import FunctionIndex, FunctionInvoker, load_app
+from devhost.functions import FunctionIndex, FunctionInvoker, ManagementEndpoint, load_app
 from devhost.model import EventType, HistoryEvent
 from devhost.worker import WorkerFunctionError, WorkerInvoker, WorkerStartError
 
@@ -73,6 +73,25 @@ def test_invocations_in_the_worker_match_the_in_process_invoker() -> None:
 
             with pytest.raises(WorkerFunctionError, match="RuntimeError: boom"):
                 await worker.call_http(index.get("boom"), hello_request())  # type: ignore[arg-type]
+        finally:
+            await worker.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_fresh_worker_runs_an_activity_with_a_durable_client() -> None:
+    """The first invocation a worker gets may be an activity with a client binding (orchestrations resumed after a
+    restart, before any HTTP request): the binding must not depend on an earlier HTTP call."""
+    index = load_app(APPS / "client_activity")
+
+    async def scenario() -> None:
+        worker = worker_for(index, app="client_activity")
+        worker.client_endpoint = ManagementEndpoint.for_origin("http://127.0.0.1:9", "ResumedHub")
+        await worker.start()
+        try:
+            outcome = await worker.invoke_activity("hub_of", '"Resumed"', instance_id="w3")
+            assert outcome.succeeded, outcome.error
+            assert outcome.result_json is not None and "taskHub=ResumedHub" in outcome.result_json
         finally:
             await worker.stop()
 
