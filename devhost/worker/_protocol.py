@@ -104,11 +104,11 @@ def http_response_from_wire(wire: dict[str, Any]) -> func.HttpResponse:
     return response
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _datetime(value: str | None) -> datetime | None:
+def parse_iso(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value is not None else None
 
 
@@ -120,9 +120,9 @@ def delivery_to_wire(delivery: QueueDelivery) -> dict[str, Any]:
         "body": _b64(body) if isinstance(body, bytes) else body,
         "binary": binary,
         "dequeue_count": delivery.dequeue_count,
-        "insertion_time": _iso(delivery.insertion_time),
-        "expiration_time": _iso(delivery.expiration_time),
-        "next_visible_time": _iso(delivery.next_visible_time),
+        "insertion_time": iso(delivery.insertion_time),
+        "expiration_time": iso(delivery.expiration_time),
+        "next_visible_time": iso(delivery.next_visible_time),
         "pop_receipt": delivery.pop_receipt,
     }
 
@@ -132,9 +132,9 @@ def delivery_from_wire(wire: dict[str, Any]) -> QueueDelivery:
         id=wire["id"],
         body=base64.b64decode(wire["body"]) if wire["binary"] else wire["body"],
         dequeue_count=wire["dequeue_count"],
-        insertion_time=_datetime(wire["insertion_time"]),
-        expiration_time=_datetime(wire["expiration_time"]),
-        next_visible_time=_datetime(wire["next_visible_time"]),
+        insertion_time=parse_iso(wire["insertion_time"]),
+        expiration_time=parse_iso(wire["expiration_time"]),
+        next_visible_time=parse_iso(wire["next_visible_time"]),
         pop_receipt=wire["pop_receipt"],
     )
 
@@ -153,11 +153,3 @@ def endpoint_to_wire(endpoint: ManagementEndpoint | None) -> dict[str, Any] | No
 
 def endpoint_from_wire(wire: dict[str, Any] | None) -> ManagementEndpoint | None:
     return ManagementEndpoint(**wire) if wire is not None else None
-
-
-def iso(value: datetime | None) -> str | None:
-    return _iso(value)
-
-
-def parse_iso(value: str | None) -> datetime | None:
-    return _datetime(value)
